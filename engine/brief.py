@@ -1,0 +1,140 @@
+"""The handoff brief: what an agent needs so the customer never repeats anything."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from pydantic import BaseModel
+
+from .policy import REASON_TEXT
+from .text import content_terms
+
+_FACT_PATTERNS: dict[str, re.Pattern[str]] = {
+    "email": re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"),
+    "phone": re.compile(r"(?<![\w-])\+?\d[\d\s().-]{7,}\d\b"),
+    "order_number": re.compile(
+        r"\border\s*(?:number|no\.?|num|id|#)?\s*[:#]?\s*([A-Z]{0,4}-?\d[\w-]{3,})", re.IGNORECASE
+    ),
+    "account_number": re.compile(
+        r"\b(?:account|acct|customer)\s*(?:number|no\.?|num|id|#)?\s*[:#]?\s*([A-Z]{0,4}-?\d[\w-]{3,})",
+        re.IGNORECASE,
+    ),
+    "name": re.compile(
+        r"\b(?:my name is|my name's|this is|i am|i'm|call me)\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\b"
+    ),
+}
+# Words that follow "I'm" without being a name ("I'm Frustrated" never is one).
+_NOT_NAMES = frozenset(
+    "Not Very So Really Just Still Trying Having Getting Looking Sorry Fine Good Done Unable Here".split()
+)
+
+# Skill -> stems that point to it. A configured skill with no entry matches on its own name.
+SKILL_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "Billing": (
+        "bill", "billing", "invoic", "charg", "refund", "payment", "pay", "card", "price", "pricing",
+        "plan", "subscript", "upgrad", "downgrad", "money", "receipt", "vat", "tax", "declin", "cancel",
+    ),
+    "Technical": (
+        "api", "error", "bug", "crash", "webhook", "integrat", "rate", "limit", "429", "500", "sso",
+        "saml", "sync", "upload", "slow", "outag", "down", "broken", "load", "timeout", "key",
+    ),
+    "Account": (
+        "password", "login", "log", "sign", "2fa", "two", "factor", "authenticat", "email", "account",
+        "delet", "export", "gdpr", "locked", "access", "profil", "user", "seat",
+    ),
+    "Shipping": (
+        "ship", "shipp", "deliver", "order", "track", "package", "parcel", "hub", "carrier", "return",
+        "warranty", "address", "courier", "arriv",
+    ),
+}
+
+
+class HandoffBrief(BaseModel):
+    summary: str
+    skills: list[str]
+    customer_facts: dict[str, str]
+    reason: str
+    reason_text: str
+    sentiment_trend: str
+    first_question: str
+    latest_message: str
+
+
+def customer_facts(customer_messages: list[str]) -> dict[str, str]:
+    """Everything identifying the customer already told us; the latest mention wins."""
+    facts: dict[str, str] = {}
+    for message in customer_messages:
+        for fact, pattern in _FACT_PATTERNS.items():
+            for match in pattern.finditer(message):
+                value = (match.group(1) if pattern.groups else match.group(0)).strip()
+                if fact == "name" and value.split()[0] in _NOT_NAMES:
+                    continue
+                if fact == "phone" and sum(char.isdigit() for char in value) < 7:
+                    continue
+                facts[fact] = value
+    return facts
+
+
+def skill_tags(customer_messages: list[str], skills: list[str], articles: list[str]) -> list[str]:
+    """The configured skills this conversation needs, strongest first; the fallback skill if none."""
+    stems = Counter(content_terms(" ".join(customer_messages + articles)))
+    scores: dict[str, int] = {}
+    for skill in skills:
+        keywords = SKILL_KEYWORDS.get(skill, tuple(content_terms(skill)))
+        score = sum(stems[keyword] for keyword in keywords)
+        if score:
+            scores[skill] = score
+    if not scores:
+        fallback = "General" if "General" in skills else skills[-1]
+        return [fallback]
+    best = max(scores.values())
+    # Keep a second skill only when it is nearly as strong: "refund for my broken Hub" is both.
+    return [skill for skill, score in sorted(scores.items(), key=lambda item: -item[1]) if score * 2 >= best]
+
+
+def describe_trend(sentiments: list[float]) -> str:
+    if not sentiments:
+        return "no customer messages"
+    start, end = sentiments[0], sentiments[-1]
+    mood = "negative" if end <= -0.3 else "positive" if end >= 0.3 else "neutral"
+    if len(sentiments) == 1:
+        return f"{mood} ({end:+.2f})"
+    direction = "worsening" if end - start <= -0.2 else "improving" if end - start >= 0.2 else "steady"
+    return f"{direction}, now {mood} ({start:+.2f} → {end:+.2f} over {len(sentiments)} messages)"
+
+
+def _clip(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def write_brief(
+    customer_messages: list[str],
+    sentiments: list[float],
+    reason: str,
+    skills: list[str],
+    articles: list[str],
+) -> HandoffBrief:
+    """The deterministic brief, ready at once; an LLM summary may refine `summary` later."""
+    facts = customer_facts(customer_messages)
+    tags = skill_tags(customer_messages, skills, articles)
+    first, latest = customer_messages[0], customer_messages[-1]
+    parts = [f"{'/'.join(tags)} request. First asked: “{_clip(first)}”."]
+    if len(customer_messages) > 1:
+        parts.append(f"Latest: “{_clip(latest)}”.")
+    if articles:
+        parts.append(f"Assistant drew on: {', '.join(articles[:3])}.")
+    if facts:
+        parts.append("Known: " + ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in facts.items()) + ".")
+    parts.append(f"Escalated because {REASON_TEXT.get(reason, reason)}.")
+    return HandoffBrief(
+        summary=" ".join(parts),
+        skills=tags,
+        customer_facts=facts,
+        reason=reason,
+        reason_text=REASON_TEXT.get(reason, reason),
+        sentiment_trend=describe_trend(sentiments),
+        first_question=first,
+        latest_message=latest,
+    )

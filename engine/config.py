@@ -1,0 +1,85 @@
+"""One typed settings object, read from the environment, with defaults that run the demo."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # Storage: SQLite files by default, Postgres when DATABASE_URL is set.
+    database_url: str = Field(default="", alias="DATABASE_URL")
+    data_dir: Path = Field(default=Path(".data"), alias="DATA_DIR")
+    redis_url: str = Field(default="", alias="REDIS_URL")
+
+    # LLM: an OpenAI-compatible endpoint when a key or base URL is set, the offline model otherwise.
+    openai_api_key: str = Field(default="", alias="OPENAI_API_KEY")
+    openai_base_url: str = Field(default="", alias="OPENAI_BASE_URL")
+    openai_model: str = Field(default="gpt-4o-mini", alias="OPENAI_MODEL")
+    llm_timeout_seconds: float = Field(default=30.0, alias="LLM_TIMEOUT_SECONDS")
+    offline_token_delay_seconds: float = Field(default=0.015, alias="OFFLINE_TOKEN_DELAY_SECONDS")
+
+    kb_dir: Path = Field(default=PACKAGE_DIR / "kb", alias="KB_DIR")
+    skills: Annotated[list[str], NoDecode] = Field(
+        default=["Billing", "Technical", "Account", "Shipping", "General"], alias="SKILLS"
+    )
+
+    # Router thresholds. Frustration is in [0, 1]; see engine/signals.py for how it is built.
+    frustration_threshold: float = Field(default=0.6, alias="FRUSTRATION_THRESHOLD")
+    frustration_jump: float = Field(default=0.35, alias="FRUSTRATION_JUMP")
+    confidence_threshold: float = Field(default=0.35, alias="CONFIDENCE_THRESHOLD")
+    repeat_similarity: float = Field(default=0.6, alias="REPEAT_SIMILARITY")
+
+    max_message_chars: int = Field(default=4000, alias="MAX_MESSAGE_CHARS")
+    average_handle_minutes: float = Field(default=4.0, alias="AVERAGE_HANDLE_MINUTES")
+
+    # Agent portal.
+    portal_secret: str = Field(default="dev-only-change-me", alias="PORTAL_SECRET")
+    portal_token_hours: float = Field(default=12.0, alias="PORTAL_TOKEN_HOURS")
+    demo_agents: bool = Field(default=True, alias="DEMO_AGENTS")
+
+    @field_validator("skills", mode="before")
+    @classmethod
+    def _split_skills(cls, value: object) -> object:
+        # SKILLS=Billing,Technical reads better in an env file than a JSON list.
+        if isinstance(value, str):
+            return [skill.strip() for skill in value.split(",") if skill.strip()]
+        return value
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.database_url.startswith(("postgres://", "postgresql"))
+
+    @property
+    def uses_llm_endpoint(self) -> bool:
+        return bool(self.openai_api_key or self.openai_base_url)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The async SQLAlchemy URL for tickets and the chat history."""
+        if not self.uses_postgres:
+            return f"sqlite+aiosqlite:///{self.data_dir / 'escalation.db'}"
+        scheme, rest = self.database_url.split("://", 1)
+        return f"postgresql+asyncpg://{rest}"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.data_dir / "checkpoints.db"
+
+    @property
+    def psycopg_url(self) -> str:
+        scheme, rest = self.database_url.split("://", 1)
+        return f"postgresql://{rest}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,163 @@
+"""Every event the engine emits, with its payload. Transports render these; nothing else is sent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+Mode = Literal["ai", "waiting", "human", "resolved"]
+
+# Topics on the event bus: one per customer thread, one for the agent portal.
+PORTAL_TOPIC = "portal"
+
+
+def thread_topic(thread_id: str) -> str:
+    return f"thread:{thread_id}"
+
+
+class _Event(BaseModel):
+    thread_id: str
+
+
+class TokenStream(_Event):
+    """One streamed piece of the assistant's answer."""
+
+    type: Literal["token_stream"] = "token_stream"
+    message_id: str
+    token: str
+
+
+class AssistantAnswer(_Event):
+    """The assistant's finished (or stopped) answer and the articles it drew on."""
+
+    type: Literal["assistant_answer"] = "assistant_answer"
+    message_id: str
+    content: str
+    sources: list[str] = []
+    stopped: bool = False
+
+
+class StatusChange(_Event):
+    """The conversation changed mode; `text` is what the customer is shown."""
+
+    type: Literal["status_change"] = "status_change"
+    mode: Mode
+    text: str
+
+
+class QueuePosition(_Event):
+    type: Literal["queue_position"] = "queue_position"
+    ticket_id: str
+    position: int
+    estimated_wait_seconds: int
+
+
+class TicketView(BaseModel):
+    """What an agent sees of a ticket in the queue."""
+
+    id: str
+    thread_id: str
+    status: str
+    reason: str
+    summary: str
+    skills: list[str]
+    priority: float
+    sentiment: float
+    frustration: float
+    customer_facts: dict[str, str]
+    assigned_agent: str | None = None
+    waiting_since: datetime
+    rating: int | None = None
+
+
+class EscalationRequest(_Event):
+    type: Literal["escalation_request"] = "escalation_request"
+    ticket: TicketView
+
+
+class TicketUpdated(_Event):
+    type: Literal["ticket_updated"] = "ticket_updated"
+    ticket: TicketView
+
+
+class AgentJoined(_Event):
+    type: Literal["agent_joined"] = "agent_joined"
+    ticket_id: str
+    agent_name: str
+    avatar_url: str
+
+
+class AgentMessage(_Event):
+    type: Literal["agent_message"] = "agent_message"
+    ticket_id: str
+    message_id: str
+    agent_name: str
+    avatar_url: str
+    content: str
+
+
+class CustomerMessage(_Event):
+    """A customer's message while a human holds (or will hold) the conversation."""
+
+    type: Literal["customer_message"] = "customer_message"
+    ticket_id: str
+    message_id: str
+    content: str
+
+
+class Typing(_Event):
+    type: Literal["typing"] = "typing"
+    who: Literal["customer", "agent"]
+    name: str
+    is_typing: bool
+
+
+class CopilotSuggestion(_Event):
+    type: Literal["copilot_suggestion"] = "copilot_suggestion"
+    ticket_id: str
+    draft_id: str
+    content: str
+
+
+class Resolved(_Event):
+    type: Literal["resolved"] = "resolved"
+    ticket_id: str
+    agent_name: str
+
+
+class HandedBack(_Event):
+    type: Literal["handed_back"] = "handed_back"
+    ticket_id: str
+    agent_name: str
+
+
+class ErrorEvent(_Event):
+    """Something the customer must be told went wrong; nothing was lost."""
+
+    type: Literal["error"] = "error"
+    message: str
+
+
+Event = Annotated[
+    Union[
+        TokenStream,
+        AssistantAnswer,
+        StatusChange,
+        QueuePosition,
+        EscalationRequest,
+        TicketUpdated,
+        AgentJoined,
+        AgentMessage,
+        CustomerMessage,
+        Typing,
+        CopilotSuggestion,
+        Resolved,
+        HandedBack,
+        ErrorEvent,
+    ],
+    Field(discriminator="type"),
+]
+
+event_adapter: TypeAdapter[Event] = TypeAdapter(Event)

@@ -1,0 +1,206 @@
+"""The escalation state machine: analyze each customer turn, then answer it or hand it to a person.
+
+    START → analyze ─┬─▶ answer ───────────────▶ END
+                     │      └─(LLM down / cannot help)─┐
+                     └─▶ escalate ◀────────────────────┘
+                            └─▶ human ⟲ (interrupt / Command(resume=action)) ─▶ END on resolve or hand back
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Command, interrupt
+
+from .brief import write_brief
+from .config import Settings
+from .events import Mode
+from .knowledge import KnowledgeBase
+from .models import CANNOT_HELP
+from .policy import TurnAssessment, escalation_reason
+from .prompts import answer_prompt
+from .signals import repeats_answered_question, score_turn
+from .tickets import TicketStore
+from .llm_errors import LLM_ERRORS
+
+
+class ChatMessage(TypedDict):
+    id: str
+    role: Literal["customer", "assistant", "agent"]
+    author: str
+    content: str
+    at: str
+    sources: NotRequired[list[str]]
+    stopped: NotRequired[bool]
+    avatar_url: NotRequired[str]
+
+
+def merge_messages(existing: list[ChatMessage], new: list[ChatMessage]) -> list[ChatMessage]:
+    """Appends messages; a message with a known id replaces the old one (a stopped answer, say)."""
+    by_id = {message["id"]: index for index, message in enumerate(existing)}
+    merged = list(existing)
+    for message in new:
+        if message["id"] in by_id:
+            merged[by_id[message["id"]]] = message
+        else:
+            by_id[message["id"]] = len(merged)
+            merged.append(message)
+    return merged
+
+
+class ConversationState(TypedDict, total=False):
+    messages: Annotated[list[ChatMessage], merge_messages]
+    sentiments: Annotated[list[float], operator.add]  # one per customer turn, the trend's raw data
+    frustration: float
+    wants_human: bool
+    small_talk: bool
+    retrieval_confidence: float  # the complexity index: low means the KB cannot answer
+    repeated_question: bool
+    sources: list[str]  # articles retrieved for the latest turn
+    mode: Mode
+    escalation_reason: str | None
+    brief: dict[str, Any] | None
+    ticket_id: str | None
+    assigned_agent: str | None
+    last_action: dict[str, Any] | None  # the latest human-mode action, for the service to announce
+
+
+@dataclass
+class EngineContext:
+    settings: Settings
+    knowledge: KnowledgeBase
+    model: BaseChatModel
+    tickets: TicketStore
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _answered_questions(messages: list[ChatMessage]) -> list[str]:
+    """Customer messages the assistant went on to answer in full."""
+    return [
+        message["content"]
+        for message, reply in zip(messages, messages[1:])
+        if message["role"] == "customer" and reply["role"] == "assistant" and not reply.get("stopped")
+    ]
+
+
+async def analyze(state: ConversationState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
+    settings, messages = runtime.context.settings, state["messages"]
+    question = messages[-1]["content"]
+    signals = score_turn(question)
+    retrieval = runtime.context.knowledge.search(question)
+    repeated = repeats_answered_question(question, _answered_questions(messages[:-1]), settings.repeat_similarity)
+    turn = TurnAssessment(
+        wants_human=signals.wants_human,
+        small_talk=signals.small_talk,
+        frustration=signals.frustration,
+        previous_frustration=state.get("frustration", 0.0),
+        retrieval_confidence=retrieval.confidence,
+        repeated_question=repeated,
+    )
+    return {
+        "sentiments": [signals.sentiment],
+        "frustration": signals.frustration,
+        "wants_human": signals.wants_human,
+        "small_talk": signals.small_talk,
+        "retrieval_confidence": retrieval.confidence,
+        "repeated_question": repeated,
+        "sources": retrieval.articles,
+        "mode": "ai",
+        "escalation_reason": escalation_reason(turn, settings),
+    }
+
+
+def route(state: ConversationState) -> Literal["answer", "escalate"]:
+    return "escalate" if state.get("escalation_reason") else "answer"
+
+
+async def answer(
+    state: ConversationState, config: RunnableConfig, runtime: Runtime[EngineContext]
+) -> Command[Literal["escalate", "__end__"]]:
+    context = runtime.context
+    question = state["messages"][-1]
+    retrieval = context.knowledge.search(question["content"])
+    try:
+        pieces = [str(chunk.content) async for chunk in context.model.astream(answer_prompt(state["messages"], retrieval), config)]
+    except LLM_ERRORS:
+        return Command(goto="escalate", update={"escalation_reason": "assistant_unavailable"})
+    content = "".join(pieces).strip()
+    reply: ChatMessage = {
+        "id": f"{question['id']}:answer",
+        "role": "assistant",
+        "author": "Assistant",
+        "content": content,
+        "at": now_iso(),
+        "sources": retrieval.articles[:1],
+    }
+    if content.startswith(CANNOT_HELP):
+        return Command(goto="escalate", update={"messages": [reply], "escalation_reason": "assistant_cannot_help"})
+    return Command(goto=END, update={"messages": [reply]})
+
+
+async def escalate(state: ConversationState, config: RunnableConfig, runtime: Runtime[EngineContext]) -> dict[str, Any]:
+    context = runtime.context
+    messages = state["messages"]
+    brief = write_brief(
+        customer_messages=[m["content"] for m in messages if m["role"] == "customer"],
+        sentiments=state.get("sentiments", []),
+        reason=state["escalation_reason"] or "handoff_request",
+        skills=context.settings.skills,
+        articles=list(dict.fromkeys(s for m in messages for s in m.get("sources", []))),
+    )
+    ticket = await context.tickets.open_ticket(
+        config["configurable"]["thread_id"], brief, state["sentiments"][-1], state.get("frustration", 0.0)
+    )
+    return {"mode": "waiting", "brief": brief.model_dump(), "ticket_id": ticket.id, "assigned_agent": None, "last_action": None}
+
+
+def apply_action(state: ConversationState, action: dict[str, Any]) -> dict[str, Any]:
+    """What one resume action (built by engine/service.py) does to the conversation."""
+    kind = action["kind"]
+    update: dict[str, Any] = {"last_action": action}
+    if kind == "customer_message":
+        update["messages"] = [action["message"]]
+        update["sentiments"] = [action["sentiment"]]
+    elif kind == "agent_message":
+        update["messages"] = [action["message"]]
+    elif kind == "agent_joined":
+        update.update(mode="human", assigned_agent=action["agent"])
+    elif kind == "transfer":
+        update.update(mode="human" if action.get("to_agent") else "waiting", assigned_agent=action.get("to_agent"))
+    elif kind == "resolve":
+        update.update(mode="resolved")
+    elif kind == "hand_back":
+        update.update(mode="ai", assigned_agent=None, escalation_reason=None)
+    return update
+
+
+async def human(state: ConversationState) -> dict[str, Any]:
+    action = interrupt({"ticket_id": state.get("ticket_id"), "mode": state.get("mode")})
+    return apply_action(state, action)
+
+
+def after_human(state: ConversationState) -> Literal["human", "__end__"]:
+    return END if state.get("mode") in ("resolved", "ai") else "human"
+
+
+def build_graph() -> StateGraph:
+    builder = StateGraph(ConversationState, context_schema=EngineContext)
+    builder.add_node("analyze", analyze)
+    builder.add_node("answer", answer)
+    builder.add_node("escalate", escalate)
+    builder.add_node("human", human)
+    builder.add_edge(START, "analyze")
+    builder.add_conditional_edges("analyze", route)
+    builder.add_edge("escalate", "human")
+    builder.add_conditional_edges("human", after_human)
+    return builder

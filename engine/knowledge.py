@@ -1,0 +1,152 @@
+"""The knowledge base: markdown articles split into passages, BM25 retrieval, and a confidence in [0, 1]."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from rank_bm25 import BM25Okapi
+
+from .text import content_terms
+
+# Customers rarely use the articles' words. Each entry maps a stem customers use to stems the
+# articles use; both count as covering the question. Kept small and general to support desks.
+_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "money": ("refund",),
+    "reimburs": ("refund",),
+    "charg": ("billing", "payment", "invoic"),
+    "bill": ("billing", "invoic"),
+    "receipt": ("invoic",),
+    "card": ("payment",),
+    "reject": ("declin", "fail"),
+    "bounc": ("declin", "fail"),
+    "price": ("pricing", "plan", "cost"),
+    "cost": ("pricing", "price"),
+    "expensiv": ("pricing", "plan"),
+    "cheaper": ("downgrad", "plan"),
+    "package": ("shipping", "order", "track"),
+    "parcel": ("shipping", "order", "track"),
+    "deliver": ("shipping", "deliver"),
+    "arriv": ("shipping", "deliver"),
+    "login": ("log", "sign", "password"),
+    "locked": ("password", "reset"),
+    "forgot": ("reset", "password"),
+    "2fa": ("two", "factor", "authenticat"),
+    "mfa": ("two", "factor", "authenticat"),
+    "authenticator": ("two", "factor"),
+    "code": ("authenticat", "verificat"),
+    "quit": ("cancel",),
+    "unsubscrib": ("cancel",),
+    "clos": ("cancel", "delet"),
+    "broken": ("defect", "warranty", "return"),
+    "faulty": ("defect", "warranty"),
+    "throttl": ("rate", "limit"),
+    "429": ("rate", "limit"),
+    "quota": ("limit",),
+    "space": ("storag",),
+    "upload": ("fil", "storag"),
+    "down": ("outag", "status"),
+    "outag": ("status",),
+    "gdpr": ("export", "delet", "data"),
+}
+
+
+@dataclass(frozen=True)
+class Passage:
+    article: str  # file name without .md
+    title: str
+    heading: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    passages: list[Passage]
+    confidence: float  # share of the question's meaning the best passage covers, 0..1
+
+    @property
+    def articles(self) -> list[str]:
+        return list(dict.fromkeys(passage.title for passage in self.passages))
+
+
+def _split_article(path: Path) -> list[Passage]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    title = next((line[2:].strip() for line in lines if line.startswith("# ")), path.stem)
+    passages: list[Passage] = []
+    heading, body = title, []
+    for line in lines:
+        if line.startswith("# "):
+            continue
+        if line.startswith("## "):
+            if "".join(body).strip():
+                passages.append(Passage(path.stem, title, heading, "\n".join(body).strip()))
+            heading, body = line[3:].strip(), []
+        else:
+            body.append(line)
+    if "".join(body).strip():
+        passages.append(Passage(path.stem, title, heading, "\n".join(body).strip()))
+    return passages
+
+
+def _expand(term: str) -> tuple[str, ...]:
+    return (term, *_SYNONYMS.get(term, ()))
+
+
+class KnowledgeBase:
+    """Retrieves passages for a question and says how sure it is that they answer it."""
+
+    def __init__(self, kb_dir: Path) -> None:
+        paths = sorted(Path(kb_dir).glob("*.md"))
+        if not paths:
+            raise ValueError(f"no markdown articles in {kb_dir}")
+        self.passages = [passage for path in paths for passage in _split_article(path)]
+        # A passage is indexed with its article title and heading, which carry most of its topic.
+        self._terms = [
+            content_terms(f"{p.title} {p.heading} {p.title} {p.text}") for p in self.passages
+        ]
+        self._article_terms: dict[str, set[str]] = {}
+        for passage, terms in zip(self.passages, self._terms):
+            self._article_terms.setdefault(passage.article, set()).update(
+                content_terms(f"{passage.title} {passage.heading}")
+            )
+        self._bm25 = BM25Okapi(self._terms)
+        document_frequency: dict[str, int] = {}
+        for terms in self._terms:
+            for term in set(terms):
+                document_frequency[term] = document_frequency.get(term, 0) + 1
+        total = len(self._terms)
+        self._idf = {
+            term: math.log((total - count + 0.5) / (count + 0.5) + 1)
+            for term, count in document_frequency.items()
+        }
+        # A word the knowledge base never uses is as telling as its rarest word.
+        self._unknown_idf = math.log((total + 0.5) / 0.5 + 1)
+
+    @property
+    def article_count(self) -> int:
+        return len({passage.article for passage in self.passages})
+
+    def search(self, question: str, limit: int = 3) -> Retrieval:
+        question_terms = list(dict.fromkeys(content_terms(question)))
+        if not question_terms:
+            return Retrieval([], 0.0)
+        query = [variant for term in question_terms for variant in _expand(term)]
+        scores = self._bm25.get_scores(query)
+        ranked = sorted(range(len(scores)), key=scores.__getitem__, reverse=True)[:limit]
+        ranked = [index for index in ranked if scores[index] > 0]
+        if not ranked:
+            return Retrieval([], 0.0)
+        confidence = max(self._coverage(question_terms, index) for index in ranked)
+        return Retrieval([self.passages[index] for index in ranked], round(confidence, 3))
+
+    def _coverage(self, question_terms: list[str], index: int) -> float:
+        """IDF-weighted share of the question's terms that the passage (or its article's titles) contains."""
+        available = set(self._terms[index]) | self._article_terms[self.passages[index].article]
+        weight_total = covered = 0.0
+        for term in question_terms:
+            weight = self._idf.get(term, self._unknown_idf)
+            weight_total += weight
+            if any(variant in available for variant in _expand(term)):
+                covered += weight
+        return covered / weight_total

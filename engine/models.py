@@ -1,0 +1,117 @@
+"""The chat models: ChatOpenAI against any OpenAI-compatible endpoint, or a grounded offline model."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import ConfigDict
+
+from .config import Settings
+from .knowledge import KnowledgeBase
+from .signals import is_small_talk
+
+CANNOT_HELP = "I'm not able to help with that"
+
+
+class OfflineChatModel(BaseChatModel):
+    """Answers from the knowledge base alone, so the demo runs with no network and no key.
+
+    It retrieves for the latest human message, quotes the best passage, names its article and
+    says plainly when it is unsure. Tokens are paced like a real model so streaming and the
+    stop button behave as they would against an API.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    knowledge: KnowledgeBase
+    confidence_threshold: float = 0.35
+    token_delay_seconds: float = 0.015
+
+    @property
+    def _llm_type(self) -> str:
+        return "escalation-engine-offline"
+
+    def compose(self, question: str) -> str:
+        if is_small_talk(question):
+            if re.search(r"thank|thx|ty|cheers|helps|worked|works|perfect|great|awesome", question, re.I):
+                return "You're welcome! Is there anything else I can help you with?"
+            if re.search(r"\bbye\b|goodbye", question, re.I):
+                return "Goodbye, and thanks for contacting us!"
+            return "Hi! I'm the support assistant. Ask me about billing, your account, shipping or our API."
+        retrieval = self.knowledge.search(question)
+        if not retrieval.passages or retrieval.confidence < self.confidence_threshold:
+            return f"{CANNOT_HELP} from our help articles — a person from our team can."
+        best = retrieval.passages[0]
+        body = best.text.strip()
+        if len(body) > 900:
+            body = body[:900].rsplit(" ", 1)[0] + " …"
+        lead = (
+            "I'm not completely sure this is what you need, but this may help."
+            if retrieval.confidence < self.confidence_threshold + 0.15
+            else "Here's what I found."
+        )
+        return f"{lead} From **{best.title}** — {best.heading}:\n\n{body}\n\nSource: {best.title}"
+
+    def _question(self, messages: list[BaseMessage]) -> str:
+        return next((str(m.content) for m in reversed(messages) if isinstance(m, HumanMessage)), "")
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.compose(self._question(messages))))])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        for piece in re.findall(r"\S+\s*|\s+", self.compose(self._question(messages))):
+            yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        for piece in re.findall(r"\S+\s*|\s+", self.compose(self._question(messages))):
+            await asyncio.sleep(self.token_delay_seconds)
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+            if run_manager:
+                await run_manager.on_llm_new_token(piece, chunk=chunk)
+            yield chunk
+
+
+def make_chat_model(settings: Settings, knowledge: KnowledgeBase) -> BaseChatModel:
+    """ChatOpenAI when an endpoint is configured, the offline model otherwise."""
+    if settings.uses_llm_endpoint:
+        from langchain_openai import ChatOpenAI
+
+        return ChatOpenAI(
+            model=settings.openai_model,
+            api_key=settings.openai_api_key or "not-needed",
+            base_url=settings.openai_base_url or None,
+            timeout=settings.llm_timeout_seconds,
+            max_retries=0,
+            streaming=True,
+            temperature=0.2,
+        )
+    return OfflineChatModel(
+        knowledge=knowledge,
+        confidence_threshold=settings.confidence_threshold,
+        token_delay_seconds=settings.offline_token_delay_seconds,
+    )

@@ -1,0 +1,57 @@
+"""What the models are told: the answer prompt, the agent copilot prompt and the brief summary prompt."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+from .knowledge import Retrieval
+from .models import CANNOT_HELP
+
+HISTORY_LIMIT = 20
+
+_ANSWER_RULES = f"""You are the support assistant of the company whose help articles follow.
+Answer the customer's latest message using only these articles; name the article you used.
+Be brief and concrete. If the articles do not answer the question, reply with a message that
+starts exactly with "{CANNOT_HELP}" and nothing else of substance: a person will take over.
+Earlier messages may include replies from human support agents; treat them as part of the conversation."""
+
+_COPILOT_RULES = """You draft replies for a human support agent, who will review them before sending.
+Write the agent's next reply to the customer: warm, specific, grounded in the help articles, and
+never asking for anything the customer already gave (name, email, account or order numbers)."""
+
+_SUMMARY_RULES = """Summarise this support conversation for the human agent taking it over, in at most
+three sentences: what the customer needs, what was already tried, and any identifiers they gave."""
+
+
+def _articles(retrieval: Retrieval) -> str:
+    if not retrieval.passages:
+        return "(no matching help articles)"
+    return "\n\n".join(f"[{p.title} — {p.heading}]\n{p.text}" for p in retrieval.passages)
+
+
+def _history(messages: Sequence[dict[str, Any]]) -> list[BaseMessage]:
+    converted: list[BaseMessage] = []
+    for message in messages[-HISTORY_LIMIT:]:
+        if message["role"] == "customer":
+            converted.append(HumanMessage(content=message["content"]))
+        elif message["role"] == "agent":
+            converted.append(AIMessage(content=f"(support agent {message['author']}) {message['content']}"))
+        else:
+            converted.append(AIMessage(content=message["content"]))
+    return converted
+
+
+def answer_prompt(messages: Sequence[dict[str, Any]], retrieval: Retrieval) -> list[BaseMessage]:
+    return [SystemMessage(content=f"{_ANSWER_RULES}\n\nHelp articles:\n{_articles(retrieval)}"), *_history(messages)]
+
+
+def copilot_prompt(messages: Sequence[dict[str, Any]], retrieval: Retrieval) -> list[BaseMessage]:
+    return [SystemMessage(content=f"{_COPILOT_RULES}\n\nHelp articles:\n{_articles(retrieval)}"), *_history(messages)]
+
+
+def summary_prompt(messages: Sequence[dict[str, Any]]) -> list[BaseMessage]:
+    transcript = "\n".join(f"{m['author']}: {m['content']}" for m in messages[-HISTORY_LIMIT:])
+    return [SystemMessage(content=_SUMMARY_RULES), HumanMessage(content=transcript)]

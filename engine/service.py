@@ -1,0 +1,449 @@
+"""The conversation service: the one async API the transports call, for customers and for agents.
+
+It runs the graph (one run per thread at a time, across processes too), checks who may do what,
+and turns what the graph did into events: yielded to the customer's own turn, published on the
+bus for everything that happens outside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from langgraph.types import Command
+from sqlalchemy import text as sql_text
+
+from .bus import EventBus, make_bus
+from .config import Settings
+from .events import (
+    PORTAL_TOPIC,
+    AgentJoined,
+    AgentMessage,
+    AssistantAnswer,
+    CopilotSuggestion,
+    CustomerMessage,
+    ErrorEvent,
+    EscalationRequest,
+    Event,
+    HandedBack,
+    QueuePosition,
+    Resolved,
+    StatusChange,
+    TicketUpdated,
+    TicketView,
+    TokenStream,
+    Typing,
+    thread_topic,
+)
+from .graph import ChatMessage, EngineContext, build_graph, now_iso
+from .knowledge import KnowledgeBase
+from .llm_errors import LLM_ERRORS
+from .models import make_chat_model
+from .prompts import copilot_prompt, summary_prompt
+from .signals import sentiment
+from .storage import make_sql_engine, open_checkpointer
+from .tickets import HANDED_BACK, RESOLVED, WAITING, AgentProfile, TicketStore
+
+log = logging.getLogger(__name__)
+
+
+class ActionRefused(Exception):
+    """A request a customer or agent may not make now; the message says why. Nothing changed."""
+
+
+def _waiting_text(reason: str | None) -> str:
+    if reason == "assistant_unavailable":
+        return "Our assistant is unavailable right now, so I'm connecting you to a person."
+    return "Connecting you to an agent. They will see everything you've told us, so you won't need to repeat it."
+
+
+class ConversationService:
+    def __init__(self, settings: Settings, checkpointer: Any, sql_engine: Any, bus: EventBus) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.tickets = TicketStore(sql_engine)
+        self.knowledge = KnowledgeBase(settings.kb_dir)
+        self.model = make_chat_model(settings, self.knowledge)
+        self.context = EngineContext(settings, self.knowledge, self.model, self.tickets)
+        self.graph = build_graph().compile(checkpointer=checkpointer)
+        self._sql_engine = sql_engine
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._background: set[asyncio.Task[None]] = set()
+        self._stack: AsyncExitStack | None = None
+
+    @classmethod
+    async def open(cls, settings: Settings) -> ConversationService:
+        """Connects the databases and the bus; `close()` releases them."""
+        stack = AsyncExitStack()
+        sql_engine = make_sql_engine(settings)
+        stack.push_async_callback(sql_engine.dispose)
+        checkpointer = await open_checkpointer(settings, stack)
+        bus = make_bus(settings.redis_url)
+        await bus.start()
+        stack.push_async_callback(bus.close)
+        service = cls(settings, checkpointer, sql_engine, bus)
+        service._stack = stack
+        await service.tickets.create_tables()
+        return service
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        if self._stack:
+            await self._stack.aclose()
+
+    # ----- runs -------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _thread_lock(self, thread_id: str) -> AsyncIterator[None]:
+        """Serialises runs of one thread: an asyncio lock here, a Postgres advisory lock across processes."""
+        lock = self._locks.get(thread_id)
+        if lock is None:
+            lock = self._locks[thread_id] = asyncio.Lock()
+        async with lock:
+            if not self.settings.uses_postgres:
+                yield
+                return
+            # A transaction-scoped lock is released by the rollback even when the run is cancelled.
+            async with self._sql_engine.connect() as connection, connection.begin():
+                await connection.execute(sql_text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": thread_id})
+                yield
+
+    def _config(self, thread_id: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": thread_id}}
+
+    async def _paused_for_human(self, thread_id: str) -> bool:
+        snapshot = await self.graph.aget_state(self._config(thread_id))
+        return "human" in snapshot.next
+
+    async def state(self, thread_id: str) -> dict[str, Any]:
+        """The thread's current state values (empty for a thread never seen)."""
+        return (await self.graph.aget_state(self._config(thread_id))).values
+
+    async def history(self, thread_id: str) -> list[ChatMessage]:
+        return list((await self.state(thread_id)).get("messages", []))
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # ----- the customer -----------------------------------------------------------------------
+
+    def check_customer_text(self, text: str) -> str | None:
+        """Why this text cannot be accepted, or None when it can."""
+        if len(text) > self.settings.max_message_chars:
+            return (
+                f"Your message is {len(text):,} characters long; the limit is {self.settings.max_message_chars:,}. "
+                "Please shorten it or split it into parts. Nothing was sent."
+            )
+        return None
+
+    async def customer_message(self, thread_id: str, text: str, message_id: str | None = None) -> AsyncIterator[Event]:
+        """Handles one customer message, yielding this turn's events as they happen, tokens included.
+
+        An empty message is ignored; one over the size limit yields an error and stores nothing.
+        """
+        text = text.strip()
+        if not text:
+            return
+        if problem := self.check_customer_text(text):
+            yield ErrorEvent(thread_id=thread_id, message=problem)
+            return
+        message: ChatMessage = {
+            "id": message_id or uuid.uuid4().hex,
+            "role": "customer",
+            "author": "Customer",
+            "content": text,
+            "at": now_iso(),
+        }
+        async with self._thread_lock(thread_id):
+            if await self._paused_for_human(thread_id):
+                async for event in self._customer_to_agent(thread_id, message):
+                    yield event
+            else:
+                async for event in self._assistant_turn(thread_id, message):
+                    yield event
+
+    async def _assistant_turn(self, thread_id: str, message: ChatMessage) -> AsyncIterator[Event]:
+        answer_id = f"{message['id']}:answer"
+        streamed: list[str] = []
+        finished = False
+        try:
+            async for mode, payload in self.graph.astream(
+                {"messages": [message]},
+                self._config(thread_id),
+                context=self.context,
+                stream_mode=["messages", "updates"],
+            ):
+                if mode == "messages":
+                    chunk, metadata = payload
+                    if metadata.get("langgraph_node") == "answer" and chunk.content:
+                        streamed.append(str(chunk.content))
+                        yield TokenStream(thread_id=thread_id, message_id=answer_id, token=str(chunk.content))
+                    continue
+                for node, update in payload.items():
+                    if node == "answer" and update and update.get("messages"):
+                        finished = True
+                        reply = update["messages"][0]
+                        yield AssistantAnswer(
+                            thread_id=thread_id, message_id=reply["id"], content=reply["content"], sources=reply.get("sources", [])
+                        )
+                    elif node == "escalate":
+                        async for event in self._announce_escalation(thread_id, update):
+                            yield event
+        except asyncio.CancelledError:
+            # The stop button: the LLM stream is already closed by the cancellation; keep what was said.
+            if streamed and not finished:
+                await asyncio.shield(self._save_stopped_answer(thread_id, answer_id, "".join(streamed)))
+            raise
+
+    async def _save_stopped_answer(self, thread_id: str, answer_id: str, partial: str) -> None:
+        stopped: ChatMessage = {
+            "id": answer_id,
+            "role": "assistant",
+            "author": "Assistant",
+            "content": partial,
+            "at": now_iso(),
+            "stopped": True,
+        }
+        await self.graph.aupdate_state(self._config(thread_id), {"messages": [stopped]}, as_node="answer")
+
+    async def _announce_escalation(self, thread_id: str, update: dict[str, Any]) -> AsyncIterator[Event]:
+        ticket = await self.tickets.get(update["ticket_id"])
+        assert ticket is not None, "the escalate node opened this ticket"
+        await self.bus.publish(PORTAL_TOPIC, EscalationRequest(thread_id=thread_id, ticket=ticket))
+        yield StatusChange(thread_id=thread_id, mode="waiting", text=_waiting_text(ticket.reason))
+        yield await self._queue_position(ticket)
+        if self.settings.uses_llm_endpoint:
+            self._spawn(self._refine_summary(ticket))
+
+    async def _queue_position(self, ticket: TicketView) -> QueuePosition:
+        position = await self.tickets.queue_position(ticket)
+        return QueuePosition(
+            thread_id=ticket.thread_id,
+            ticket_id=ticket.id,
+            position=position,
+            estimated_wait_seconds=int(position * self.settings.average_handle_minutes * 60),
+        )
+
+    async def _announce_queue(self) -> None:
+        """Tells every waiting customer their new place after the queue moved."""
+        for ticket in await self.tickets.open_tickets():
+            if ticket.status == WAITING:
+                await self.bus.publish(thread_topic(ticket.thread_id), await self._queue_position(ticket))
+
+    async def _customer_to_agent(self, thread_id: str, message: ChatMessage) -> AsyncIterator[Event]:
+        ticket = await self.tickets.open_for_thread(thread_id)
+        assert ticket is not None, "a thread paused for a human has an open ticket"
+        await self._resume(thread_id, {"kind": "customer_message", "message": message, "sentiment": sentiment(message["content"])})
+        delivered = CustomerMessage(thread_id=thread_id, ticket_id=ticket.id, message_id=message["id"], content=message["content"])
+        await self.bus.publish(PORTAL_TOPIC, delivered)
+        yield delivered
+        if ticket.assigned_agent:
+            self._spawn(self._draft_reply(ticket))
+
+    async def customer_typing(self, thread_id: str, is_typing: bool) -> None:
+        ticket = await self.tickets.open_for_thread(thread_id)
+        if ticket and ticket.assigned_agent:
+            await self.bus.publish(PORTAL_TOPIC, Typing(thread_id=thread_id, who="customer", name="Customer", is_typing=is_typing))
+
+    async def rate(self, thread_id: str, rating: int) -> TicketView:
+        """Stores the customer's 1–5 satisfaction rating on the thread's resolved ticket."""
+        ticket = await self.tickets.latest_for_thread(thread_id)
+        if ticket is None or ticket.status != RESOLVED:
+            raise ActionRefused("there is no resolved conversation to rate")
+        if not isinstance(rating, int) or not 1 <= rating <= 5:
+            raise ActionRefused("a rating is a whole number from 1 to 5")
+        rated = await self.tickets.rate(ticket.id, rating)
+        assert rated is not None
+        await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=thread_id, ticket=rated))
+        return rated
+
+    # ----- agents -----------------------------------------------------------------------------
+
+    async def _resume(self, thread_id: str, action: dict[str, Any]) -> None:
+        """Resumes the paused thread with one action; the caller holds the thread lock."""
+        async for _ in self.graph.astream(Command(resume=action), self._config(thread_id), context=self.context):
+            pass
+
+    async def _held_ticket(self, ticket_id: str, agent: AgentProfile, *, read_only: bool = False) -> TicketView:
+        ticket = await self.tickets.get(ticket_id)
+        if ticket is None:
+            raise ActionRefused(f"ticket {ticket_id} does not exist")
+        if ticket.assigned_agent == agent.name or (read_only and agent.is_supervisor):
+            return ticket
+        if ticket.status == WAITING:
+            raise ActionRefused(f"ticket {ticket_id} is waiting in the queue; claim it first")
+        holder = ticket.assigned_agent or "nobody"
+        raise ActionRefused(f"ticket {ticket_id} is {ticket.status} and held by {holder}, not by you")
+
+    async def _agent_action(self, ticket: TicketView, action: dict[str, Any]) -> None:
+        async with self._thread_lock(ticket.thread_id):
+            if not await self._paused_for_human(ticket.thread_id):
+                raise ActionRefused(f"the conversation of ticket {ticket.id} is not waiting for an agent")
+            await self._resume(ticket.thread_id, action)
+
+    async def claim(self, ticket_id: str, agent: AgentProfile) -> TicketView:
+        """Gives the ticket to this agent. Of agents racing for one ticket exactly one succeeds."""
+        if await self.tickets.assigned_count(agent.name) >= agent.max_chats:
+            raise ActionRefused(f"you already hold {agent.max_chats} conversations, your limit")
+        ticket = await self.tickets.claim(ticket_id, agent.name)
+        if ticket is None:
+            current = await self.tickets.get(ticket_id)
+            if current is None:
+                raise ActionRefused(f"ticket {ticket_id} does not exist")
+            raise ActionRefused(f"ticket {ticket_id} was already taken by {current.assigned_agent or current.status}")
+        await self._agent_action(ticket, {"kind": "agent_joined", "agent": agent.name, "avatar_url": agent.avatar_url})
+        await self.bus.publish(
+            thread_topic(ticket.thread_id),
+            AgentJoined(thread_id=ticket.thread_id, ticket_id=ticket.id, agent_name=agent.name, avatar_url=agent.avatar_url),
+        )
+        await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=ticket))
+        await self._announce_queue()
+        self._spawn(self._draft_reply(ticket))
+        return ticket
+
+    async def reply(self, ticket_id: str, agent: AgentProfile, text: str) -> ChatMessage:
+        """Sends the agent's message to the customer; it resumes the paused thread."""
+        text = text.strip()
+        if not text:
+            raise ActionRefused("an empty reply was not sent")
+        if len(text) > self.settings.max_message_chars:
+            raise ActionRefused(f"a reply is at most {self.settings.max_message_chars:,} characters")
+        ticket = await self._held_ticket(ticket_id, agent)
+        message: ChatMessage = {
+            "id": uuid.uuid4().hex,
+            "role": "agent",
+            "author": agent.name,
+            "content": text,
+            "at": now_iso(),
+            "avatar_url": agent.avatar_url,
+        }
+        await self._agent_action(ticket, {"kind": "agent_message", "message": message})
+        event = AgentMessage(
+            thread_id=ticket.thread_id,
+            ticket_id=ticket.id,
+            message_id=message["id"],
+            agent_name=agent.name,
+            avatar_url=agent.avatar_url,
+            content=text,
+        )
+        await self.bus.publish(thread_topic(ticket.thread_id), event)
+        await self.bus.publish(PORTAL_TOPIC, event)
+        return message
+
+    async def agent_typing(self, ticket_id: str, agent: AgentProfile, is_typing: bool) -> None:
+        ticket = await self._held_ticket(ticket_id, agent)
+        await self.bus.publish(
+            thread_topic(ticket.thread_id), Typing(thread_id=ticket.thread_id, who="agent", name=agent.name, is_typing=is_typing)
+        )
+
+    async def resolve(self, ticket_id: str, agent: AgentProfile) -> TicketView:
+        return await self._close(ticket_id, agent, "resolve")
+
+    async def hand_back(self, ticket_id: str, agent: AgentProfile) -> TicketView:
+        return await self._close(ticket_id, agent, "hand_back")
+
+    async def _close(self, ticket_id: str, agent: AgentProfile, kind: str) -> TicketView:
+        ticket = await self._held_ticket(ticket_id, agent)
+        await self._agent_action(ticket, {"kind": kind, "agent": agent.name})
+        closed = await self.tickets.close(ticket.id, agent.name, RESOLVED if kind == "resolve" else HANDED_BACK)
+        assert closed is not None
+        topic = thread_topic(ticket.thread_id)
+        if kind == "resolve":
+            await self.bus.publish(topic, Resolved(thread_id=ticket.thread_id, ticket_id=ticket.id, agent_name=agent.name))
+            await self.bus.publish(topic, StatusChange(thread_id=ticket.thread_id, mode="resolved", text=f"{agent.name} marked this conversation as resolved."))
+        else:
+            await self.bus.publish(topic, HandedBack(thread_id=ticket.thread_id, ticket_id=ticket.id, agent_name=agent.name))
+            await self.bus.publish(topic, StatusChange(thread_id=ticket.thread_id, mode="ai", text="You're back with the assistant."))
+        await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=closed))
+        return closed
+
+    async def transfer(self, ticket_id: str, agent: AgentProfile, skills: list[str] | None = None, to_agent: str | None = None) -> TicketView:
+        """Passes the ticket to another skill's queue, or straight to a named agent."""
+        ticket = await self._held_ticket(ticket_id, agent)
+        if skills:
+            unknown = sorted(set(skills) - set(self.settings.skills))
+            if unknown:
+                raise ActionRefused(f"unknown skills: {', '.join(unknown)}")
+        if to_agent:
+            target = await self.tickets.agent(to_agent)
+            if target is None:
+                raise ActionRefused(f"there is no agent called {to_agent}")
+            if to_agent == agent.name:
+                raise ActionRefused("you already hold this ticket")
+        elif not skills:
+            raise ActionRefused("a transfer names skills or an agent")
+        await self._agent_action(ticket, {"kind": "transfer", "agent": agent.name, "to_agent": to_agent, "skills": skills})
+        moved = await self.tickets.requeue(ticket.id, agent.name, skills, to_agent)
+        assert moved is not None
+        topic = thread_topic(ticket.thread_id)
+        if to_agent:
+            target = await self.tickets.agent(to_agent)
+            assert target is not None
+            await self.bus.publish(topic, AgentJoined(thread_id=ticket.thread_id, ticket_id=ticket.id, agent_name=target.name, avatar_url=target.avatar_url))
+        else:
+            await self.bus.publish(topic, StatusChange(thread_id=ticket.thread_id, mode="waiting", text="Transferring you to a specialist."))
+            await self.bus.publish(topic, await self._queue_position(moved))
+            await self.bus.publish(PORTAL_TOPIC, EscalationRequest(thread_id=ticket.thread_id, ticket=moved))
+        await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=moved))
+        return moved
+
+    async def add_note(self, ticket_id: str, agent: AgentProfile, text: str) -> dict[str, Any]:
+        """A private note on the ticket: kept in its audit trail, never shown to the customer."""
+        text = text.strip()
+        if not text or len(text) > self.settings.max_message_chars:
+            raise ActionRefused(f"a note has 1 to {self.settings.max_message_chars:,} characters")
+        ticket = await self._held_ticket(ticket_id, agent, read_only=True)
+        await self.tickets.note(ticket.id, agent.name, "note", {"text": text})
+        return {"ticket_id": ticket.id, "author": agent.name, "text": text}
+
+    async def conversation(self, ticket_id: str, agent: AgentProfile) -> dict[str, Any]:
+        """Everything the agent needs on one ticket: history, brief, sentiment trend, notes."""
+        ticket = await self._held_ticket(ticket_id, agent, read_only=True)
+        values = await self.state(ticket.thread_id)
+        trail = await self.tickets.audit_trail(ticket.id)
+        return {
+            "ticket": ticket.model_dump(mode="json"),
+            "messages": values.get("messages", []),
+            "brief": values.get("brief") or {},
+            "sentiments": values.get("sentiments", []),
+            "notes": [entry for entry in trail if entry["kind"] == "note"],
+        }
+
+    # ----- the assistant's side jobs ----------------------------------------------------------
+
+    async def _draft_reply(self, ticket: TicketView) -> None:
+        """Drafts the agent's next reply; it reaches the customer only if the agent sends it."""
+        messages = await self.history(ticket.thread_id)
+        last_customer = next((m for m in reversed(messages) if m["role"] == "customer"), None)
+        if last_customer is None:
+            return
+        retrieval = self.knowledge.search(last_customer["content"])
+        try:
+            draft = await self.model.ainvoke(copilot_prompt(messages, retrieval))
+        except LLM_ERRORS:
+            log.warning("copilot draft for ticket %s failed: the LLM is unavailable", ticket.id)
+            return
+        await self.bus.publish(
+            PORTAL_TOPIC,
+            CopilotSuggestion(thread_id=ticket.thread_id, ticket_id=ticket.id, draft_id=uuid.uuid4().hex, content=str(draft.content)),
+        )
+
+    async def _refine_summary(self, ticket: TicketView) -> None:
+        """Replaces the deterministic summary with the LLM's once it is ready; the handoff never waits."""
+        try:
+            summary = await self.model.ainvoke(summary_prompt(await self.history(ticket.thread_id)))
+        except LLM_ERRORS:
+            log.warning("summary refinement for ticket %s failed: the LLM is unavailable", ticket.id)
+            return
+        refined = await self.tickets.update_summary(ticket.id, str(summary.content).strip())
+        if refined:
+            await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=refined))

@@ -1,0 +1,61 @@
+"""Opens the databases: the SQLAlchemy engine for tickets and the LangGraph checkpointer."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from .config import Settings
+
+
+def make_sql_engine(settings: Settings) -> AsyncEngine:
+    if settings.uses_postgres:
+        return create_async_engine(settings.sqlalchemy_url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # WAL lets the chat history, tickets and readers share the file without "database is locked".
+    engine = create_async_engine(settings.sqlalchemy_url, connect_args={"timeout": 30})
+
+    from sqlalchemy import event
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return engine
+
+
+async def open_checkpointer(settings: Settings, stack: AsyncExitStack) -> BaseCheckpointSaver:
+    """A checkpointer that lives as long as `stack`: Postgres (tables set up) or a SQLite file."""
+    if settings.uses_postgres:
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+        from psycopg.rows import dict_row
+        from psycopg_pool import AsyncConnectionPool
+
+        pool = AsyncConnectionPool(
+            settings.psycopg_url,
+            min_size=1,
+            max_size=20,
+            open=False,
+            kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        )
+        await pool.open()
+        stack.push_async_callback(pool.close)
+        saver = AsyncPostgresSaver(pool)
+        await saver.setup()
+        return saver
+
+    import aiosqlite
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    connection = await aiosqlite.connect(settings.checkpoint_path)
+    stack.push_async_callback(connection.close)
+    await connection.execute("PRAGMA journal_mode=WAL")
+    saver = AsyncSqliteSaver(connection)
+    await saver.setup()
+    return saver

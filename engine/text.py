@@ -1,0 +1,42 @@
+"""Word-level text helpers shared by the retriever and the signals: tokens, stems, stopwords."""
+
+from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+STOPWORDS = frozenset(
+    """a about above after again all am an and any are as at be because been before being below
+    between both but by can could did do does doing don't down during each few for from further had
+    has have having he her here hers him his how i i'm i've if in into is it it's its itself just
+    me more most my myself no nor not now of off on once only or other our ours out over own same
+    she should so some such than that the their theirs them then there these they this those
+    through to too under until up very was we were what when where which while who whom why will
+    with would you your yours yourself hi hello hey please thanks thank ok okay get got also still
+    im ive dont cant want need like know tell let us one""".split()
+)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens, apostrophes kept inside words."""
+    return _WORD.findall(text.lower().replace("\u2019", "'"))
+
+
+def stem(word: str) -> str:
+    """A light suffix stripper: enough to match 'declines'/'declined'/'declining' to one stem."""
+    for suffix in ("ations", "ation", "ings", "ing", "ies", "ied", "ed", "es", "ly", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            base = word[: -len(suffix)]
+            if suffix in ("ies", "ied"):
+                return base + "y"
+            if suffix == "es" and not base.endswith(("s", "x", "z", "ch", "sh")):
+                base = word[:-1]
+            word = base
+            break
+    return word[:-1] if word.endswith("e") and len(word) > 4 else word
+
+
+def content_terms(text: str) -> list[str]:
+    """Stemmed words without stopwords: what a question is actually about."""
+    return [stem(word) for word in words(text) if word not in STOPWORDS and len(word) > 1]

@@ -1,0 +1,322 @@
+"""Tickets, agents and the ticket audit trail, stored with SQLAlchemy (aiosqlite or asyncpg)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import bcrypt
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from pydantic import BaseModel
+
+from .brief import HandoffBrief
+from .events import TicketView
+
+WAITING, ASSIGNED, RESOLVED, HANDED_BACK = "waiting", "assigned", "resolved", "handed_back"
+OPEN_STATUSES = (WAITING, ASSIGNED)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class TicketRow(Base):
+    __tablename__ = "ee_tickets"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    thread_id: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    summary: Mapped[str] = mapped_column(Text)
+    skills: Mapped[list[str]] = mapped_column(JSON)
+    brief: Mapped[dict] = mapped_column(JSON)
+    priority: Mapped[float] = mapped_column(Float)
+    sentiment: Mapped[float] = mapped_column(Float)
+    frustration: Mapped[float] = mapped_column(Float)
+    assigned_agent: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    waiting_since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class AgentRow(Base):
+    __tablename__ = "ee_agents"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(100))
+    skills: Mapped[list[str]] = mapped_column(JSON)
+    is_supervisor: Mapped[bool] = mapped_column(default=False)
+    max_chats: Mapped[int] = mapped_column(Integer, default=3)
+    avatar_url: Mapped[str] = mapped_column(String(300), default="")
+
+
+class TicketEventRow(Base):
+    __tablename__ = "ee_ticket_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("ee_tickets.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes even for timezone-aware columns.
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+
+def _view(row: TicketRow) -> TicketView:
+    return TicketView(
+        id=row.id,
+        thread_id=row.thread_id,
+        status=row.status,
+        reason=row.reason,
+        summary=row.summary,
+        skills=row.skills,
+        priority=row.priority,
+        sentiment=row.sentiment,
+        frustration=row.frustration,
+        customer_facts=row.brief.get("customer_facts", {}),
+        assigned_agent=row.assigned_agent,
+        waiting_since=_aware(row.waiting_since),
+        rating=row.rating,
+    )
+
+
+class AgentProfile(BaseModel):
+    """An agent as the rest of the system sees them: never with the password hash."""
+
+    name: str
+    skills: list[str]
+    is_supervisor: bool
+    max_chats: int
+    avatar_url: str
+
+
+def _profile(row: AgentRow) -> AgentProfile:
+    return AgentProfile(
+        name=row.name,
+        skills=row.skills,
+        is_supervisor=row.is_supervisor,
+        max_chats=row.max_chats,
+        avatar_url=row.avatar_url or "/public/avatars/agent.svg",
+    )
+
+
+def escalation_priority(frustration: float, reason: str) -> float:
+    """Higher is served first; equal priorities are served in order of waiting time."""
+    return round(frustration * 10 + (2 if reason in ("handoff_request", "assistant_unavailable") else 0), 3)
+
+
+class TicketStore:
+    """Opens, claims and closes tickets. Every change is one statement and leaves an audit entry."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def create_tables(self) -> None:
+        async with self._engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+
+    async def open_ticket(
+        self, thread_id: str, brief: HandoffBrief, sentiment: float, frustration: float
+    ) -> TicketView:
+        """Opens a waiting ticket for the thread, or returns the one already open (a re-run is harmless)."""
+        async with self._sessions.begin() as session:
+            existing = await session.scalar(
+                select(TicketRow).where(TicketRow.thread_id == thread_id, TicketRow.status.in_(OPEN_STATUSES))
+            )
+            if existing:
+                return _view(existing)
+            row = TicketRow(
+                id=uuid.uuid4().hex[:12],
+                thread_id=thread_id,
+                status=WAITING,
+                reason=brief.reason,
+                summary=brief.summary,
+                skills=brief.skills,
+                brief=brief.model_dump(),
+                priority=escalation_priority(frustration, brief.reason),
+                sentiment=sentiment,
+                frustration=frustration,
+                waiting_since=_now(),
+            )
+            session.add(row)
+            session.add(TicketEventRow(ticket_id=row.id, kind="opened", actor="assistant", detail={"reason": brief.reason}))
+            await session.flush()
+            return _view(row)
+
+    async def get(self, ticket_id: str) -> TicketView | None:
+        async with self._sessions() as session:
+            row = await session.get(TicketRow, ticket_id)
+            return _view(row) if row else None
+
+    async def open_for_thread(self, thread_id: str) -> TicketView | None:
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(TicketRow).where(TicketRow.thread_id == thread_id, TicketRow.status.in_(OPEN_STATUSES))
+            )
+            return _view(row) if row else None
+
+    async def latest_for_thread(self, thread_id: str) -> TicketView | None:
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(TicketRow).where(TicketRow.thread_id == thread_id).order_by(TicketRow.waiting_since.desc())
+            )
+            return _view(row) if row else None
+
+    async def claim(self, ticket_id: str, agent_name: str) -> TicketView | None:
+        """Assigns a waiting ticket to the agent. One conditional UPDATE: of racing agents exactly one wins."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(TicketRow)
+                .where(TicketRow.id == ticket_id, TicketRow.status == WAITING)
+                .values(status=ASSIGNED, assigned_agent=agent_name, claimed_at=_now())
+            )
+            if result.rowcount != 1:
+                return None
+            session.add(TicketEventRow(ticket_id=ticket_id, kind="claimed", actor=agent_name))
+        return await self.get(ticket_id)
+
+    async def requeue(self, ticket_id: str, actor: str, skills: list[str] | None, to_agent: str | None) -> TicketView | None:
+        """A transfer: back to the queue for other skills, or straight to a named agent."""
+        values: dict = {"status": ASSIGNED if to_agent else WAITING, "assigned_agent": to_agent}
+        if skills:
+            values["skills"] = skills
+        if not to_agent:
+            values["waiting_since"] = _now()
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(TicketRow).where(TicketRow.id == ticket_id, TicketRow.status == ASSIGNED).values(**values)
+            )
+            if result.rowcount != 1:
+                return None
+            session.add(
+                TicketEventRow(ticket_id=ticket_id, kind="transferred", actor=actor, detail={"skills": skills, "to_agent": to_agent})
+            )
+        return await self.get(ticket_id)
+
+    async def close(self, ticket_id: str, actor: str, status: str) -> TicketView | None:
+        """Resolves or hands back an open ticket; a ticket already closed stays as it is."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(TicketRow)
+                .where(TicketRow.id == ticket_id, TicketRow.status.in_(OPEN_STATUSES))
+                .values(status=status, closed_at=_now())
+            )
+            if result.rowcount != 1:
+                return None
+            session.add(TicketEventRow(ticket_id=ticket_id, kind=status, actor=actor))
+        return await self.get(ticket_id)
+
+    async def rate(self, ticket_id: str, rating: int) -> TicketView | None:
+        if not 1 <= rating <= 5:
+            raise ValueError("a rating is a whole number from 1 to 5")
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(TicketRow).where(TicketRow.id == ticket_id, TicketRow.status == RESOLVED).values(rating=rating)
+            )
+            if result.rowcount != 1:
+                return None
+            session.add(TicketEventRow(ticket_id=ticket_id, kind="rated", actor="customer", detail={"rating": rating}))
+        return await self.get(ticket_id)
+
+    async def update_summary(self, ticket_id: str, summary: str) -> TicketView | None:
+        async with self._sessions.begin() as session:
+            row = await session.get(TicketRow, ticket_id)
+            if row is None:
+                return None
+            row.summary = summary
+            session.add(TicketEventRow(ticket_id=ticket_id, kind="summary_refined", actor="assistant"))
+        return await self.get(ticket_id)
+
+    async def note(self, ticket_id: str, actor: str, kind: str, detail: dict) -> None:
+        """Adds an entry to the ticket's audit trail (private notes live here too)."""
+        async with self._sessions.begin() as session:
+            session.add(TicketEventRow(ticket_id=ticket_id, kind=kind, actor=actor, detail=detail))
+
+    async def audit_trail(self, ticket_id: str) -> list[dict]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(TicketEventRow).where(TicketEventRow.ticket_id == ticket_id).order_by(TicketEventRow.id)
+            )
+            return [
+                {"kind": row.kind, "actor": row.actor, "detail": row.detail, "at": _aware(row.at).isoformat()}
+                for row in rows
+            ]
+
+    async def open_tickets(self) -> list[TicketView]:
+        """Every open ticket, the queue order first: highest priority, then longest wait."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(TicketRow)
+                .where(TicketRow.status.in_(OPEN_STATUSES))
+                .order_by(TicketRow.priority.desc(), TicketRow.waiting_since)
+            )
+            return [_view(row) for row in rows]
+
+    async def queue_position(self, ticket: TicketView) -> int:
+        """1 for the next ticket an agent will take."""
+        async with self._sessions() as session:
+            ahead = await session.scalar(
+                select(func.count()).where(
+                    TicketRow.status == WAITING,
+                    or_(
+                        TicketRow.priority > ticket.priority,
+                        (TicketRow.priority == ticket.priority) & (TicketRow.waiting_since < ticket.waiting_since),
+                    ),
+                )
+            )
+            return int(ahead or 0) + 1
+
+    async def assigned_count(self, agent_name: str) -> int:
+        async with self._sessions() as session:
+            count = await session.scalar(
+                select(func.count()).where(TicketRow.assigned_agent == agent_name, TicketRow.status == ASSIGNED)
+            )
+            return int(count or 0)
+
+    async def add_agent(
+        self,
+        name: str,
+        password: str,
+        skills: list[str],
+        is_supervisor: bool = False,
+        max_chats: int = 3,
+        avatar_url: str = "",
+    ) -> AgentProfile:
+        """Creates or replaces an agent account; the password is stored only as a bcrypt hash."""
+        password_hash = bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+        async with self._sessions.begin() as session:
+            row = await session.get(AgentRow, name) or AgentRow(name=name)
+            row.password_hash, row.skills, row.is_supervisor = password_hash, skills, is_supervisor
+            row.max_chats, row.avatar_url = max_chats, avatar_url
+            session.add(row)
+        return _profile(row)
+
+    async def agent(self, name: str) -> AgentProfile | None:
+        async with self._sessions() as session:
+            row = await session.get(AgentRow, name)
+            return _profile(row) if row else None
+
+    async def agents(self) -> list[AgentProfile]:
+        async with self._sessions() as session:
+            return [_profile(row) for row in await session.scalars(select(AgentRow).order_by(AgentRow.name))]
+
+    async def verify_agent(self, name: str, password: str) -> AgentProfile | None:
+        """The agent when the password matches, else None (same answer for an unknown name)."""
+        async with self._sessions() as session:
+            row = await session.get(AgentRow, name)
+        if row is None or not bcrypt.checkpw(password.encode(), row.password_hash.encode()):
+            return None
+        return _profile(row)
