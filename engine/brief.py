@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 from pydantic import BaseModel
 
+from .facts import customer_facts
 from .policy import REASON_TEXT
 from .text import content_terms
-
-_FACT_PATTERNS: dict[str, re.Pattern[str]] = {
-    "email": re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"),
-    "phone": re.compile(r"(?<![\w-])\+?\d[\d\s().-]{7,}\d\b"),
-    "order_number": re.compile(
-        r"\border\s*(?:number|no\.?|num|id|#)?\s*[:#]?\s*([A-Z]{0,4}-?\d[\w-]{3,})", re.IGNORECASE
-    ),
-    "account_number": re.compile(
-        r"\b(?:account|acct|customer)\s*(?:number|no\.?|num|id|#)?\s*[:#]?\s*([A-Z]{0,4}-?\d[\w-]{3,})",
-        re.IGNORECASE,
-    ),
-    "name": re.compile(
-        r"\b(?:my name is|my name's|this is|i am|i'm|call me)\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\b"
-    ),
-}
-# Words that follow "I'm" without being a name ("I'm Frustrated" never is one).
-_NOT_NAMES = frozenset(
-    "Not Very So Really Just Still Trying Having Getting Looking Sorry Fine Good Done Unable Here".split()
-)
 
 # Skill -> stems that point to it. A configured skill with no entry matches on its own name.
 SKILL_KEYWORDS: dict[str, tuple[str, ...]] = {
@@ -59,21 +40,6 @@ class HandoffBrief(BaseModel):
     sentiment_trend: str
     first_question: str
     latest_message: str
-
-
-def customer_facts(customer_messages: list[str]) -> dict[str, str]:
-    """Everything identifying the customer already told us; the latest mention wins."""
-    facts: dict[str, str] = {}
-    for message in customer_messages:
-        for fact, pattern in _FACT_PATTERNS.items():
-            for match in pattern.finditer(message):
-                value = (match.group(1) if pattern.groups else match.group(0)).strip()
-                if fact == "name" and value.split()[0] in _NOT_NAMES:
-                    continue
-                if fact == "phone" and sum(char.isdigit() for char in value) < 7:
-                    continue
-                facts[fact] = value
-    return facts
 
 
 def skill_tags(customer_messages: list[str], skills: list[str], articles: list[str]) -> list[str]:

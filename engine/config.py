@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(default=4000, alias="MAX_MESSAGE_CHARS")
     average_handle_minutes: float = Field(default=4.0, alias="AVERAGE_HANDLE_MINUTES")
 
+    # Customer chat: a site that knows its customers names the header its proxy sets.
+    customer_id_header: str = Field(default="", alias="CUSTOMER_ID_HEADER")
+
     # Agent portal.
     portal_secret: str = Field(default="dev-only-change-me", alias="PORTAL_SECRET")
     portal_token_hours: float = Field(default=12.0, alias="PORTAL_TOKEN_HOURS")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from rank_bm25 import BM25Okapi
 
-from .text import content_terms
+from .facts import without_identifiers
+from .text import content_terms, stem
 
 # Customers rarely use the articles' words. Each entry maps a stem customers use to stems the
 # articles use; both count as covering the question. Kept small and general to support desks.
@@ -49,6 +50,14 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "down": ("outag", "status"),
     "outag": ("status",),
     "gdpr": ("export", "delet", "data"),
+    "coworker": ("team", "member", "user", "seat"),
+    "colleague": ("team", "member", "user", "seat"),
+    "employee": ("team", "member", "user", "seat"),
+    "staff": ("team", "member", "user"),
+    "admin": ("role", "owner"),
+    "device": ("hub",),
+    "abroad": ("international", "country"),
+    "international": ("country", "region"),
 }
 
 
@@ -89,8 +98,11 @@ def _split_article(path: Path) -> list[Passage]:
     return passages
 
 
+_STEMMED_SYNONYMS = {stem(word): tuple(stem(target) for target in targets) for word, targets in _SYNONYMS.items()}
+
+
 def _expand(term: str) -> tuple[str, ...]:
-    return (term, *_SYNONYMS.get(term, ()))
+    return (term, *_STEMMED_SYNONYMS.get(term, ()))
 
 
 class KnowledgeBase:
@@ -128,7 +140,7 @@ class KnowledgeBase:
         return len({passage.article for passage in self.passages})
 
     def search(self, question: str, limit: int = 3) -> Retrieval:
-        question_terms = list(dict.fromkeys(content_terms(question)))
+        question_terms = list(dict.fromkeys(content_terms(without_identifiers(question))))
         if not question_terms:
             return Retrieval([], 0.0)
         query = [variant for term in question_terms for variant in _expand(term)]

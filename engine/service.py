@@ -368,7 +368,6 @@ class ConversationService:
 
     async def transfer(self, ticket_id: str, agent: AgentProfile, skills: list[str] | None = None, to_agent: str | None = None) -> TicketView:
         """Passes the ticket to another skill's queue, or straight to a named agent."""
-        ticket = await self._held_ticket(ticket_id, agent)
         if skills:
             unknown = sorted(set(skills) - set(self.settings.skills))
             if unknown:
@@ -381,6 +380,7 @@ class ConversationService:
                 raise ActionRefused("you already hold this ticket")
         elif not skills:
             raise ActionRefused("a transfer names skills or an agent")
+        ticket = await self._held_ticket(ticket_id, agent)
         await self._agent_action(ticket, {"kind": "transfer", "agent": agent.name, "to_agent": to_agent, "skills": skills})
         moved = await self.tickets.requeue(ticket.id, agent.name, skills, to_agent)
         assert moved is not None
@@ -404,6 +404,11 @@ class ConversationService:
         ticket = await self._held_ticket(ticket_id, agent, read_only=True)
         await self.tickets.note(ticket.id, agent.name, "note", {"text": text})
         return {"ticket_id": ticket.id, "author": agent.name, "text": text}
+
+    async def record_draft_outcome(self, ticket_id: str, agent: AgentProfile, draft_id: str, outcome: str) -> None:
+        """Keeps what the agent did with a copilot draft (sent, discarded) in the ticket's audit trail."""
+        ticket = await self._held_ticket(ticket_id, agent)
+        await self.tickets.note(ticket.id, agent.name, f"draft_{outcome}", {"draft_id": draft_id})
 
     async def conversation(self, ticket_id: str, agent: AgentProfile) -> dict[str, Any]:
         """Everything the agent needs on one ticket: history, brief, sentiment trend, notes."""

@@ -29,12 +29,14 @@ _HANDOFF_PATTERNS = [
     r"\bare\s+you\s+(?:a\s+)?(?:bot|robot|machine|real)\b",
     r"\b(?:stop|enough\s+with)\s+(?:the\s+)?(?:bot|robot|ai)\b",
     r"\bcall\s+me\s+back\b",
+    # "go over this with a human", "I'd rather deal with a representative"
+    r"\b(?:with|to)\s+(?:a|an)\s+(?:real\s+|actual\s+|live\s+)?(?:human|human\s+being|representative|operator)\b",
 ]
 _HANDOFF = re.compile("|".join(f"(?:{pattern})" for pattern in _HANDOFF_PATTERNS), re.IGNORECASE)
 # A short message that is just the word: "operator", "agent please", "HUMAN!!!"
 _HANDOFF_KEYWORD = re.compile(
     r"^\W*(?:an?\s+)?(?:human|agent|operator|representative|rep|supervisor|manager|person)"
-    r"(?:\s+please)?\s*(?:now|asap|please)?\W*$",
+    r"(?:\s+(?:please|pls|plz))?\s*(?:now|asap|please|pls|plz)?\W*$",
     re.IGNORECASE,
 )
 
@@ -47,11 +49,13 @@ _FRUSTRATION_PHRASES = re.compile(
     re.IGNORECASE,
 )
 
-_SMALL_TALK = re.compile(
-    r"^\W*(?:hi|hello|hey|hiya|yo|good\s+(?:morning|afternoon|evening)|thanks?(?:\s+you)?(?:\s+so\s+much)?|"
-    r"thx|ty|cheers|great|perfect|awesome|ok(?:ay)?|cool|got\s+it|bye|goodbye|that\s+helps?|"
-    r"that\s+(?:worked|works)|(?:that's|that\s+is)\s+(?:all|it|great|perfect))"
-    r"(?:[\s,!.]+(?:thanks?|thank\s+you|there|again|a\s+lot|so\s+much|very\s+much|bye|everyone|team))*\W*$",
+# Pleasantries. A message made only of these (and filler words) is small talk.
+_PLEASANTRIES = re.compile(
+    r"\b(?:hi|hello|hey|hiya|yo|good\s+(?:morning|afternoon|evening)|thanks?(?:\s+you)?|thx|ty|cheers|"
+    r"great|perfect|awesome|ok(?:ay)?|cool|got\s+it|bye|goodbye|that\s+helps?|"
+    r"(?:that|it)\s+(?:worked|works|solved\s+it|fixed\s+it|helped|did\s+it)|"
+    r"(?:that's|that\s+is)\s+(?:all|it|great|perfect)|so\s+much|very\s+much|a\s+lot|again|there|"
+    r"everyone|team|folks|all)\b",
     re.IGNORECASE,
 )
 
@@ -94,7 +98,9 @@ def wants_human(text: str) -> bool:
 
 def is_small_talk(text: str) -> bool:
     """Greetings and thanks: answered politely, never escalated for lack of a KB article."""
-    return bool(_SMALL_TALK.match(text)) and len(words(text)) <= 8
+    if len(words(text)) > 10 or not _PLEASANTRIES.search(text):
+        return False
+    return not content_terms(_PLEASANTRIES.sub(" ", text))
 
 
 def score_turn(text: str) -> TurnSignals:
@@ -108,11 +114,16 @@ def score_turn(text: str) -> TurnSignals:
 
 
 def similarity(first: str, second: str) -> float:
-    """Overlap of the content words of two messages (Jaccard on stems), 0..1."""
+    """How much of the shorter message the longer one repeats (overlap of content stems), 0..1.
+
+    One shared word is never a repeat: "how do I cancel" and "if I cancel, do I get a refund"
+    share "cancel" but ask different things.
+    """
     first_terms, second_terms = set(content_terms(first)), set(content_terms(second))
-    if not first_terms or not second_terms:
+    shared = first_terms & second_terms
+    if len(shared) < 2:
         return 0.0
-    return len(first_terms & second_terms) / len(first_terms | second_terms)
+    return len(shared) / min(len(first_terms), len(second_terms))
 
 
 def repeats_answered_question(text: str, answered_questions: list[str], threshold: float) -> bool:

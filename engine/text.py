@@ -14,7 +14,9 @@ STOPWORDS = frozenset(
     she should so some such than that the their theirs them then there these they this those
     through to too under until up very was we were what when where which while who whom why will
     with would you your yours yourself hi hello hey please thanks thank ok okay get got also still
-    im ive dont cant want need like know tell let us one""".split()
+    im ive dont cant want need like know tell let us one long take work make way much many thing
+    things stuff lot really guys u ur pls plz ppl anything something someone somebody possible
+    able go going happen happens happened use using used since ago yet already""".split()
 )
 
 

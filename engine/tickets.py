@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import quote
 from datetime import UTC, datetime
 
 import bcrypt
@@ -108,7 +109,7 @@ def _profile(row: AgentRow) -> AgentProfile:
         skills=row.skills,
         is_supervisor=row.is_supervisor,
         max_chats=row.max_chats,
-        avatar_url=row.avatar_url or "/public/avatars/agent.svg",
+        avatar_url=row.avatar_url or f"/avatars/{quote(row.name)}",
     )
 
 
@@ -152,8 +153,8 @@ class TicketStore:
                 waiting_since=_now(),
             )
             session.add(row)
+            await session.flush()  # the ticket row first: the audit entry references it
             session.add(TicketEventRow(ticket_id=row.id, kind="opened", actor="assistant", detail={"reason": brief.reason}))
-            await session.flush()
             return _view(row)
 
     async def get(self, ticket_id: str) -> TicketView | None:

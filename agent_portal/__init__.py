@@ -1,0 +1,1 @@
+"""The human agents' side: a python-socketio server and the portal page at /portal."""

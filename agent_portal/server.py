@@ -1,0 +1,259 @@
+"""The portal's socket.io server and HTTP routes. Handlers validate, call the engine, and answer.
+
+Rooms are decided here, never by a client: `agent:<name>` (all of an agent's tabs), `skill:<skill>`
+(the queue an agent sees), `supervisors`, and `agents` (presence).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import socketio
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from engine.config import Settings
+from engine.events import PORTAL_TOPIC, Event, TicketView
+from engine.service import ActionRefused, ConversationService
+from engine.tickets import WAITING, AgentProfile
+
+from .protocol import REQUESTS, DraftRequest, EmptyRequest, NoteRequest, ReplyRequest, TicketRequest, TransferRequest, TypingRequest
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
+SOCKET_IO_CLIENT = Path(__file__).resolve().parent.parent / "node_modules" / "socket.io-client" / "dist"
+MAX_PACKET_BYTES = 256 * 1024
+
+Action = Callable[[AgentProfile, Any], Awaitable[dict[str, Any]]]
+
+DEMO_AGENTS = [
+    # name, password, skills, supervisor
+    ("Dana", "dana-demo", ["Billing", "Account", "General"], False),
+    ("Sam", "sam-demo", ["Technical", "Shipping", "General"], False),
+    ("Alex", "alex-demo", ["Billing", "Technical", "Account", "Shipping", "General"], True),
+]
+
+
+def _error(message: str) -> dict[str, Any]:
+    return {"ok": False, "error": message}
+
+
+def _ticket_json(ticket: TicketView) -> dict[str, Any]:
+    data = ticket.model_dump(mode="json")
+    data["waited_seconds"] = int((datetime.now(UTC) - ticket.waiting_since).total_seconds())
+    return data
+
+
+def _visible_in_queue(ticket: TicketView, agent: AgentProfile) -> bool:
+    return agent.is_supervisor or ticket.assigned_agent == agent.name or (
+        ticket.status == WAITING and bool(set(ticket.skills) & set(agent.skills))
+    )
+
+
+class PortalServer:
+    def __init__(self, settings: Settings) -> None:
+        from agent_portal.tokens import AgentTokens
+
+        self.settings = settings
+        manager = (
+            socketio.AsyncRedisManager(settings.redis_url, channel="escalation-portal") if settings.redis_url else None
+        )
+        self.sio = socketio.AsyncServer(
+            async_mode="asgi", client_manager=manager, max_http_buffer_size=MAX_PACKET_BYTES, cors_allowed_origins=[]
+        )
+        self.tokens = AgentTokens(settings.portal_secret, settings.portal_token_hours)
+        self._service: ConversationService | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._online: Counter[str] = Counter()
+        self._register_handlers()
+
+    # ----- lifecycle and HTTP -----------------------------------------------------------------
+
+    @property
+    def service(self) -> ConversationService:
+        assert self._service is not None, "the portal starts with the app"
+        return self._service
+
+    async def start(self, service: ConversationService) -> None:
+        self._service = service
+        # local_only: socket.io's own manager already carries our emits to the other processes.
+        self._unsubscribe = service.bus.subscribe(PORTAL_TOPIC, self._relay, local_only=True)
+        if self.settings.demo_agents and not await service.tickets.agents():
+            for name, password, skills, supervisor in DEMO_AGENTS:
+                await service.tickets.add_agent(name, password, skills, is_supervisor=supervisor)
+
+    async def stop(self) -> None:
+        if self._unsubscribe:
+            self._unsubscribe()
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Mount("/portal/socket.io", socketio.ASGIApp(self.sio, socketio_path="")),
+            Route("/portal", self._page, methods=["GET"]),
+            Route("/portal/login", self._login, methods=["POST"]),
+            Mount("/portal/static", StaticFiles(directory=STATIC)),
+            Mount("/portal/vendor", StaticFiles(directory=SOCKET_IO_CLIENT, check_dir=False)),
+        ]
+
+    async def _page(self, request: Request) -> Response:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+    async def _login(self, request: Request) -> Response:
+        try:
+            body = await request.json()
+            name, password = str(body["name"])[:64], str(body["password"])[:256]
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"error": 'send JSON {"name": ..., "password": ...}'}, status_code=400)
+        agent = await self.service.tickets.verify_agent(name, password)
+        if agent is None:
+            return JSONResponse({"error": "wrong name or password"}, status_code=401)
+        return JSONResponse({"token": self.tokens.issue(agent.name), "agent": agent.model_dump()})
+
+    # ----- socket handlers --------------------------------------------------------------------
+
+    def _register_handlers(self) -> None:
+        self.sio.on("connect", self._connect)
+        self.sio.on("disconnect", self._disconnect)
+        self.sio.on("*", self._unknown_event)
+        actions: dict[str, Action] = {
+            "queue": self._queue,
+            "claim": self._claim,
+            "open": self._open,
+            "reply": self._reply,
+            "typing": self._typing,
+            "note": self._note,
+            "transfer": self._transfer,
+            "hand_back": self._hand_back,
+            "resolve": self._resolve,
+            "discard_draft": self._discard_draft,
+            "overview": self._overview,
+        }
+        for event, action in actions.items():
+            self.sio.on(event, self._validated(event, action))
+
+    async def _connect(self, sid: str, environ: dict, auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        name = self.tokens.agent_name(token) if isinstance(token, str) else None
+        agent = await self.service.tickets.agent(name) if name else None
+        if agent is None:
+            raise socketio.exceptions.ConnectionRefusedError("authentication failed: log in again")
+        await self.sio.save_session(sid, {"agent": agent.name})
+        for room in ["agents", f"agent:{agent.name}", *(f"skill:{skill}" for skill in agent.skills)]:
+            await self.sio.enter_room(sid, room)
+        if agent.is_supervisor:
+            await self.sio.enter_room(sid, "supervisors")
+        self._online[agent.name] += 1
+        if self._online[agent.name] == 1:
+            await self.sio.emit("presence", {"agent": agent.name, "online": True}, to="agents")
+
+    async def _disconnect(self, sid: str, reason: Any = None) -> None:
+        session = await self.sio.get_session(sid)
+        name = session.get("agent")
+        if not name:
+            return
+        self._online[name] -= 1
+        if self._online[name] <= 0:
+            del self._online[name]
+            await self.sio.emit("presence", {"agent": name, "online": False}, to="agents")
+
+    async def _unknown_event(self, event: str, sid: str, *data: Any) -> dict[str, Any]:
+        return _error(f"unknown event {event[:64]!r}; see docs/portal-protocol.md")
+
+    def _validated(self, event: str, action: Action) -> Callable[..., Awaitable[dict[str, Any]]]:
+        request_type = REQUESTS[event]
+
+        async def handle(sid: str, data: Any = None) -> dict[str, Any]:
+            try:
+                request = request_type.model_validate({} if data is None else data)
+            except ValidationError as invalid:
+                problem = invalid.errors()[0]
+                where = ".".join(str(part) for part in problem["loc"]) or "payload"
+                return _error(f"invalid {event}: {where}: {problem['msg']}")
+            session = await self.sio.get_session(sid)
+            # Re-read the agent each time, so a change of rights applies at once.
+            agent = await self.service.tickets.agent(session.get("agent", ""))
+            if agent is None:
+                return _error("your agent account no longer exists")
+            try:
+                return {"ok": True, **await action(agent, request)}
+            except ActionRefused as refused:
+                return _error(str(refused))
+
+        return handle
+
+    async def _queue(self, agent: AgentProfile, request: EmptyRequest) -> dict[str, Any]:
+        tickets = [_ticket_json(t) for t in await self.service.tickets.open_tickets() if _visible_in_queue(t, agent)]
+        return {"agent": agent.model_dump(), "tickets": tickets, "online": sorted(self._online)}
+
+    async def _claim(self, agent: AgentProfile, request: TicketRequest) -> dict[str, Any]:
+        return {"ticket": _ticket_json(await self.service.claim(request.ticket_id, agent))}
+
+    async def _open(self, agent: AgentProfile, request: TicketRequest) -> dict[str, Any]:
+        return await self.service.conversation(request.ticket_id, agent)
+
+    async def _reply(self, agent: AgentProfile, request: ReplyRequest) -> dict[str, Any]:
+        message = await self.service.reply(request.ticket_id, agent, request.text)
+        if request.draft_id:
+            await self.service.record_draft_outcome(request.ticket_id, agent, request.draft_id, "sent")
+        return {"message": message}
+
+    async def _typing(self, agent: AgentProfile, request: TypingRequest) -> dict[str, Any]:
+        await self.service.agent_typing(request.ticket_id, agent, request.is_typing)
+        return {}
+
+    async def _note(self, agent: AgentProfile, request: NoteRequest) -> dict[str, Any]:
+        note = await self.service.add_note(request.ticket_id, agent, request.text)
+        await self.sio.emit("note_added", note, to=[f"agent:{agent.name}", "supervisors"])
+        return {"note": note}
+
+    async def _transfer(self, agent: AgentProfile, request: TransferRequest) -> dict[str, Any]:
+        ticket = await self.service.transfer(request.ticket_id, agent, skills=request.skills, to_agent=request.to_agent)
+        return {"ticket": _ticket_json(ticket)}
+
+    async def _hand_back(self, agent: AgentProfile, request: TicketRequest) -> dict[str, Any]:
+        return {"ticket": _ticket_json(await self.service.hand_back(request.ticket_id, agent))}
+
+    async def _resolve(self, agent: AgentProfile, request: TicketRequest) -> dict[str, Any]:
+        return {"ticket": _ticket_json(await self.service.resolve(request.ticket_id, agent))}
+
+    async def _discard_draft(self, agent: AgentProfile, request: DraftRequest) -> dict[str, Any]:
+        await self.service.record_draft_outcome(request.ticket_id, agent, request.draft_id, "discarded")
+        return {}
+
+    async def _overview(self, agent: AgentProfile, request: EmptyRequest) -> dict[str, Any]:
+        if not agent.is_supervisor:
+            raise ActionRefused("only supervisors see every open ticket")
+        return {"tickets": [_ticket_json(t) for t in await self.service.tickets.open_tickets()], "online": sorted(self._online)}
+
+    # ----- engine events to agents ------------------------------------------------------------
+
+    async def _relay(self, event: Event) -> None:
+        """Sends an engine event to the agents who should see it, and no one else."""
+        if event.type in ("escalation_request", "ticket_updated"):
+            ticket = event.ticket
+            rooms = {f"skill:{skill}" for skill in ticket.skills} | {"supervisors"}
+            if ticket.assigned_agent:
+                rooms.add(f"agent:{ticket.assigned_agent}")
+            await self.sio.emit(event.type, _ticket_json(ticket), to=sorted(rooms))
+            return
+        if event.type == "typing":
+            ticket = await self.service.tickets.open_for_thread(event.thread_id)
+        elif event.type in ("customer_message", "agent_message", "copilot_suggestion"):
+            ticket = await self.service.tickets.get(event.ticket_id)
+        else:
+            return
+        if ticket is None:
+            return
+        payload = event.model_dump(mode="json") | {"ticket_id": ticket.id}
+        rooms = {"supervisors"} | ({f"agent:{ticket.assigned_agent}"} if ticket.assigned_agent else set())
+        if event.type == "copilot_suggestion":
+            rooms.discard("supervisors")
+        await self.sio.emit(event.type, payload, to=sorted(rooms))

@@ -1,0 +1,333 @@
+// The agent portal. Everything a customer wrote is inserted with textContent, never as HTML.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const portal = {
+  token: sessionStorage.getItem("portalToken"),
+  agent: null,
+  socket: null,
+  tickets: new Map(),   // every open ticket this agent can see, by id
+  current: null,        // the ticket open in the conversation pane
+  draft: null,          // the copilot draft on screen: {draft_id, content}
+  typingTimer: null,
+  typingSent: false,
+};
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function toast(text) {
+  const box = $("toast");
+  box.textContent = text;
+  box.classList.add("show");
+  clearTimeout(box.hideTimer);
+  box.hideTimer = setTimeout(() => box.classList.remove("show"), 3500);
+}
+
+function waited(ticket) {
+  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(ticket.waiting_since)) / 1000));
+  return seconds < 90 ? `${seconds}s` : `${Math.round(seconds / 60)} min`;
+}
+
+// ----- login ---------------------------------------------------------------------------------
+
+$("login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("login-error").textContent = "";
+  const response = await fetch("/portal/login", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ name: $("login-name").value, password: $("login-password").value }),
+  });
+  const body = await response.json().catch(() => ({ error: "the server did not answer" }));
+  if (!response.ok) {
+    $("login-error").textContent = body.error || "login failed";
+    return;
+  }
+  portal.token = body.token;
+  sessionStorage.setItem("portalToken", body.token);
+  connect();
+});
+
+$("logout").addEventListener("click", () => {
+  sessionStorage.removeItem("portalToken");
+  location.reload();
+});
+
+// ----- the socket ----------------------------------------------------------------------------
+
+function emit(event, payload) {
+  return new Promise((resolve) => portal.socket.emit(event, payload, resolve)).then((ack) => {
+    if (!ack.ok) toast(ack.error);
+    return ack;
+  });
+}
+
+function connect() {
+  $("login-view").hidden = true;
+  $("portal-view").hidden = false;
+  const socket = io({ path: "/portal/socket.io", auth: { token: portal.token }, transports: ["websocket"] });
+  portal.socket = socket;
+
+  socket.on("connect", async () => {
+    $("connection").textContent = "live";
+    const ack = await emit("queue", {});
+    if (!ack.ok) return;
+    portal.agent = ack.agent;
+    $("me").textContent = `${ack.agent.name} · ${ack.agent.skills.join(", ")}${ack.agent.is_supervisor ? " · supervisor" : ""}`;
+    $("supervisor-panel").hidden = !ack.agent.is_supervisor;
+    fillTransferSkills(ack.agent);
+    portal.tickets = new Map(ack.tickets.map((ticket) => [ticket.id, ticket]));
+    showOnline(ack.online);
+    renderLists();
+    if (portal.current) openTicket(portal.current);
+  });
+  socket.on("disconnect", () => { $("connection").textContent = "reconnecting…"; });
+  socket.on("connect_error", (error) => {
+    if (String(error.message).includes("authentication")) {
+      sessionStorage.removeItem("portalToken");
+      $("portal-view").hidden = true;
+      $("login-view").hidden = false;
+      $("login-error").textContent = "Your session ended; please log in again.";
+      socket.close();
+    }
+  });
+
+  socket.on("escalation_request", (ticket) => {
+    portal.tickets.set(ticket.id, ticket);
+    renderLists();
+    toast(`New escalation: ${ticket.skills.join("/")} — ${ticket.reason.replace(/_/g, " ")}`);
+  });
+  socket.on("ticket_updated", (ticket) => {
+    const mine = ticket.assigned_agent === portal.agent?.name;
+    const before = portal.tickets.get(ticket.id);
+    if (ticket.status === "waiting" || mine || portal.agent?.is_supervisor && ticket.status === "assigned") {
+      portal.tickets.set(ticket.id, ticket);
+    } else {
+      portal.tickets.delete(ticket.id);
+      if (before && before.status === "waiting" && ticket.assigned_agent) toast(`${ticket.assigned_agent} took ticket ${ticket.id}`);
+    }
+    if (portal.current === ticket.id && !["waiting", "assigned"].includes(ticket.status)) closeConversation(`Ticket ${ticket.status.replace("_", " ")}.`);
+    renderLists();
+  });
+  socket.on("customer_message", (event) => {
+    if (event.ticket_id === portal.current) appendMessage({ id: event.message_id, role: "customer", author: "Customer", content: event.content });
+    else toast("New customer message");
+    $("customer-typing").hidden = true;
+  });
+  socket.on("agent_message", (event) => {
+    if (event.ticket_id === portal.current) appendMessage({ id: event.message_id, role: "agent", author: event.agent_name, content: event.content });
+  });
+  socket.on("typing", (event) => {
+    if (event.ticket_id === portal.current && event.who === "customer") $("customer-typing").hidden = !event.is_typing;
+  });
+  socket.on("copilot_suggestion", (event) => {
+    if (event.ticket_id === portal.current) showDraft(event);
+  });
+  socket.on("note_added", (note) => {
+    if (note.ticket_id === portal.current) $("note-list").append(el("li", "", `${note.author}: ${note.text}`));
+  });
+  socket.on("presence", (event) => {
+    const names = new Set(($("online").dataset.names || "").split(",").filter(Boolean));
+    event.online ? names.add(event.agent) : names.delete(event.agent);
+    showOnline([...names]);
+  });
+}
+
+function showOnline(names) {
+  $("online").dataset.names = names.join(",");
+  $("online").textContent = names.length ? `Online: ${names.join(", ")}` : "";
+}
+
+function fillTransferSkills(agent) {
+  const select = $("transfer-skill");
+  select.replaceChildren(el("option", "", "Transfer to…"));
+  select.firstChild.value = "";
+  for (const skill of ["Billing", "Technical", "Account", "Shipping", "General"]) {
+    const option = el("option", "", skill);
+    option.value = skill;
+    select.append(option);
+  }
+}
+
+// ----- lists ---------------------------------------------------------------------------------
+
+function ticketCard(ticket, button) {
+  const item = el("li", "ticket" + (ticket.frustration >= 0.6 ? " hot" : "") + (ticket.id === portal.current ? " active" : ""));
+  item.dataset.ticketId = ticket.id;
+  const tags = el("div");
+  for (const skill of ticket.skills) tags.append(el("span", "tag", skill));
+  item.append(tags, el("div", "summary", ticket.summary));
+  item.append(el("div", "meta", `${ticket.reason.replace(/_/g, " ")} · sentiment ${ticket.sentiment.toFixed(2)} · waited ${waited(ticket)}${ticket.assigned_agent ? " · " + ticket.assigned_agent : ""}`));
+  if (button) item.append(button);
+  return item;
+}
+
+function renderLists() {
+  const byPriority = [...portal.tickets.values()].sort((a, b) => b.priority - a.priority || Date.parse(a.waiting_since) - Date.parse(b.waiting_since));
+  const waiting = byPriority.filter((t) => t.status === "waiting");
+  const mine = byPriority.filter((t) => t.status === "assigned" && t.assigned_agent === portal.agent?.name);
+  $("queue-count").textContent = String(waiting.length);
+  $("queue").replaceChildren(...waiting.map((ticket) => {
+    const claim = el("button", "claim", "Claim");
+    claim.addEventListener("click", async (event) => {
+      event.stopPropagation();
+      claim.disabled = true;
+      const ack = await emit("claim", { ticket_id: ticket.id });
+      if (ack.ok) {
+        portal.tickets.set(ack.ticket.id, ack.ticket);
+        renderLists();
+        openTicket(ack.ticket.id);
+      } else {
+        claim.disabled = false;
+      }
+    });
+    return ticketCard(ticket, claim);
+  }));
+  $("mine").replaceChildren(...mine.map((ticket) => {
+    const card = ticketCard(ticket);
+    card.addEventListener("click", () => openTicket(ticket.id));
+    return card;
+  }));
+  if (portal.agent?.is_supervisor) {
+    $("all-open").replaceChildren(...byPriority.map((ticket) => {
+      const card = ticketCard(ticket);
+      card.addEventListener("click", () => openTicket(ticket.id));
+      return card;
+    }));
+  }
+}
+
+// ----- one conversation ----------------------------------------------------------------------
+
+async function openTicket(ticketId) {
+  const ack = await emit("open", { ticket_id: ticketId });
+  if (!ack.ok) return;
+  portal.current = ticketId;
+  $("empty").hidden = true;
+  $("conversation").hidden = false;
+  renderBrief(ack.ticket, ack.brief, ack.sentiments);
+  $("messages").replaceChildren();
+  for (const message of ack.messages) appendMessage(message);
+  $("note-list").replaceChildren(...ack.notes.map((note) => el("li", "", `${note.actor}: ${note.detail.text}`)));
+  $("copilot").hidden = true;
+  const holding = ack.ticket.assigned_agent === portal.agent.name;
+  for (const id of ["reply-send", "hand-back", "resolve", "transfer-skill", "reply-text"]) $(id).disabled = !holding;
+  renderLists();
+}
+
+function closeConversation(reason) {
+  portal.current = null;
+  $("conversation").hidden = true;
+  $("empty").hidden = false;
+  $("empty").textContent = reason || "Pick a conversation from the queue.";
+}
+
+function renderBrief(ticket, brief, sentiments) {
+  const box = $("brief");
+  box.replaceChildren(el("h3", "", `Ticket ${ticket.id}`), el("p", "", ticket.summary));
+  const facts = el("dl");
+  const rows = [
+    ["Reason", brief.reason_text || ticket.reason],
+    ["Skills", ticket.skills.join(", ")],
+    ["Sentiment", brief.sentiment_trend || (sentiments || []).map((s) => s.toFixed(2)).join(" → ")],
+    ...Object.entries(ticket.customer_facts || {}).map(([key, value]) => [key.replace(/_/g, " "), value]),
+  ];
+  for (const [key, value] of rows) facts.append(el("dt", "", key), el("dd", "", value));
+  box.append(facts);
+}
+
+function appendMessage(message) {
+  const list = $("messages");
+  if (message.id && list.querySelector(`[data-message-id="${CSS.escape(message.id)}"]`)) return;
+  const item = el("li", message.role);
+  if (message.id) item.dataset.messageId = message.id;
+  item.append(el("span", "author", message.author), document.createTextNode(message.content));
+  list.append(item);
+  list.scrollTop = list.scrollHeight;
+}
+
+function showDraft(draft) {
+  portal.draft = draft;
+  $("draft-text").textContent = draft.content;
+  $("copilot").hidden = false;
+}
+
+async function sendReply(text, draftId) {
+  const ack = await emit("reply", { ticket_id: portal.current, text, ...(draftId ? { draft_id: draftId } : {}) });
+  if (ack.ok) {
+    appendMessage(ack.message);
+    $("reply-text").value = "";
+    stopTyping();
+  }
+  return ack;
+}
+
+$("reply-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const text = $("reply-text").value.trim();
+  if (!text || !portal.current) return;
+  const usedDraft = portal.draft && $("reply-text").dataset.fromDraft === portal.draft.draft_id ? portal.draft.draft_id : null;
+  const ack = await sendReply(text, usedDraft);
+  if (ack.ok && usedDraft) { $("copilot").hidden = true; portal.draft = null; }
+});
+
+$("draft-use").addEventListener("click", () => {
+  $("reply-text").value = portal.draft.content;
+  $("reply-text").dataset.fromDraft = portal.draft.draft_id;
+  $("reply-text").focus();
+});
+$("draft-send").addEventListener("click", async () => {
+  const ack = await sendReply(portal.draft.content, portal.draft.draft_id);
+  if (ack.ok) { $("copilot").hidden = true; portal.draft = null; }
+});
+$("draft-discard").addEventListener("click", async () => {
+  await emit("discard_draft", { ticket_id: portal.current, draft_id: portal.draft.draft_id });
+  $("copilot").hidden = true;
+  portal.draft = null;
+});
+
+$("note-add").addEventListener("click", async () => {
+  const text = $("reply-text").value.trim();
+  if (!text) return toast("Write the note in the reply box first");
+  const ack = await emit("note", { ticket_id: portal.current, text });
+  if (ack.ok) $("reply-text").value = "";
+});
+$("transfer-skill").addEventListener("change", async () => {
+  const skill = $("transfer-skill").value;
+  if (!skill) return;
+  const ack = await emit("transfer", { ticket_id: portal.current, skills: [skill] });
+  $("transfer-skill").value = "";
+  if (ack.ok) closeConversation(`Transferred to ${skill}.`);
+});
+$("hand-back").addEventListener("click", async () => {
+  const ack = await emit("hand_back", { ticket_id: portal.current });
+  if (ack.ok) closeConversation("Handed back to the assistant.");
+});
+$("resolve").addEventListener("click", async () => {
+  const ack = await emit("resolve", { ticket_id: portal.current });
+  if (ack.ok) closeConversation("Resolved.");
+});
+
+function stopTyping() {
+  clearTimeout(portal.typingTimer);
+  if (portal.typingSent && portal.current) portal.socket.emit("typing", { ticket_id: portal.current, is_typing: false }, () => {});
+  portal.typingSent = false;
+}
+
+$("reply-text").addEventListener("input", () => {
+  if (!portal.current || $("reply-text").disabled) return;
+  if (!portal.typingSent) {
+    portal.typingSent = true;
+    portal.socket.emit("typing", { ticket_id: portal.current, is_typing: true }, () => {});
+  }
+  clearTimeout(portal.typingTimer);
+  portal.typingTimer = setTimeout(stopTyping, 2500);
+});
+
+setInterval(renderLists, 30000);  // refreshes the "waited" times on screen; no data is fetched
+if (portal.token) connect();

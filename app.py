@@ -1,0 +1,130 @@
+"""The Chainlit app: customer chat at `/`, agent portal at `/portal`, one process. Hooks only."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import aclosing
+
+import chainlit as cl
+from chainlit.server import app as chainlit_app
+from chainlit.types import ThreadDict
+from chainlit.utils import utc_now
+
+from agent_portal.server import PortalServer
+from chat.avatars import avatar_route
+from chat.history import ResumeLatestThread, create_history_tables, make_data_layer
+from chat.identity import CustomerCookie, customer_user, ensure_auth_secret
+from chat.render import ASSISTANT, render, show_status, thread_renderer
+from chat.subscriptions import ThreadSubscriptions
+from engine.config import get_settings
+from engine.service import ActionRefused, ConversationService
+
+log = logging.getLogger("escalation_engine")
+settings = get_settings()
+ensure_auth_secret(settings.data_dir)
+portal = PortalServer(settings)
+
+# Routes must sit ahead of Chainlit's catch-all GET route, which is registered before this file loads.
+chainlit_app.router.routes[0:0] = [avatar_route, *portal.routes()]
+chainlit_app.add_middleware(ResumeLatestThread, settings=settings)
+chainlit_app.add_middleware(CustomerCookie)
+
+service: ConversationService | None = None
+subscriptions: ThreadSubscriptions | None = None
+
+
+def engine() -> ConversationService:
+    assert service is not None, "the engine starts with the app"
+    return service
+
+
+@cl.on_app_startup
+async def start_engine() -> None:
+    global service, subscriptions
+    try:
+        await create_history_tables(settings)
+        service = await ConversationService.open(settings)
+        subscriptions = ThreadSubscriptions(service.bus, thread_renderer)
+        await portal.start(service)
+    except Exception:
+        log.critical("the engine could not start", exc_info=True)
+        raise SystemExit(1)  # Chainlit would swallow an Exception and serve a broken app
+
+
+@cl.on_app_shutdown
+async def stop_engine() -> None:
+    await portal.stop()
+    if service:
+        await service.close()
+
+
+@cl.data_layer
+def history_layer() -> cl.data.BaseDataLayer:
+    return make_data_layer(settings)
+
+
+@cl.header_auth_callback
+async def identify_customer(headers) -> cl.User | None:  # noqa: ANN001 (starlette Headers)
+    return customer_user(headers, settings.customer_id_header)
+
+
+def _thread_id() -> str:
+    return cl.context.session.thread_id
+
+
+@cl.on_chat_start
+async def open_chat() -> None:
+    assert subscriptions is not None
+    subscriptions.watch(_thread_id())
+
+
+@cl.on_chat_resume
+async def reopen_chat(thread: ThreadDict) -> None:
+    """Back after a refresh: what agents said while the customer was away, and where the handoff stands."""
+    assert subscriptions is not None
+    thread_id = thread["id"]
+    subscriptions.watch(thread_id)
+    shown = {step["id"] for step in thread.get("steps", [])}
+    for message in await engine().history(thread_id):
+        if message["role"] == "agent" and message["id"] not in shown:
+            await cl.Message(id=message["id"], author=message["author"], content=message["content"], created_at=message["at"]).send()
+    ticket = await engine().tickets.open_for_thread(thread_id)
+    if ticket and ticket.assigned_agent:
+        await show_status(f"You're chatting with {ticket.assigned_agent}.")
+    elif ticket:
+        await show_status("Connecting you to an agent. You're still in the queue.")
+
+
+@cl.on_message
+async def on_customer_message(message: cl.Message) -> None:
+    answer: cl.Message | None = None
+    try:
+        async with aclosing(engine().customer_message(_thread_id(), message.content, message.id)) as events:
+            async for event in events:
+                if event.type == "token_stream":
+                    answer = answer or cl.Message(author=ASSISTANT, content="", created_at=utc_now())
+                    await answer.stream_token(event.token)
+                elif event.type == "assistant_answer":
+                    answer = answer or cl.Message(author=ASSISTANT, content="", created_at=utc_now())
+                    answer.content = event.content
+                    await answer.send()
+                    answer = None
+                else:
+                    await render(event)
+    except asyncio.CancelledError:
+        if answer is not None and answer.content:
+            answer.content += "\n\n_(stopped)_"
+            await asyncio.shield(answer.send())
+        raise
+
+
+@cl.action_callback("rate")
+async def rate_conversation(action: cl.Action) -> None:
+    try:
+        await engine().rate(_thread_id(), int(action.payload.get("rating", 0)))
+    except (ActionRefused, ValueError, TypeError) as refused:
+        await cl.Message(author="Support", content=f"Your rating was not saved: {refused}").send()
+        return
+    await action.remove()
+    await cl.Message(author="Support", content="Thank you for your feedback!", metadata={"avatarName": "support"}).send()

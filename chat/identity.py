@@ -1,0 +1,62 @@
+"""Who the customer is: an anonymous id in a long-lived cookie, or the site's own id in a header.
+
+Chainlit keeps history only for a logged-in user, so every customer is "logged in" through
+header auth: a site that knows its customers sets CUSTOMER_ID_HEADER at its proxy; everyone
+else gets a random id in the `ee_customer` cookie on their first visit.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import uuid
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+import chainlit as cl
+from starlette.datastructures import Headers
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import Response
+
+CUSTOMER_COOKIE = "ee_customer"
+_COOKIE_VALUE = re.compile(r"^[0-9a-f]{32}$")
+ONE_YEAR = 365 * 24 * 3600
+
+
+def ensure_auth_secret(data_dir: Path) -> None:
+    """Chainlit signs its session cookie with CHAINLIT_AUTH_SECRET; the demo keeps one in the data dir."""
+    if os.environ.get("CHAINLIT_AUTH_SECRET"):
+        return
+    secret_file = data_dir / "chainlit_auth_secret"
+    if not secret_file.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        secret_file.write_text(secrets.token_urlsafe(48))
+    os.environ["CHAINLIT_AUTH_SECRET"] = secret_file.read_text().strip()
+
+
+class CustomerCookie(BaseHTTPMiddleware):
+    """Gives a first-time visitor an anonymous customer id that survives refreshes."""
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        known = _COOKIE_VALUE.match(request.cookies.get(CUSTOMER_COOKIE, ""))
+        response = await call_next(request)
+        if not known and not request.url.path.startswith("/portal"):
+            response.set_cookie(CUSTOMER_COOKIE, uuid.uuid4().hex, max_age=ONE_YEAR, httponly=True, samesite="lax")
+        return response
+
+
+def customer_identifier(headers: Headers, id_header: str) -> str | None:
+    """The customer's stable identifier from the site's header, else from our cookie."""
+    if id_header and (site_id := headers.get(id_header, "").strip()):
+        return f"customer:{site_id[:128]}"
+    cookie = SimpleCookie(headers.get("cookie", ""))
+    if CUSTOMER_COOKIE in cookie and _COOKIE_VALUE.match(cookie[CUSTOMER_COOKIE].value):
+        return f"visitor:{cookie[CUSTOMER_COOKIE].value}"
+    return None
+
+
+def customer_user(headers: Headers, id_header: str) -> cl.User | None:
+    identifier = customer_identifier(headers, id_header)
+    return cl.User(identifier=identifier, metadata={"role": "customer"}) if identifier else None

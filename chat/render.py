@@ -1,0 +1,116 @@
+"""Shows engine events in a customer's Chainlit chat: the answer stream, live status, agents' words."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Awaitable, Callable
+
+import chainlit as cl
+from chainlit.context import init_ws_context
+from chainlit.session import WebsocketSession, ws_sessions_id
+
+from engine.events import Event
+
+ASSISTANT = "Assistant"
+SUPPORT = "Support"
+_STATUS = "ee_status_message"
+_TYPING = "ee_typing_message"
+_AGENT = "ee_agent_name"
+
+
+def _minutes(seconds: int) -> str:
+    minutes = max(1, round(seconds / 60))
+    return f"about {minutes} minute{'s' if minutes != 1 else ''}"
+
+
+async def show_status(text: str) -> None:
+    """One status line per conversation, updated in place as the handoff moves along."""
+    status: cl.Message | None = cl.user_session.get(_STATUS)
+    if status is None:
+        status = cl.Message(author=SUPPORT, content=text, metadata={"avatarName": "support", "status": True})
+        cl.user_session.set(_STATUS, status)
+        await status.send()
+    else:
+        status.content = text
+        await status.update()
+
+
+async def _clear_typing() -> None:
+    typing: cl.Message | None = cl.user_session.get(_TYPING)
+    if typing is not None:
+        cl.user_session.set(_TYPING, None)
+        await typing.remove()
+
+
+async def render(event: Event) -> None:
+    """Renders one non-token event into the current Chainlit session."""
+    match event.type:
+        case "status_change":
+            if event.mode in ("ai", "resolved"):
+                cl.user_session.set(_STATUS, None)  # the next handoff gets a fresh status line
+                await cl.Message(author=SUPPORT, content=event.text, metadata={"avatarName": "support"}).send()
+            else:
+                await show_status(event.text)
+        case "queue_position":
+            place = "next in line" if event.position == 1 else f"number {event.position} in the queue"
+            await show_status(
+                f"Connecting you to an agent. You're {place}; estimated wait {_minutes(event.estimated_wait_seconds)}."
+            )
+        case "agent_joined":
+            cl.user_session.set(_AGENT, event.agent_name)
+            await show_status(f"{event.agent_name} joined the conversation and can see everything so far.")
+        case "agent_message":
+            await _clear_typing()
+            await cl.Message(id=event.message_id, author=event.agent_name, content=event.content).send()
+        case "typing":
+            if event.is_typing and cl.user_session.get(_TYPING) is None:
+                typing = cl.Message(author=event.name, content="")
+                cl.user_session.set(_TYPING, typing)
+                await typing.stream_token(f"_{event.name} is typing…_")
+            elif not event.is_typing:
+                await _clear_typing()
+        case "customer_message":
+            agent = cl.user_session.get(_AGENT)
+            where = f"Delivered to {agent}" if agent else "Delivered: the agent will see it as soon as they join"
+            await cl.context.emitter.send_toast(where, "success")
+        case "resolved":
+            await _clear_typing()
+            cl.user_session.set(_AGENT, None)
+            ratings = [cl.Action(name="rate", payload={"rating": stars}, label="★" * stars) for stars in range(1, 6)]
+            await cl.Message(
+                author=SUPPORT,
+                content=f"{event.agent_name} resolved this conversation. How did we do?",
+                actions=ratings,
+                metadata={"avatarName": "support"},
+            ).send()
+        case "handed_back":
+            await _clear_typing()
+            cl.user_session.set(_AGENT, None)
+        case "error":
+            await cl.Message(author=SUPPORT, content=event.message, metadata={"avatarName": "support"}).send()
+
+
+def live_sessions(thread_id: str) -> list[WebsocketSession]:
+    return [session for session in list(ws_sessions_id.values()) if session.thread_id == thread_id]
+
+
+async def render_in_session(session: WebsocketSession, event: Event) -> None:
+    """Renders an event that arrived from outside the customer's own turn (an agent, the queue)."""
+
+    async def in_context() -> None:
+        init_ws_context(session)
+        await render(event)
+
+    # A fresh context: the message must not nest under whatever step the caller happens to be in.
+    await asyncio.create_task(in_context(), context=contextvars.Context())
+
+
+def thread_renderer(thread_id: str) -> Callable[[Event], Awaitable[None]]:
+    """A bus handler that renders a thread's events into every open chat of that thread."""
+
+    async def handle(event: Event) -> None:
+        for session in live_sessions(thread_id):
+            await render_in_session(session, event)
+
+    return handle

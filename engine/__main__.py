@@ -1,0 +1,26 @@
+"""`python -m engine assess [FILE]`: JSON lines of conversations in, one JSON decision per line out."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .assess import assess_lines
+from .config import get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    assess = commands.add_parser("assess", help="replay transcripts against the escalation policy")
+    assess.add_argument("file", nargs="?", type=argparse.FileType("r"), default=sys.stdin, help="JSON lines (default: stdin)")
+    arguments = parser.parse_args(argv)
+    failed = False
+    for line in assess_lines(arguments.file, get_settings()):
+        failed = failed or line.startswith('{"error"')
+        print(line, flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Shared fixtures: real Postgres, Redis and a local OpenAI-compatible server; services on temp data."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from engine.config import Settings
+from engine.service import ConversationService
+from tests.fake_openai import FakeOpenAI
+
+# CI sets REQUIRE_SERVICES=1: a missing Postgres, Redis or Chromium is then a failure, not a skip.
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def need(available: bool, reason: str) -> None:
+    """Skips the test when a service is missing, or fails it when CI requires every service."""
+    if available:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (REQUIRE_SERVICES=1, so this is a failure)")
+    pytest.skip(reason)
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def settings_for(tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {"DATA_DIR": tmp_path / "data", "OFFLINE_TOKEN_DELAY_SECONDS": 0.0}
+    values.update(overrides)
+    return Settings(**{key: value for key, value in values.items()})
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    need(_port_open("127.0.0.1", 5432), "Postgres is not running on 127.0.0.1:5432")
+    return POSTGRES_ADMIN_URL
+
+
+@pytest.fixture
+async def postgres_url(postgres_admin_url: str) -> AsyncIterator[str]:
+    """A fresh, empty database for one test, dropped afterwards."""
+    import asyncpg
+
+    name = f"ee_test_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(postgres_admin_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    yield postgres_admin_url.rsplit("/", 1)[0] + f"/{name}"
+    admin = await asyncpg.connect(postgres_admin_url)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    need(_port_open("127.0.0.1", 6379), "Redis is not running on 127.0.0.1:6379")
+    return REDIS_URL
+
+
+@pytest.fixture
+async def fake_llm() -> AsyncIterator[FakeOpenAI]:
+    server = FakeOpenAI()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def service(tmp_path: Path) -> AsyncIterator[ConversationService]:
+    """The engine on embedded defaults: SQLite files, in-process bus, offline model."""
+    engine_service = await ConversationService.open(settings_for(tmp_path))
+    yield engine_service
+    await engine_service.close()
+
+
+@pytest.fixture
+async def llm_service(tmp_path: Path, fake_llm: FakeOpenAI) -> AsyncIterator[ConversationService]:
+    """The engine with the real ChatOpenAI client pointed at the local fake server."""
+    settings = settings_for(tmp_path, OPENAI_BASE_URL=fake_llm.url, OPENAI_API_KEY="test-key", LLM_TIMEOUT_SECONDS=2.0)
+    engine_service = await ConversationService.open(settings)
+    yield engine_service
+    await engine_service.close()

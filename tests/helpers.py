@@ -1,0 +1,41 @@
+"""Small helpers the tests share: run a customer turn, collect events from the bus."""
+
+from __future__ import annotations
+
+import asyncio
+
+from engine.events import Event
+from engine.service import ConversationService
+
+
+async def say(service: ConversationService, thread_id: str, text: str) -> list[Event]:
+    """Sends one customer message and returns every event of that turn."""
+    return [event async for event in service.customer_message(thread_id, text)]
+
+
+def kinds(events: list[Event]) -> list[str]:
+    return [event.type for event in events if event.type != "token_stream"]
+
+
+class Recorder:
+    """Collects what a bus topic delivers, and awaits a given event type without sleeping."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self._arrived = asyncio.Condition()
+
+    async def __call__(self, event: Event) -> None:
+        async with self._arrived:
+            self.events.append(event)
+            self._arrived.notify_all()
+
+    async def wait_for(self, event_type: str, timeout: float = 10.0, count: int = 1) -> list[Event]:
+        async def matched() -> list[Event]:
+            async with self._arrived:
+                await self._arrived.wait_for(lambda: len(self.of(event_type)) >= count)
+                return self.of(event_type)
+
+        return await asyncio.wait_for(matched(), timeout)
+
+    def of(self, event_type: str) -> list[Event]:
+        return [event for event in self.events if event.type == event_type]

@@ -1,0 +1,185 @@
+"""The escalation state machine through the conversation service, on embedded defaults."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.events import PORTAL_TOPIC, thread_topic
+from engine.service import ActionRefused, ConversationService
+from tests.helpers import Recorder, kinds, say
+
+
+async def escalated_ticket(service: ConversationService, thread_id: str, text: str = "I want to talk to a human"):
+    await say(service, thread_id, text)
+    ticket = await service.tickets.open_for_thread(thread_id)
+    assert ticket is not None
+    return ticket
+
+
+async def test_a_knowledge_base_question_is_answered_with_streamed_tokens_and_its_article(service):
+    events = await say(service, "t-answer", "How do I reset my password?")
+    tokens = [event for event in events if event.type == "token_stream"]
+    answer = events[-1]
+    assert len(tokens) > 5
+    assert answer.type == "assistant_answer"
+    assert "".join(token.token for token in tokens).strip() == answer.content
+    assert answer.sources and "password" in answer.sources[0].lower()
+    assert (await service.state("t-answer"))["mode"] == "ai"
+    assert await service.tickets.open_for_thread("t-answer") is None
+
+
+async def test_small_talk_is_answered_not_escalated(service):
+    events = await say(service, "t-hello", "hello!")
+    assert kinds(events) == ["assistant_answer"]
+
+
+@pytest.mark.parametrize(
+    ("messages", "reason"),
+    [
+        (["can I talk to someone real"], "handoff_request"),
+        (["THIS IS RIDICULOUS, third time I'm asking and NOTHING WORKS!!!"], "frustration"),
+        (["Do you have an office in Berlin I can visit?"], "low_confidence"),
+        (["How do I reset my password?", "how do i reset my password"], "repeated_question"),
+    ],
+)
+async def test_each_escalation_reason_opens_a_waiting_ticket(service, messages, reason):
+    portal = Recorder()
+    service.bus.subscribe(PORTAL_TOPIC, portal)
+    for text in messages:
+        events = await say(service, f"t-{reason}", text)
+    assert kinds(events)[:2] == ["status_change", "queue_position"]
+    assert events[-2].mode == "waiting" if events[-2].type == "status_change" else True
+    ticket = await service.tickets.open_for_thread(f"t-{reason}")
+    assert ticket.status == "waiting" and ticket.reason == reason
+    (request,) = await portal.wait_for("escalation_request")
+    assert request.ticket.id == ticket.id and request.ticket.summary
+
+
+async def test_the_handoff_brief_carries_what_the_customer_already_said(service):
+    await say(service, "t-brief", "Hi, I'm Priya Raman, my Hub order NW-55012 hasn't arrived, email priya@example.org")
+    ticket = await escalated_ticket(service, "t-brief", "get me your supervisor")
+    assert ticket.customer_facts["name"] == "Priya Raman"
+    assert ticket.customer_facts["order_number"] == "NW-55012"
+    assert ticket.customer_facts["email"] == "priya@example.org"
+    assert "Shipping" in ticket.skills
+    brief = (await service.state("t-brief"))["brief"]
+    assert brief["reason"] == "handoff_request" and brief["sentiment_trend"]
+
+
+async def test_agent_claims_replies_and_the_paused_thread_records_each_action(service):
+    customer = Recorder()
+    service.bus.subscribe(thread_topic("t-loop"), customer)
+    dana = await service.tickets.add_agent("Dana", "pw", ["General"])
+    ticket = await escalated_ticket(service, "t-loop")
+
+    await service.claim(ticket.id, dana)
+    (joined,) = await customer.wait_for("agent_joined")
+    assert joined.agent_name == "Dana"
+    await service.reply(ticket.id, dana, "Hi, Dana here. How can I help?")
+    (reply,) = await customer.wait_for("agent_message")
+    assert reply.content == "Hi, Dana here. How can I help?" and reply.agent_name == "Dana"
+
+    events = await say(service, "t-loop", "My invoice is wrong")
+    assert kinds(events) == ["customer_message"]  # delivered to the agent, not answered by the AI
+    state = await service.state("t-loop")
+    assert state["mode"] == "human" and state["assigned_agent"] == "Dana"
+    assert [m["role"] for m in state["messages"]] == ["customer", "agent", "customer"]
+
+
+async def test_hand_back_returns_the_customer_to_the_assistant_with_the_whole_history(service):
+    dana = await service.tickets.add_agent("Dana", "pw", ["General"])
+    ticket = await escalated_ticket(service, "t-back")
+    await service.claim(ticket.id, dana)
+    await service.reply(ticket.id, dana, "I've fixed your account.")
+    await service.hand_back(ticket.id, dana)
+
+    events = await say(service, "t-back", "How do I set up two-factor authentication?")
+    assert kinds(events) == ["assistant_answer"]
+    state = await service.state("t-back")
+    assert state["mode"] == "ai"
+    assert [m["role"] for m in state["messages"]] == ["customer", "agent", "customer", "assistant"]
+    assert (await service.tickets.get(ticket.id)).status == "handed_back"
+
+
+async def test_resolve_closes_the_ticket_and_the_customer_can_rate_it(service):
+    customer = Recorder()
+    service.bus.subscribe(thread_topic("t-resolve"), customer)
+    dana = await service.tickets.add_agent("Dana", "pw", ["General"])
+    ticket = await escalated_ticket(service, "t-resolve")
+    await service.claim(ticket.id, dana)
+    await service.resolve(ticket.id, dana)
+    await customer.wait_for("resolved")
+    assert (await service.state("t-resolve"))["mode"] == "resolved"
+    rated = await service.rate("t-resolve", 5)
+    assert rated.rating == 5 and rated.status == "resolved"
+    with pytest.raises(ActionRefused):
+        await service.rate("t-resolve", 9)
+
+
+async def test_an_empty_message_is_ignored_and_an_oversized_one_is_refused_without_storing(service):
+    assert await say(service, "t-bad", "   ") == []
+    events = await say(service, "t-bad", "x" * 4001)
+    assert kinds(events) == ["error"] and "4,000" in events[0].message
+    assert await service.history("t-bad") == []
+
+
+async def test_acting_on_a_ticket_that_is_not_waiting_for_an_agent_is_refused_and_changes_nothing(service):
+    dana = await service.tickets.add_agent("Dana", "pw", ["General"])
+    with pytest.raises(ActionRefused, match="does not exist"):
+        await service.claim("no-such-ticket", dana)
+    ticket = await escalated_ticket(service, "t-refuse")
+    with pytest.raises(ActionRefused, match="claim it first"):
+        await service.reply(ticket.id, dana, "hello")
+    await service.claim(ticket.id, dana)
+    await service.resolve(ticket.id, dana)
+    with pytest.raises(ActionRefused):
+        await service.reply(ticket.id, dana, "still there?")
+    assert [m["role"] for m in await service.history("t-refuse")] == ["customer"]
+
+
+async def test_an_agent_cannot_act_on_a_ticket_another_agent_holds(service):
+    dana = await service.tickets.add_agent("Dana", "pw", ["General"])
+    sam = await service.tickets.add_agent("Sam", "pw", ["General"])
+    ticket = await escalated_ticket(service, "t-other")
+    await service.claim(ticket.id, dana)
+    with pytest.raises(ActionRefused, match="held by Dana"):
+        await service.reply(ticket.id, sam, "I'll take over")
+    with pytest.raises(ActionRefused, match="already taken by Dana"):
+        await service.claim(ticket.id, sam)
+    with pytest.raises(ActionRefused):
+        await service.conversation(ticket.id, sam)
+
+
+async def test_a_waiting_customer_learns_their_place_as_the_queue_moves(service):
+    first, second = Recorder(), Recorder()
+    dana = await service.tickets.add_agent("Dana", "pw", ["General"])
+    service.bus.subscribe(thread_topic("q-2"), second)
+    one = await escalated_ticket(service, "q-1", "I want a human")
+    events = await say(service, "q-2", "I want a human")
+    assert [e.position for e in events if e.type == "queue_position"] == [2]
+    await service.claim(one.id, dana)
+    (moved,) = await second.wait_for("queue_position")
+    assert moved.position == 1 and moved.estimated_wait_seconds > 0
+
+
+async def test_copilot_drafts_a_reply_for_the_agent_only(service):
+    portal, customer = Recorder(), Recorder()
+    service.bus.subscribe(PORTAL_TOPIC, portal)
+    service.bus.subscribe(thread_topic("t-copilot"), customer)
+    dana = await service.tickets.add_agent("Dana", "pw", ["General"])
+    ticket = await escalated_ticket(service, "t-copilot", "I need a person to help me reset my password")
+    await service.claim(ticket.id, dana)
+    (draft,) = await portal.wait_for("copilot_suggestion")
+    assert draft.ticket_id == ticket.id and "password" in draft.content.lower()
+    assert not customer.of("copilot_suggestion")
+
+
+async def test_transfer_to_another_skill_puts_the_ticket_back_in_the_queue(service):
+    dana = await service.tickets.add_agent("Dana", "pw", ["General"])
+    ticket = await escalated_ticket(service, "t-transfer")
+    await service.claim(ticket.id, dana)
+    moved = await service.transfer(ticket.id, dana, skills=["Billing"])
+    assert moved.status == "waiting" and moved.skills == ["Billing"] and moved.assigned_agent is None
+    assert (await service.state("t-transfer"))["mode"] == "waiting"
+    with pytest.raises(ActionRefused, match="unknown skills"):
+        await service.transfer(ticket.id, dana, skills=["Astrology"])

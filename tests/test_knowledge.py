@@ -1,0 +1,61 @@
+"""The retriever: the right article for real phrasings, and a confidence that separates what the KB answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from engine.config import Settings
+from engine.knowledge import KnowledgeBase
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def knowledge() -> KnowledgeBase:
+    return KnowledgeBase(Settings().kb_dir)
+
+
+@pytest.fixture(scope="module")
+def labeled() -> list[dict]:
+    return [json.loads(line) for line in (DATA / "retrieval_labeled.jsonl").read_text().splitlines()]
+
+
+def test_the_sample_knowledge_base_has_the_articles_a_support_desk_needs(knowledge):
+    assert knowledge.article_count >= 15
+
+
+def test_confidence_separates_answerable_from_unanswerable_questions(knowledge, labeled):
+    answerable = [knowledge.search(case["question"]).confidence for case in labeled if case["answerable"]]
+    unanswerable = [knowledge.search(case["question"]).confidence for case in labeled if not case["answerable"]]
+    pairs = [(a > u) + 0.5 * (a == u) for a in answerable for u in unanswerable]
+    auc = sum(pairs) / len(pairs)
+    threshold = Settings().confidence_threshold
+    kept = sum(score >= threshold for score in answerable) / len(answerable)
+    caught = sum(score < threshold for score in unanswerable) / len(unanswerable)
+    assert auc >= 0.88, auc
+    assert kept >= 0.75 and caught >= 0.75, (kept, caught)
+    assert all(0.0 <= score <= 1.0 for score in answerable + unanswerable)
+
+
+def test_the_right_article_comes_first_for_most_real_phrasings(knowledge, labeled):
+    answerable = [case for case in labeled if case["answerable"]]
+    hits = sum(
+        bool(result.passages) and result.passages[0].article == case["article"]
+        for case in answerable
+        for result in [knowledge.search(case["question"])]
+    )
+    assert hits / len(answerable) >= 0.7, f"{hits}/{len(answerable)}"
+
+
+def test_names_and_numbers_do_not_lower_confidence(knowledge):
+    plain = knowledge.search("how do I get a refund").confidence
+    with_identifiers = knowledge.search("Hi I'm Priya Raman, order NW-55012, how do I get a refund").confidence
+    assert with_identifiers == pytest.approx(plain, abs=0.05)
+
+
+def test_a_folder_without_articles_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="no markdown articles"):
+        KnowledgeBase(tmp_path)

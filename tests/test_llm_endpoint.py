@@ -1,0 +1,71 @@
+"""The real ChatOpenAI path against a local OpenAI-compatible server streaming SSE."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.helpers import kinds, say
+
+
+async def test_answers_stream_token_by_token_from_the_endpoint(llm_service, fake_llm):
+    fake_llm.reset(reply="Go to the login page and click Forgot password to reset it.")
+    events = await say(llm_service, "t-llm", "How do I reset my password?")
+    tokens = [event.token for event in events if event.type == "token_stream"]
+    assert len(tokens) == len(fake_llm.reply.split(" "))
+    assert events[-1].type == "assistant_answer" and events[-1].content == fake_llm.reply
+    sent = fake_llm.requests[0]
+    assert sent["stream"] is True
+    assert "Resetting Your Password" in sent["messages"][0]["content"]  # the KB passage was in the prompt
+
+
+async def test_an_endpoint_error_hands_the_customer_to_a_person(llm_service, fake_llm):
+    fake_llm.reset(mode="error")
+    events = await say(llm_service, "t-500", "How do I reset my password?")
+    assert kinds(events) == ["status_change", "queue_position"]
+    assert "unavailable" in events[0].text
+    ticket = await llm_service.tickets.open_for_thread("t-500")
+    assert ticket.reason == "assistant_unavailable"
+
+
+async def test_an_endpoint_that_never_answers_times_out_into_a_handoff(llm_service, fake_llm):
+    fake_llm.reset(mode="hang")
+    events = await say(llm_service, "t-hang", "How do I reset my password?")
+    assert kinds(events) == ["status_change", "queue_position"]
+    assert (await llm_service.tickets.open_for_thread("t-hang")).reason == "assistant_unavailable"
+
+
+async def test_when_the_model_says_it_cannot_help_a_person_takes_over(llm_service, fake_llm):
+    fake_llm.reset(reply="I'm not able to help with that, sorry.")
+    events = await say(llm_service, "t-cannot", "How do I reset my password?")
+    # The customer reads the model's own words, then sees the handoff begin.
+    assert kinds(events) == ["assistant_answer", "status_change", "queue_position"]
+    assert (await llm_service.tickets.open_for_thread("t-cannot")).reason == "assistant_cannot_help"
+
+
+async def test_stop_closes_the_upstream_stream_and_keeps_the_partial_answer(llm_service, fake_llm):
+    fake_llm.reset(reply=" ".join(f"word{i}" for i in range(200)), token_delay=0.02)
+    received: list[str] = []
+    three_tokens = asyncio.Event()
+
+    async def customer_turn() -> None:
+        async for event in llm_service.customer_message("t-stop", "How do I reset my password?"):
+            if event.type == "token_stream":
+                received.append(event.token)
+                if len(received) == 3:
+                    three_tokens.set()
+
+    turn = asyncio.create_task(customer_turn())
+    await asyncio.wait_for(three_tokens.wait(), 10)
+    turn.cancel()
+    await asyncio.gather(turn, return_exceptions=True)
+    await asyncio.wait_for(fake_llm.stream_closed.wait(), 5)
+    assert fake_llm.disconnected_at is not None
+    assert fake_llm.tokens_after_disconnect <= 1
+    assert fake_llm.tokens_sent < 50
+
+    (question, partial) = await llm_service.history("t-stop")
+    assert partial["stopped"] is True and partial["content"].startswith("word0")
+
+    fake_llm.reset(reply="Sure: click Forgot password.")
+    events = await say(llm_service, "t-stop", "and how do I turn on two-factor authentication?")
+    assert events[-1].type == "assistant_answer" and events[-1].content == "Sure: click Forgot password."

@@ -1,0 +1,101 @@
+"""Scale-out parts against the real services: Postgres checkpoints and tickets, Redis event bus."""
+
+from __future__ import annotations
+
+import asyncio
+
+from engine.bus import RedisEventBus
+from engine.events import PORTAL_TOPIC, StatusChange, thread_topic
+from engine.service import ActionRefused, ConversationService
+from tests.conftest import settings_for
+from tests.helpers import Recorder, say
+
+
+async def test_a_handoff_paused_before_a_restart_resumes_in_a_fresh_process(tmp_path, postgres_url):
+    settings = settings_for(tmp_path, DATABASE_URL=postgres_url)
+    before = await ConversationService.open(settings)
+    await say(before, "pg-restart", "Hi, I'm Noor, order NW-77001. I want to talk to a person")
+    ticket = await before.tickets.open_for_thread("pg-restart")
+    await before.close()
+
+    after = await ConversationService.open(settings)
+    try:
+        noor_agent = await after.tickets.add_agent("Dana", "pw", ["General"])
+        await after.claim(ticket.id, noor_agent)
+        await after.reply(ticket.id, noor_agent, "Hi Noor, I see order NW-77001.")
+        events = await say(after, "pg-restart", "great, thanks")
+        assert [e.type for e in events] == ["customer_message"]
+        state = await after.state("pg-restart")
+        assert [m["role"] for m in state["messages"]] == ["customer", "agent", "customer"]
+        assert state["brief"]["customer_facts"]["order_number"] == "NW-77001"
+    finally:
+        await after.close()
+
+
+async def test_twenty_agents_racing_for_one_ticket_exactly_one_wins(tmp_path, postgres_url):
+    service = await ConversationService.open(settings_for(tmp_path, DATABASE_URL=postgres_url))
+    try:
+        agents = [await service.tickets.add_agent(f"agent{i}", "pw", ["General"]) for i in range(20)]
+        await say(service, "pg-race", "operator")
+        ticket = await service.tickets.open_for_thread("pg-race")
+        results = await asyncio.gather(*(service.claim(ticket.id, agent) for agent in agents), return_exceptions=True)
+        winners = [result for result in results if not isinstance(result, Exception)]
+        losers = [result for result in results if isinstance(result, ActionRefused)]
+        assert len(winners) == 1 and len(losers) == 19
+        assert all("already taken by" in str(loser) for loser in losers)
+        assert (await service.tickets.get(ticket.id)).assigned_agent == winners[0].assigned_agent
+        assert (await service.state("pg-race"))["assigned_agent"] == winners[0].assigned_agent
+    finally:
+        await service.close()
+
+
+async def test_the_redis_bus_delivers_across_processes_in_order(redis_url):
+    publisher, listener = RedisEventBus(redis_url), RedisEventBus(redis_url)
+    await publisher.start()
+    await listener.start()
+    try:
+        heard = Recorder()
+        listener.subscribe(thread_topic("bus-1"), heard)
+        for index in range(20):
+            await publisher.publish(thread_topic("bus-1"), StatusChange(thread_id="bus-1", mode="waiting", text=str(index)))
+        events = await heard.wait_for("status_change", count=20)
+        assert [event.text for event in events] == [str(index) for index in range(20)]
+    finally:
+        await publisher.close()
+        await listener.close()
+
+
+async def test_local_only_subscribers_hear_only_their_own_process(redis_url):
+    first, second = RedisEventBus(redis_url), RedisEventBus(redis_url)
+    await first.start()
+    await second.start()
+    try:
+        local, shared = Recorder(), Recorder()
+        second.subscribe(PORTAL_TOPIC, local, local_only=True)
+        second.subscribe(PORTAL_TOPIC, shared)
+        await first.publish(PORTAL_TOPIC, StatusChange(thread_id="x", mode="ai", text="from first"))
+        await second.publish(PORTAL_TOPIC, StatusChange(thread_id="x", mode="ai", text="from second"))
+        await shared.wait_for("status_change", count=2)
+        assert [event.text for event in local.events] == ["from second"]
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_an_agent_reply_in_one_process_reaches_the_customer_process(tmp_path, postgres_url, redis_url):
+    settings = settings_for(tmp_path, DATABASE_URL=postgres_url, REDIS_URL=redis_url)
+    customer_side = await ConversationService.open(settings)
+    agent_side = await ConversationService.open(settings)
+    try:
+        customer = Recorder()
+        customer_side.bus.subscribe(thread_topic("pg-two"), customer)
+        await say(customer_side, "pg-two", "can I speak with a representative")
+        ticket = await customer_side.tickets.open_for_thread("pg-two")
+        dana = await agent_side.tickets.add_agent("Dana", "pw", ["General"])
+        await agent_side.claim(ticket.id, dana)
+        await agent_side.reply(ticket.id, dana, "Hello from another process")
+        (message,) = await customer.wait_for("agent_message")
+        assert message.content == "Hello from another process" and message.agent_name == "Dana"
+    finally:
+        await customer_side.close()
+        await agent_side.close()

@@ -1,0 +1,162 @@
+"""Pure logic: signals on one turn, the router's policy on labeled conversations, the brief."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from engine.assess import assess_conversation
+from engine.brief import skill_tags, write_brief
+from engine.config import Settings
+from engine.facts import customer_facts
+from engine.knowledge import KnowledgeBase
+from engine.policy import TurnAssessment, escalation_reason
+from engine.signals import is_small_talk, repeats_answered_question, score_turn, sentiment_trend, wants_human
+
+DATA = Path(__file__).parent / "data"
+SETTINGS = Settings()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can I talk to someone real",
+        "operator",
+        "get me your supervisor",
+        "I need a human being",
+        "Let me speak with an agent please",
+        "is there an actual person there?",
+        "REPRESENTATIVE!!!",
+        "connect me to a live agent",
+        "i'd rather go over this with a human",
+    ],
+)
+def test_a_request_for_a_person_is_recognised_however_phrased(text):
+    assert wants_human(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my team members can't log in",
+        "how do I add a person to my workspace",
+        "can agents see my files?",
+        "I talked to someone yesterday about my invoice",
+        "how many users can a Team plan have",
+    ],
+)
+def test_mentioning_people_is_not_asking_for_one(text):
+    assert not wants_human(text)
+
+
+def test_frustration_rises_with_anger_shouting_and_repetition():
+    calm = score_turn("How do I change my payment method?")
+    angry = score_turn("This is RIDICULOUS, third time asking and nothing works!!!")
+    assert calm.frustration == 0 and calm.sentiment >= 0
+    assert angry.frustration >= SETTINGS.frustration_threshold and angry.sentiment < 0
+
+
+def test_sentiment_trend_compares_the_latest_turn_with_the_earlier_ones():
+    assert sentiment_trend([0.4, 0.2, -0.6]) < -0.5
+    assert sentiment_trend([0.1]) == 0.0
+
+
+def test_greetings_and_thanks_are_small_talk_and_questions_are_not():
+    assert is_small_talk("thanks, that fixed it!") and is_small_talk("hello there")
+    assert not is_small_talk("hi, how do I get a refund?")
+
+
+def test_asking_again_what_was_answered_is_a_loop_but_a_follow_up_is_not():
+    answered = ["How do I reset my password?"]
+    assert repeats_answered_question("how do i reset my password??", answered, SETTINGS.repeat_similarity)
+    assert not repeats_answered_question("how do I turn on two-factor authentication?", answered, SETTINGS.repeat_similarity)
+    assert not repeats_answered_question("if I cancel do I get a refund", ["how do I cancel"], SETTINGS.repeat_similarity)
+
+
+def _turn(**changes):
+    values = dict(wants_human=False, small_talk=False, frustration=0.0, previous_frustration=0.0, retrieval_confidence=0.9, repeated_question=False)
+    values.update(changes)
+    return TurnAssessment(**values)
+
+
+@pytest.mark.parametrize(
+    ("turn", "reason"),
+    [
+        (_turn(), None),
+        (_turn(wants_human=True), "handoff_request"),
+        (_turn(frustration=0.9), "frustration"),
+        (_turn(frustration=0.45, previous_frustration=0.0), "frustration"),  # sharp rise
+        (_turn(frustration=0.45, previous_frustration=0.4), None),
+        (_turn(repeated_question=True), "repeated_question"),
+        (_turn(retrieval_confidence=0.1), "low_confidence"),
+        (_turn(retrieval_confidence=0.1, small_talk=True), None),
+        (_turn(wants_human=True, frustration=0.9, retrieval_confidence=0.0), "handoff_request"),
+    ],
+)
+def test_the_router_policy_table(turn, reason):
+    assert escalation_reason(turn, SETTINGS) == reason
+
+
+def test_thresholds_are_configuration():
+    strict = Settings(CONFIDENCE_THRESHOLD=0.95)
+    assert escalation_reason(_turn(retrieval_confidence=0.9), strict) == "low_confidence"
+
+
+def test_the_router_on_labeled_conversations():
+    knowledge = KnowledgeBase(SETTINGS.kb_dir)
+    cases = [json.loads(line) for line in (DATA / "router_labeled.jsonl").read_text().splitlines()]
+    decisions = [(case, assess_conversation(case["messages"], SETTINGS, knowledge)) for case in cases]
+    exact = sum(decision["reason"] == case["reason"] for case, decision in decisions)
+    escalate_right = sum(decision["escalate"] == case["escalate"] for case, decision in decisions)
+    wrongly_escalated = [
+        case["messages"][-1]["content"] for case, decision in decisions if decision["escalate"] and not case["escalate"]
+    ]
+    assert exact / len(cases) >= 0.9, f"{exact}/{len(cases)} reasons right"
+    assert escalate_right / len(cases) >= 0.9
+    # Every explicit request for a person must reach one.
+    for case, decision in decisions:
+        if case["reason"] == "handoff_request":
+            assert decision["reason"] == "handoff_request", case["messages"][-1]["content"]
+    assert len(wrongly_escalated) <= 2, wrongly_escalated
+
+
+def test_customer_facts_are_extracted_from_what_they_wrote():
+    facts = customer_facts(
+        [
+            "Hi, my name is Dana Smith and my order #NW-48213 never arrived",
+            "You can reach me at dana.smith@example.com or +1 415 555 0134, account number ACC-99812",
+        ]
+    )
+    assert facts == {
+        "name": "Dana Smith",
+        "order_number": "NW-48213",
+        "email": "dana.smith@example.com",
+        "phone": "+1 415 555 0134",
+        "account_number": "ACC-99812",
+    }
+    assert "name" not in customer_facts(["I'm Still waiting for my refund"])
+
+
+def test_skills_are_tagged_from_the_configured_list():
+    skills = SETTINGS.skills
+    assert skill_tags(["I was charged twice, I want a refund"], skills, []) == ["Billing"]
+    assert skill_tags(["the API returns 429 errors"], skills, []) == ["Technical"]
+    assert skill_tags(["hello?"], skills, []) == ["General"]
+    assert skill_tags(["my tax invoice"], ["Finance", "Support"], []) == ["Support"]
+    assert skill_tags(["finance question about my invoice"], ["Finance", "Support"], []) == ["Finance"]
+
+
+def test_the_brief_says_why_and_how_the_mood_went():
+    brief = write_brief(
+        ["my order NW-10001 is late", "this is useless, get me a person"],
+        [0.0, -0.7],
+        "handoff_request",
+        SETTINGS.skills,
+        ["Tracking Your Order"],
+    )
+    assert "NW-10001" in brief.summary and "asked for a person" in brief.summary
+    assert brief.customer_facts["order_number"] == "NW-10001"
+    assert brief.sentiment_trend.startswith("worsening")
+    assert "Shipping" in brief.skills
