@@ -12,6 +12,7 @@ import pytest
 
 from engine.config import Settings
 from engine.service import ConversationService
+from tests.clients import RunningApp
 from tests.fake_openai import FakeOpenAI
 
 # CI sets REQUIRE_SERVICES=1: a missing Postgres, Redis or Chromium is then a failure, not a skip.
@@ -100,3 +101,17 @@ async def llm_service(tmp_path: Path, fake_llm: FakeOpenAI) -> AsyncIterator[Con
     engine_service = await ConversationService.open(settings)
     yield engine_service
     await engine_service.close()
+
+
+def app_env(data_dir: Path, **overrides: str) -> dict[str, str]:
+    env = {"DATA_DIR": str(data_dir), "OFFLINE_TOKEN_DELAY_SECONDS": "0.005", "PORTAL_SECRET": "test-portal-secret"}
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture(scope="session")
+async def app(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningApp]:
+    """The real app on embedded defaults (SQLite, in-process bus, offline model), shared by a session."""
+    running = await RunningApp(free_port(), app_env(tmp_path_factory.mktemp("app"))).start()
+    yield running
+    await running.stop()

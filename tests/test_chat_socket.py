@@ -1,0 +1,172 @@
+"""The customer's chat over Chainlit's real socket protocol, against the running app."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.clients import ChainlitCustomer, PortalAgent
+
+
+async def escalate(customer: ChainlitCustomer, agent: PortalAgent, text: str = "can I talk to someone real?") -> dict:
+    """The customer asks for a person; returns the ticket as the agent's queue received it."""
+    await customer.say(text)
+    await customer.text_shown("Connecting you to an agent")
+    await customer.log.wait_for("first_interaction")  # it carries the thread id, and may come after the status
+    return await agent.log.wait_for("escalation_request", lambda t: t["thread_id"] == customer.thread_id)
+
+
+async def test_a_knowledge_base_answer_streams_token_by_token(app):
+    customer = await ChainlitCustomer(app).connect()
+    try:
+        await customer.say("How do I reset my password?")
+        answer = await customer.message_from("Assistant", "Password")
+        started = customer.log.named("stream_start")
+        tokens = [t for t in customer.log.named("stream_token") if t["id"] == answer["id"]]
+        assert any(s["id"] == answer["id"] for s in started)
+        assert len(tokens) > 10
+        assert "Resetting Your Password" in answer["output"]
+    finally:
+        await customer.close()
+
+
+async def test_asking_for_a_person_shows_the_connecting_status_and_queue_position(app):
+    customer = await ChainlitCustomer(app).connect()
+    try:
+        await customer.say("I need to speak to a human please")
+        status = await customer.text_shown("Connecting you to an agent")
+        assert status["name"] == "Support"
+        await customer.text_shown("estimated wait")
+    finally:
+        await customer.close()
+
+
+async def test_an_agent_reply_reaches_the_customer_under_the_agents_name(app):
+    await app.add_agent("Morgan", ["General"])
+    agent = await PortalAgent(app, "Morgan").connect()
+    customer = await ChainlitCustomer(app).connect()
+    try:
+        ticket = await escalate(customer, agent)
+        claimed = await agent.call("claim", {"ticket_id": ticket["id"]})
+        assert claimed["ok"], claimed
+        await customer.text_shown("Morgan joined the conversation")
+        sent = await agent.call("reply", {"ticket_id": ticket["id"], "text": "Hi, Morgan here. I can see your question."})
+        assert sent["ok"], sent
+        reply = await customer.message_from("Morgan", "Morgan here")
+        assert reply["id"] == sent["message"]["id"]
+
+        await customer.say("great, my invoice total is wrong")
+        delivered = await agent.log.wait_for("customer_message", lambda e: e["ticket_id"] == ticket["id"])
+        assert delivered["content"] == "great, my invoice total is wrong"
+        await customer.log.wait_for("toast", lambda t: "Delivered to Morgan" in t["message"])
+        assert not [m for m in customer.log.named("new_message") if m.get("name") == "Assistant"]  # the AI stays out
+    finally:
+        await customer.close()
+        await agent.close()
+
+
+async def test_the_agent_typing_indicator_reaches_the_customer(app):
+    await app.add_agent("Quinn", ["General"])
+    agent = await PortalAgent(app, "Quinn").connect()
+    customer = await ChainlitCustomer(app).connect()
+    try:
+        ticket = await escalate(customer, agent)
+        assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+        assert (await agent.call("typing", {"ticket_id": ticket["id"], "is_typing": True}))["ok"]
+        typing = await customer.log.wait_for("stream_start", lambda m: "Quinn is typing" in (m.get("output") or ""))
+        assert typing["name"] == "Quinn"
+        assert (await agent.call("typing", {"ticket_id": ticket["id"], "is_typing": False}))["ok"]
+        await customer.log.wait_for("delete_message", lambda m: m["id"] == typing["id"])
+    finally:
+        await customer.close()
+        await agent.close()
+
+
+async def test_history_survives_a_reconnect_including_a_reply_sent_while_away(app):
+    await app.add_agent("Riley", ["Shipping", "General"])
+    agent = await PortalAgent(app, "Riley").connect()
+    customer = await ChainlitCustomer(app).connect()
+    try:
+        ticket = await escalate(customer, agent, "get me a supervisor, my order NW-12345 is lost")
+        assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+        assert (await agent.call("reply", {"ticket_id": ticket["id"], "text": "First reply, while you are here."}))["ok"]
+        await customer.message_from("Riley", "First reply")
+        thread_id, cookies = customer.thread_id, customer.cookies
+        await customer.close()
+
+        assert (await agent.call("reply", {"ticket_id": ticket["id"], "text": "Second reply, sent while you were away."}))["ok"]
+
+        back = await ChainlitCustomer(app, cookies).connect(thread_id)
+        try:
+            resumed = await back.log.wait_for("resume_thread")
+            outputs = [step.get("output") or "" for step in resumed["steps"]]
+            assert any("get me a supervisor" in output for output in outputs)
+            assert any("First reply" in output for output in outputs)
+            away = next((s for s in resumed["steps"] if "Second reply" in (s.get("output") or "")), None)
+            if away is None:  # not persisted yet when the thread was read: the resume hook sends it
+                away = await back.message_from("Riley", "Second reply")
+            assert away["name"] == "Riley"
+            await back.text_shown("You're chatting with Riley")
+        finally:
+            await back.close()
+    finally:
+        await agent.close()
+
+
+async def test_an_oversized_message_gets_a_clear_reply_and_the_chat_keeps_working(app):
+    customer = await ChainlitCustomer(app).connect()
+    try:
+        await customer.say("x" * 5000)
+        refusal = await customer.message_from("Support", "the limit is 4,000")
+        assert "Nothing was sent" in refusal["output"]
+        await customer.say("How do I turn on two-factor authentication?")
+        await customer.message_from("Assistant", "Two-Factor")
+    finally:
+        await customer.close()
+
+
+async def test_stop_when_nothing_runs_changes_nothing(app):
+    customer = await ChainlitCustomer(app).connect()
+    try:
+        await customer.stop()
+        await customer.say("what are your support hours?")
+        await customer.message_from("Assistant", "Support")
+    finally:
+        await customer.close()
+
+
+async def test_a_resolved_conversation_asks_for_a_rating_and_stores_it(app):
+    await app.add_agent("Jordan", ["General"])
+    agent = await PortalAgent(app, "Jordan").connect()
+    customer = await ChainlitCustomer(app).connect()
+    try:
+        ticket = await escalate(customer, agent)
+        assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+        assert (await agent.call("resolve", {"ticket_id": ticket["id"]}))["ok"]
+        prompt = await customer.message_from("Support", "How did we do?")
+        actions = [a for a in customer.log.named("action") if a["forId"] == prompt["id"]]
+        assert sorted(a["payload"]["rating"] for a in actions) == [1, 2, 3, 4, 5]
+        four = next(a for a in actions if a["payload"]["rating"] == 4)
+        await customer.click(four)
+        await customer.message_from("Support", "Thank you for your feedback")
+        updated = await agent.log.wait_for("ticket_updated", lambda t: t["id"] == ticket["id"] and t["rating"] == 4)
+        assert updated["status"] == "resolved"
+    finally:
+        await customer.close()
+        await agent.close()
+
+
+async def test_a_message_while_waiting_is_queued_for_the_agent_not_lost(app):
+    await app.add_agent("Casey", ["General"])
+    agent = await PortalAgent(app, "Casey").connect()
+    customer = await ChainlitCustomer(app).connect()
+    try:
+        ticket = await escalate(customer, agent)
+        await customer.say("also, my account number is ACC-20231")
+        await customer.log.wait_for("toast", lambda t: "Delivered" in t["message"])
+        assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+        opened = await agent.call("open", {"ticket_id": ticket["id"]})
+        assert [m["content"] for m in opened["messages"]][-1] == "also, my account number is ACC-20231"
+        await asyncio.sleep(0)
+    finally:
+        await customer.close()
+        await agent.close()
