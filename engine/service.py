@@ -12,7 +12,7 @@ import logging
 import uuid
 import weakref
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, aclosing, asynccontextmanager
 from typing import Any
 
 from langgraph.types import Command
@@ -175,31 +175,34 @@ class ConversationService:
         answer_id = f"{message['id']}:answer"
         streamed: list[str] = []
         finished = False
+        run = self.graph.astream(
+            {"messages": [message]}, self._config(thread_id), context=self.context, stream_mode=["messages", "updates"]
+        )
         try:
-            async for mode, payload in self.graph.astream(
-                {"messages": [message]},
-                self._config(thread_id),
-                context=self.context,
-                stream_mode=["messages", "updates"],
-            ):
-                if mode == "messages":
-                    chunk, metadata = payload
-                    if metadata.get("langgraph_node") == "answer" and chunk.content:
-                        streamed.append(str(chunk.content))
-                        yield TokenStream(thread_id=thread_id, message_id=answer_id, token=str(chunk.content))
-                    continue
-                for node, update in payload.items():
-                    if node == "answer" and update and update.get("messages"):
-                        finished = True
-                        reply = update["messages"][0]
-                        yield AssistantAnswer(
-                            thread_id=thread_id, message_id=reply["id"], content=reply["content"], sources=reply.get("sources", [])
-                        )
-                    elif node == "escalate":
-                        async for event in self._announce_escalation(thread_id, update):
-                            yield event
-        except asyncio.CancelledError:
-            # The stop button: the LLM stream is already closed by the cancellation; keep what was said.
+            # aclosing: when the caller stops listening, the graph (and the LLM stream in it) closes now.
+            async with aclosing(run) as updates:
+                async for mode, payload in updates:
+                    if mode == "messages":
+                        chunk, metadata = payload
+                        if metadata.get("langgraph_node") == "answer" and chunk.content:
+                            streamed.append(str(chunk.content))
+                            yield TokenStream(thread_id=thread_id, message_id=answer_id, token=str(chunk.content))
+                        continue
+                    for node, update in payload.items():
+                        if node == "answer" and update and update.get("messages"):
+                            finished = True
+                            reply = update["messages"][0]
+                            yield AssistantAnswer(
+                                thread_id=thread_id,
+                                message_id=reply["id"],
+                                content=reply["content"],
+                                sources=reply.get("sources", []),
+                            )
+                        elif node == "escalate":
+                            async for event in self._announce_escalation(thread_id, update):
+                                yield event
+        except (asyncio.CancelledError, GeneratorExit):
+            # The stop button (a cancelled task, or a consumer that closed us): keep what was said.
             if streamed and not finished:
                 await asyncio.shield(self._save_stopped_answer(thread_id, answer_id, "".join(streamed)))
             raise

@@ -142,6 +142,9 @@ class ChainlitCustomer:
         if thread_id:
             self.thread_id = thread_id
         await self.sio.emit("connection_successful")
+        # Like the page, wait until the chat has started: a message sent earlier races on_chat_start
+        # for the session's current task, which is the one the stop button cancels.
+        await self.log.wait_for("task_end")
         return self
 
     async def say(self, text: str) -> str:

@@ -1,0 +1,232 @@
+"""The agent portal's socket.io server: who may connect, who sees what, and what every action does."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+import socketio
+
+from tests.clients import ChainlitCustomer, PortalAgent
+
+
+async def escalated(app, agent: PortalAgent, text: str = "I want to talk to a person") -> tuple[ChainlitCustomer, dict]:
+    customer = await ChainlitCustomer(app).connect()
+    await customer.say(text)
+    await customer.log.wait_for("first_interaction")
+    ticket = await agent.log.wait_for("escalation_request", lambda t: t["thread_id"] == customer.thread_id)
+    return customer, ticket
+
+
+async def test_login_with_a_wrong_password_is_refused(app):
+    await app.add_agent("Lee", ["General"])
+    async with httpx.AsyncClient(base_url=app.base_url) as http:
+        wrong = await http.post("/portal/login", json={"name": "Lee", "password": "guess"})
+        garbage = await http.post("/portal/login", content=b"not json")
+    assert wrong.status_code == 401 and wrong.json()["error"] == "wrong name or password"
+    assert garbage.status_code == 400
+
+
+@pytest.mark.parametrize("token", [None, "", "forged.token.value", "eyJhZ2VudCI6IkRhbmEifQ.awjmgQ.AAAAAAAAAAAAAAAAAAAAAAAAAAA"])
+async def test_a_socket_without_a_valid_token_is_refused(app, token):
+    client = socketio.AsyncClient(reconnection=False)
+    auth = {} if token is None else {"token": token}
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await client.connect(app.base_url, socketio_path="/portal/socket.io", transports=["websocket"], auth=auth)
+    await client.disconnect()
+
+
+async def test_escalations_reach_agents_with_the_skill_live_and_no_one_else(app):
+    await app.add_agent("Billie", ["Billing"])
+    await app.add_agent("Tess", ["Technical"])
+    billing = await PortalAgent(app, "Billie").connect()
+    technical = await PortalAgent(app, "Tess").connect()
+    try:
+        customer, ticket = await escalated(app, billing, "I was charged twice for my subscription, get me a human")
+        assert "Billing" in ticket["skills"] and ticket["summary"] and ticket["reason"] == "handoff_request"
+        assert ticket["waited_seconds"] >= 0
+        queue = await technical.call("queue")
+        assert ticket["id"] not in [t["id"] for t in queue["tickets"]]
+        assert not [t for t in technical.log.named("escalation_request") if t["id"] == ticket["id"]]
+        await customer.close()
+    finally:
+        await billing.close()
+        await technical.close()
+
+
+async def test_two_agents_racing_for_a_ticket_exactly_one_wins_and_the_other_is_told(app):
+    await app.add_agent("Ana", ["General"])
+    await app.add_agent("Ben", ["General"])
+    ana = await PortalAgent(app, "Ana").connect()
+    ben = await PortalAgent(app, "Ben").connect()
+    try:
+        customer, ticket = await escalated(app, ana)
+        await ben.log.wait_for("escalation_request", lambda t: t["id"] == ticket["id"])
+        first, second = await asyncio.gather(
+            ana.call("claim", {"ticket_id": ticket["id"]}), ben.call("claim", {"ticket_id": ticket["id"]})
+        )
+        assert sorted([first["ok"], second["ok"]]) == [False, True]
+        winner, loser = ("Ana", ben) if first["ok"] else ("Ben", ana)
+        refusal = second if first["ok"] else first
+        assert f"already taken by {winner}" in refusal["error"]
+        update = await loser.log.wait_for("ticket_updated", lambda t: t["id"] == ticket["id"] and t["status"] == "assigned")
+        assert update["assigned_agent"] == winner
+        queue = await loser.call("queue")
+        assert ticket["id"] not in [t["id"] for t in queue["tickets"]]
+        await customer.close()
+    finally:
+        await ana.close()
+        await ben.close()
+
+
+async def test_an_agent_cannot_read_or_write_a_ticket_another_agent_holds(app):
+    await app.add_agent("Cleo", ["General"])
+    await app.add_agent("Dev", ["General"])
+    cleo = await PortalAgent(app, "Cleo").connect()
+    dev = await PortalAgent(app, "Dev").connect()
+    try:
+        customer, ticket = await escalated(app, cleo)
+        assert (await cleo.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+        for event, payload in [
+            ("open", {}),
+            ("reply", {"text": "let me butt in"}),
+            ("typing", {"is_typing": True}),
+            ("resolve", {}),
+            ("hand_back", {}),
+            ("note", {"text": "sneaky"}),
+            ("transfer", {"skills": ["Billing"]}),
+        ]:
+            answer = await dev.call(event, {"ticket_id": ticket["id"], **payload})
+            assert answer["ok"] is False and "held by Cleo" in answer["error"], (event, answer)
+        opened = await cleo.call("open", {"ticket_id": ticket["id"]})
+        assert [m["author"] for m in opened["messages"]] == ["Customer"]  # nothing Dev tried got in
+        assert not [m for m in customer.log.named("new_message") if m.get("name") == "Dev"]
+        await customer.close()
+    finally:
+        await cleo.close()
+        await dev.close()
+
+
+async def test_a_supervisor_reads_every_ticket_but_agents_cannot_see_the_overview(app):
+    await app.add_agent("Sky", ["General"], supervisor=True)
+    await app.add_agent("Eli", ["General"])
+    supervisor = await PortalAgent(app, "Sky").connect()
+    eli = await PortalAgent(app, "Eli").connect()
+    try:
+        customer, ticket = await escalated(app, eli)
+        assert (await eli.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+        overview = await supervisor.call("overview")
+        held = next(t for t in overview["tickets"] if t["id"] == ticket["id"])
+        assert held["assigned_agent"] == "Eli" and held["waited_seconds"] >= 0
+        assert (await supervisor.call("open", {"ticket_id": ticket["id"]}))["ok"]
+        assert (await supervisor.call("reply", {"ticket_id": ticket["id"], "text": "hi"}))["ok"] is False
+        refused = await eli.call("overview")
+        assert refused["ok"] is False and "supervisors" in refused["error"]
+        await customer.close()
+    finally:
+        await supervisor.close()
+        await eli.close()
+
+
+async def test_bad_unknown_and_oversized_events_get_error_acks_and_the_server_keeps_serving(app):
+    await app.add_agent("Fay", ["General"])
+    agent = await PortalAgent(app, "Fay").connect()
+    try:
+        unknown = await agent.call("delete_everything", {"all": True})
+        assert unknown["ok"] is False and "unknown event" in unknown["error"]
+        for payload in [None, "a string", {"ticket_id": 5}, {"ticket_id": "../../etc"}, {"ticket_id": "x", "extra": 1}]:
+            answer = await agent.call("claim", payload)
+            assert answer["ok"] is False and answer["error"].startswith("invalid claim"), (payload, answer)
+        oversized = await agent.call("reply", {"ticket_id": "abc", "text": "x" * 5000})
+        assert oversized["ok"] is False and "at most 4000" in oversized["error"]
+        missing = await agent.call("claim", {"ticket_id": "doesnotexist"})
+        assert missing["ok"] is False and "does not exist" in missing["error"]
+        assert (await agent.call("queue"))["ok"] is True
+    finally:
+        await agent.close()
+
+
+async def test_copilot_drafts_reach_only_the_agent_and_can_be_sent_or_discarded(app):
+    await app.add_agent("Gus", ["General", "Account"])
+    agent = await PortalAgent(app, "Gus").connect()
+    customer = None
+    try:
+        customer, ticket = await escalated(app, agent, "I need a human to help me reset my password")
+        assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+        draft = await agent.log.wait_for("copilot_suggestion", lambda d: d["ticket_id"] == ticket["id"])
+        assert "password" in draft["content"].lower()
+        assert not [m for m in customer.log.named("new_message") if "Here's what I found" in (m.get("output") or "")]
+        assert (await agent.call("discard_draft", {"ticket_id": ticket["id"], "draft_id": draft["draft_id"]}))["ok"]
+
+        await customer.say("and what about two-factor authentication?")
+        second = await agent.log.wait_for(
+            "copilot_suggestion", lambda d: d["ticket_id"] == ticket["id"] and d["draft_id"] != draft["draft_id"]
+        )
+        edited = second["content"] + "\n\nAnything else I can do?"
+        sent = await agent.call("reply", {"ticket_id": ticket["id"], "text": edited, "draft_id": second["draft_id"]})
+        assert sent["ok"]
+        await customer.message_from("Gus", "Anything else I can do?")
+    finally:
+        if customer:
+            await customer.close()
+        await agent.close()
+
+
+async def test_hand_back_returns_the_customer_to_the_assistant(app):
+    await app.add_agent("Hal", ["General"])
+    agent = await PortalAgent(app, "Hal").connect()
+    customer = None
+    try:
+        customer, ticket = await escalated(app, agent)
+        assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+        assert (await agent.call("note", {"ticket_id": ticket["id"], "text": "VIP customer"}))["ok"]
+        handed = await agent.call("hand_back", {"ticket_id": ticket["id"]})
+        assert handed["ok"] and handed["ticket"]["status"] == "handed_back"
+        await customer.text_shown("You're back with the assistant")
+        await customer.say("How do I change my payment method?")
+        await customer.message_from("Assistant", "Payment")
+        assert not [m for m in customer.log.named("new_message") if "VIP" in (m.get("output") or "")]
+    finally:
+        if customer:
+            await customer.close()
+        await agent.close()
+
+
+async def test_transfer_moves_the_ticket_to_the_other_skills_queue(app):
+    await app.add_agent("Ivy", ["General"])
+    await app.add_agent("Jay", ["Technical"])
+    ivy = await PortalAgent(app, "Ivy").connect()
+    jay = await PortalAgent(app, "Jay").connect()
+    customer = None
+    try:
+        customer, ticket = await escalated(app, ivy)
+        assert (await ivy.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+        moved = await ivy.call("transfer", {"ticket_id": ticket["id"], "skills": ["Technical"]})
+        assert moved["ok"] and moved["ticket"]["status"] == "waiting"
+        await jay.log.wait_for("escalation_request", lambda t: t["id"] == ticket["id"])
+        await customer.text_shown("Transferring you to a specialist")
+        assert (await jay.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+        await customer.text_shown("Jay joined the conversation")
+    finally:
+        if customer:
+            await customer.close()
+        await ivy.close()
+        await jay.close()
+
+
+async def test_an_agent_at_their_chat_limit_cannot_claim_more(app):
+    await app.add_agent("Kim", ["General"], max_chats=1)
+    agent = await PortalAgent(app, "Kim").connect()
+    customers = []
+    try:
+        for _ in range(2):
+            customer, ticket = await escalated(app, agent)
+            customers.append((customer, ticket))
+        assert (await agent.call("claim", {"ticket_id": customers[0][1]["id"]}))["ok"]
+        over = await agent.call("claim", {"ticket_id": customers[1][1]["id"]})
+        assert over["ok"] is False and "limit" in over["error"]
+    finally:
+        for customer, _ in customers:
+            await customer.close()
+        await agent.close()
