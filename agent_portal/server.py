@@ -256,4 +256,5 @@ class PortalServer:
         rooms = {"supervisors"} | ({f"agent:{ticket.assigned_agent}"} if ticket.assigned_agent else set())
         if event.type == "copilot_suggestion":
             rooms.discard("supervisors")
-        await self.sio.emit(event.type, payload, to=sorted(rooms))
+        if rooms:  # never emit with no room: python-socketio would broadcast to every client
+            await self.sio.emit(event.type, payload, to=sorted(rooms))

@@ -47,7 +47,7 @@ from .models import make_chat_model
 from .prompts import copilot_prompt, summary_prompt
 from .signals import sentiment
 from .storage import make_sql_engine, open_checkpointer
-from .tickets import HANDED_BACK, RESOLVED, WAITING, AgentProfile, TicketStore
+from .tickets import ASSIGNED, HANDED_BACK, RESOLVED, WAITING, AgentProfile, TicketStore
 
 log = logging.getLogger(__name__)
 
@@ -277,15 +277,18 @@ class ConversationService:
             pass
 
     async def _held_ticket(self, ticket_id: str, agent: AgentProfile, *, read_only: bool = False) -> TicketView:
+        """The ticket, if this agent holds it now (or, to read it, is a supervisor); else refused."""
         ticket = await self.tickets.get(ticket_id)
         if ticket is None:
             raise ActionRefused(f"ticket {ticket_id} does not exist")
-        if ticket.assigned_agent == agent.name or (read_only and agent.is_supervisor):
+        holds_it = ticket.status == ASSIGNED and ticket.assigned_agent == agent.name
+        if holds_it or (read_only and agent.is_supervisor):
             return ticket
         if ticket.status == WAITING:
             raise ActionRefused(f"ticket {ticket_id} is waiting in the queue; claim it first")
-        holder = ticket.assigned_agent or "nobody"
-        raise ActionRefused(f"ticket {ticket_id} is {ticket.status} and held by {holder}, not by you")
+        if ticket.status != ASSIGNED:
+            raise ActionRefused(f"ticket {ticket_id} is {ticket.status.replace('_', ' ')}; it takes no more actions")
+        raise ActionRefused(f"ticket {ticket_id} is held by {ticket.assigned_agent}, not by you")
 
     async def _agent_action(self, ticket: TicketView, action: dict[str, Any]) -> None:
         async with self._thread_lock(ticket.thread_id):
@@ -303,7 +306,11 @@ class ConversationService:
             if current is None:
                 raise ActionRefused(f"ticket {ticket_id} does not exist")
             raise ActionRefused(f"ticket {ticket_id} was already taken by {current.assigned_agent or current.status}")
-        await self._agent_action(ticket, {"kind": "agent_joined", "agent": agent.name, "avatar_url": agent.avatar_url})
+        try:
+            await self._agent_action(ticket, {"kind": "agent_joined", "agent": agent.name, "avatar_url": agent.avatar_url})
+        except ActionRefused:
+            await self.tickets.requeue(ticket.id, agent.name, None, None)  # the claim did not take: back to the queue
+            raise
         await self.bus.publish(
             thread_topic(ticket.thread_id),
             AgentJoined(thread_id=ticket.thread_id, ticket_id=ticket.id, agent_name=agent.name, avatar_url=agent.avatar_url),

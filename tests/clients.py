@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -83,12 +84,19 @@ class EventLog:
 
     def __init__(self) -> None:
         self.events: list[tuple[str, Any]] = []
+        self.arrived_at: list[float] = []  # perf_counter() of each event, for the benchmarks
         self._changed = asyncio.Condition()
 
     async def add(self, name: str, data: Any) -> None:
+        arrived = time.perf_counter()
         async with self._changed:
             self.events.append((name, data))
+            self.arrived_at.append(arrived)
             self._changed.notify_all()
+
+    def arrival_of(self, data: Any) -> float:
+        """When the given event payload arrived."""
+        return next(at for (_, seen), at in zip(self.events, self.arrived_at) if seen is data)
 
     def named(self, name: str) -> list[Any]:
         return [data for event, data in self.events if event == name]

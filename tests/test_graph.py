@@ -183,3 +183,17 @@ async def test_transfer_to_another_skill_puts_the_ticket_back_in_the_queue(servi
     assert (await service.state("t-transfer"))["mode"] == "waiting"
     with pytest.raises(ActionRefused, match="unknown skills"):
         await service.transfer(ticket.id, dana, skills=["Astrology"])
+
+
+async def test_a_closed_ticket_takes_no_more_actions_even_after_the_customer_escalates_again(service):
+    dana = await service.tickets.add_agent("Dana", "pw", ["General"])
+    old = await escalated_ticket(service, "t-stale")
+    await service.claim(old.id, dana)
+    await service.hand_back(old.id, dana)
+    new = await escalated_ticket(service, "t-stale", "I need a human again")
+    assert new.id != old.id and new.status == "waiting"
+    with pytest.raises(ActionRefused, match="handed back; it takes no more actions"):
+        await service.reply(old.id, dana, "replying through the old ticket")
+    with pytest.raises(ActionRefused):
+        await service.conversation(old.id, dana)
+    assert [m["role"] for m in await service.history("t-stale")] == ["customer", "customer"]

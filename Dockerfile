@@ -1,0 +1,14 @@
+# One process with embedded defaults; set DATABASE_URL / REDIS_URL / secrets to scale out (see README).
+FROM python:3.11-slim-bookworm
+
+RUN apt-get update && apt-get install -y --no-install-recommends make nodejs npm && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY requirements.lock pyproject.toml package.json package-lock.json ./
+RUN pip install --no-cache-dir -r requirements.lock && npm ci --no-audit --no-fund --loglevel=error
+COPY . .
+RUN pip install --no-cache-dir --no-deps -e .
+
+ENV DATA_DIR=/data
+VOLUME /data
+EXPOSE 8000
+CMD ["chainlit", "run", "app.py", "--host", "0.0.0.0", "--port", "8000", "--headless"]

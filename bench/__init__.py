@@ -1,0 +1,1 @@
+"""Benchmarks of the real app, each figure beside a baseline measured in the same run."""

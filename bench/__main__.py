@@ -1,0 +1,205 @@
+"""`python -m bench [--full] [--db sqlite,postgres] [--write]`: handoff latency, token overhead, stop,
+capacity and checkpoint growth, each printed beside a baseline measured in the same run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import tempfile
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from engine.config import Settings
+from tests.clients import RunningApp
+from tests.conftest import POSTGRES_ADMIN_URL, free_port
+from tests.fake_openai import FakeOpenAI
+
+from . import figures
+from .stats import Table, ratio, summary_ms
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+def fmt(stats: dict[str, float], *keys: str) -> str:
+    return " / ".join(f"{stats[key]:.1f}" for key in keys) + " ms"
+
+
+async def fresh_postgres_database() -> str:
+    import asyncpg
+
+    name = f"ee_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def drop_postgres_database(url: str) -> None:
+    import asyncpg
+
+    admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    await admin.close()
+
+
+async def bench_database(database: str, full: bool, relay: dict[str, float], fake_llm: FakeOpenAI, table: Table, work: Path) -> None:
+    database_url = await fresh_postgres_database() if database == "postgres" else ""
+    extra = {"DATABASE_URL": database_url} if database_url else {}
+    app = await RunningApp(free_port(), figures.bench_env(work / database, OPENAI_BASE_URL=fake_llm.url, OPENAI_API_KEY="bench", **extra)).start()
+    handoffs = figures.Handoffs(app)
+    samples = 300 if full else 100
+    try:
+        await handoffs.start_agent()
+        for level in (1, 50, 200):
+            print(f"[{database}] {level} escalated conversations in flight…", flush=True)
+            await handoffs.grow_to(level)
+            latency = summary_ms(await handoffs.reply_latencies(samples))
+            table.add(
+                f"[{database}] agent reply → customer, {level} in flight (p50/p95/p99)",
+                fmt(latency, "p50", "p95", "p99"),
+                fmt(relay, "p50", "p95", "p99"),
+                f"p99 {ratio(latency['p99'], relay['p99'])}",
+                "p99 ≤ 3× relay at 200" if level == 200 else "",
+            )
+        escalation = summary_ms(handoffs.escalation_latencies)
+        table.add(
+            f"[{database}] escalation → agent (p50/p99, n={escalation['n']})",
+            fmt(escalation, "p50", "p99"),
+            fmt(relay, "p50", "p99"),
+            f"p99 {ratio(escalation['p99'], relay['p99'])}",
+            "p99 < 50 ms",
+        )
+        await handoffs.close()
+
+        print(f"[{database}] first token…", flush=True)
+        fake_llm.reset(reply="From Resetting Your Password: click Forgot password on the login page.")
+        direct = summary_ms(await figures.direct_first_token(fake_llm, 30 if full else 15))
+        through_app = summary_ms(await figures.app_first_token(app, 30 if full else 15))
+        table.add(
+            f"[{database}] first-token overhead (p50, app − direct)",
+            f"{through_app['p50'] - direct['p50']:.1f} ms (app {through_app['p50']:.1f} ms)",
+            f"direct {direct['p50']:.1f} ms",
+            ratio(through_app["p50"], direct["p50"]),
+            "overhead < 5 ms at p50",
+        )
+
+        print(f"[{database}] stop…", flush=True)
+        closings, late = await figures.stop_figures(app, fake_llm, 10 if full else 5)
+        closing = summary_ms(closings)
+        table.add(
+            f"[{database}] stop → upstream closed (p50/max); tokens after stop (max)",
+            f"{closing['p50']:.1f} / {max(closings) * 1000:.1f} ms; {max(late)} tokens",
+            fmt(relay, "p50"),
+            f"p50 {ratio(closing['p50'], relay['p50'])}",
+            "≤ 50 ms, ≤ 1 token",
+        )
+
+        if database == "sqlite" or full:
+            await capacity(app, table, database, full)
+    finally:
+        await app.stop()
+        if database_url:
+            await drop_postgres_database(database_url)
+
+    print(f"[{database}] checkpoint growth…", flush=True)
+    growth_url = await fresh_postgres_database() if database == "postgres" else ""
+    settings = Settings(
+        DATA_DIR=work / f"{database}-growth", DATABASE_URL=growth_url, OFFLINE_TOKEN_DELAY_SECONDS=0, REPEAT_SIMILARITY=1.01
+    )
+    try:
+        per_turn = await figures.checkpoint_growth(settings, 100)
+    finally:
+        if growth_url:
+            await drop_postgres_database(growth_url)
+    (bytes10, seconds10), (bytes100, seconds100) = per_turn[10], per_turn[100]
+    table.add(
+        f"[{database}] checkpoint bytes per turn, turn 100 vs turn 10",
+        f"{bytes100:,} B",
+        f"turn 10: {bytes10:,} B",
+        ratio(bytes100, bytes10),
+        "≤ 2×",
+    )
+    table.add(
+        f"[{database}] graph time per turn, turn 100 vs turn 10",
+        f"{seconds100 * 1000:.1f} ms",
+        f"turn 10: {seconds10 * 1000:.1f} ms",
+        ratio(seconds100, seconds10),
+        "",
+    )
+
+
+async def capacity(app: RunningApp, table: Table, database: str, full: bool) -> None:
+    """Grow to mixed load (90% idle, 5% chatting, 5% escalated) until reply p99 passes 100 ms."""
+    levels = (250, 500, 1000, 2000) if full else (100, 250)
+    idle: list = []
+    chatting: list = []
+    handoffs = figures.Handoffs(app)
+    await handoffs.start_agent()
+    baseline_rss = figures.rss_bytes(app.process.pid)
+    held = 0
+    stop_chatter = asyncio.Event()
+    chatter_task = None
+    try:
+        for level in levels:
+            print(f"[{database}] capacity: {level} conversations…", flush=True)
+            want_idle, want_chatting, want_escalated = int(level * 0.9), int(level * 0.05), level - int(level * 0.9) - int(level * 0.05)
+            idle += await figures.gather_limited([figures.idle_customer(app) for _ in range(want_idle - len(idle))], limit=20)
+            chatting += await figures.gather_limited([figures.idle_customer(app) for _ in range(want_chatting - len(chatting))], limit=20)
+            await handoffs.grow_to(max(1, want_escalated))
+            if chatter_task is None:
+                chatter_task = asyncio.create_task(figures.chatter(chatting, stop_chatter))
+            latency = summary_ms(await handoffs.reply_latencies(100))
+            per_idle = (figures.rss_bytes(app.process.pid) - baseline_rss) / max(1, level)
+            table.add(
+                f"[{database}] capacity: reply p99 at {level} conversations (90% idle / 5% chatting / 5% escalated)",
+                f"p99 {latency['p99']:.1f} ms; {per_idle / 1024:.0f} KiB per conversation",
+                "—",
+                "—",
+                "p99 < 100 ms up to 2,000",
+            )
+            held = level
+            if latency["p99"] > 100:
+                break
+        table.add(f"[{database}] capacity: conversations held with reply p99 ≤ 100 ms", f"{held:,} (largest level tried)", "—", "—", "2,000")
+    finally:
+        stop_chatter.set()
+        if chatter_task:
+            await chatter_task
+        await figures.gather_limited([customer.close() for customer in idle + chatting], limit=50)
+        await handoffs.close()
+
+
+async def main(full: bool, databases: list[str], write: bool) -> None:
+    table = Table()
+    print("baseline: bare python-socketio relay…", flush=True)
+    relay = summary_ms(await figures.relay_latencies(500 if full else 200))
+    table.add("baseline: bare socket.io relay client → server → client (p50/p95/p99)", fmt(relay, "p50", "p95", "p99"))
+    fake_llm = FakeOpenAI()
+    await fake_llm.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="ee-bench-") as work:
+            for database in databases:
+                await bench_database(database, full, relay, fake_llm, table, Path(work))
+    finally:
+        await fake_llm.stop()
+    print()
+    print(table.markdown())
+    if write:
+        RESULTS.write_text(
+            "# Benchmark results\n\n"
+            f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, `python -m bench{' --full' if full else ''}` on "
+            f"{platform.node()} ({platform.machine()}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}).\n\n"
+            + table.markdown()
+            + "\n"
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--full", action="store_true", help="more samples and the capacity run up to 2,000 conversations")
+    parser.add_argument("--db", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
+    parser.add_argument("--write", action="store_true", help="write the table to bench/RESULTS.md")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.full, [d.strip() for d in arguments.db.split(",") if d.strip()], arguments.write))

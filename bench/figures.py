@@ -1,0 +1,287 @@
+"""Each benchmark figure: drive the real app over real sockets and time what a user would feel."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import socketio
+
+from engine.config import Settings
+from engine.service import ConversationService
+from tests.clients import ChainlitCustomer, PortalAgent, RunningApp
+from tests.conftest import free_port
+from tests.fake_openai import FakeOpenAI
+
+from .stats import summary_ms
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def gather_limited(coroutines: list, limit: int = 20) -> list:
+    gate = asyncio.Semaphore(limit)
+
+    async def run(coroutine):  # noqa: ANN001, ANN202
+        async with gate:
+            return await coroutine
+
+    return await asyncio.gather(*(run(c) for c in coroutines))
+
+
+# ----- baseline: the bare relay -----------------------------------------------------------------
+
+
+async def relay_latencies(samples: int) -> list[float]:
+    """Client A emits, a bare python-socketio server relays, client B receives: seconds per hop."""
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.relay", str(port), cwd=ROOT)
+    sender, receiver = socketio.AsyncClient(), socketio.AsyncClient()
+    arrived: dict[str, float] = {}
+    waiters: dict[str, asyncio.Event] = {}
+
+    @receiver.on("relayed")
+    async def on_relayed(data: dict) -> None:
+        arrived[data["id"]] = time.perf_counter()
+        waiters[data["id"]].set()
+
+    try:
+        for _ in range(100):
+            try:
+                await sender.connect(f"http://127.0.0.1:{port}", transports=["websocket"])
+                break
+            except socketio.exceptions.ConnectionError:
+                await asyncio.sleep(0.1)
+        await receiver.connect(f"http://127.0.0.1:{port}", transports=["websocket"])
+        await receiver.call("join", "customer")
+        latencies = []
+        for _ in range(samples):
+            message_id = uuid.uuid4().hex
+            waiters[message_id] = asyncio.Event()
+            started = time.perf_counter()
+            await sender.emit("relay", {"id": message_id, "room": "customer", "text": "Hello from the relay"})
+            await asyncio.wait_for(waiters[message_id].wait(), 10)
+            latencies.append(arrived[message_id] - started)
+        return latencies
+    finally:
+        await sender.disconnect()
+        await receiver.disconnect()
+        server.terminate()
+        await server.wait()
+
+
+# ----- the app's handoff ------------------------------------------------------------------------
+
+
+class Handoffs:
+    """N customers escalated and held by one bench agent in a running app."""
+
+    def __init__(self, app: RunningApp) -> None:
+        self.app = app
+        self.agent: PortalAgent | None = None
+        self.customers: list[tuple[ChainlitCustomer, str]] = []  # (customer, ticket id)
+        self.escalation_latencies: list[float] = []
+
+    async def start_agent(self) -> None:
+        await self.app.add_agent("Bench", self.app.settings.skills, max_chats=100_000)
+        self.agent = await PortalAgent(self.app, "Bench").connect()
+
+    async def escalate_one(self) -> None:
+        assert self.agent is not None
+        customer = await ChainlitCustomer(self.app).connect()
+        marker = uuid.uuid4().hex[:10]
+        started = time.perf_counter()
+        await customer.say(f"I want to talk to a person about case {marker}")
+        ticket = await self.agent.log.wait_for("escalation_request", lambda t: marker in t["summary"], timeout=60)
+        self.escalation_latencies.append(self.agent.log.arrival_of(ticket) - started)
+        claimed = await self.agent.call("claim", {"ticket_id": ticket["id"]})
+        assert claimed["ok"], claimed
+        await customer.text_shown("joined the conversation", timeout=60)
+        self.customers.append((customer, ticket["id"]))
+
+    async def grow_to(self, count: int) -> None:
+        await gather_limited([self.escalate_one() for _ in range(count - len(self.customers))], limit=10)
+
+    async def reply_latencies(self, samples: int) -> list[float]:
+        """Agent emits a reply → the customer's socket receives it, one reply at a time."""
+        assert self.agent is not None
+        latencies = []
+        for index in range(samples):
+            customer, ticket_id = self.customers[index % len(self.customers)]
+            text = f"Reply {uuid.uuid4().hex[:12]}"
+            started = time.perf_counter()
+            await self.agent.sio.emit("reply", {"ticket_id": ticket_id, "text": text})
+            message = await customer.message_from("Bench", text, timeout=30)
+            latencies.append(customer.log.arrival_of(message) - started)
+        return latencies
+
+    async def close(self) -> None:
+        await gather_limited([customer.close() for customer, _ in self.customers], limit=50)
+        if self.agent:
+            await self.agent.close()
+
+
+# ----- first token and stop ---------------------------------------------------------------------
+
+
+async def direct_first_token(fake_llm: FakeOpenAI, samples: int) -> list[float]:
+    """Time to the first content chunk reading the test LLM's stream directly."""
+    latencies = []
+    async with httpx.AsyncClient() as http:
+        for _ in range(samples):
+            started = time.perf_counter()
+            body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "How do I reset my password?"}]}
+            async with http.stream("POST", f"{fake_llm.url}/chat/completions", json=body) as response:
+                async for line in response.aiter_lines():
+                    if line.startswith("data: {") and '"content"' in line:
+                        latencies.append(time.perf_counter() - started)
+                        break
+    return latencies
+
+
+async def app_first_token(app: RunningApp, samples: int) -> list[float]:
+    """Time from the customer's message to the first streamed token at the customer's socket."""
+    latencies = []
+    for _ in range(samples):
+        customer = await ChainlitCustomer(app).connect()
+        try:
+            started = time.perf_counter()
+            await customer.say("How do I reset my password?")
+            token = await customer.log.wait_for("stream_start", timeout=30)
+            latencies.append(customer.log.arrival_of(token) - started)
+            await customer.message_from("Assistant", "", timeout=30)
+        finally:
+            await customer.close()
+    return latencies
+
+
+async def stop_figures(app: RunningApp, fake_llm: FakeOpenAI, samples: int) -> tuple[list[float], list[int]]:
+    """From the customer's stop to the upstream connection closing; tokens sent after the stop."""
+    closings, late_tokens = [], []
+    for _ in range(samples):
+        fake_llm.reset(reply=" ".join(f"word{i}" for i in range(2000)), token_delay=0.005)
+        customer = await ChainlitCustomer(app).connect()
+        try:
+            await customer.say("How do I reset my password?")
+            await customer.log.wait_for("stream_token", lambda t: "word20" in t["token"], timeout=30)
+            sent_before = fake_llm.tokens_sent
+            stopped = time.perf_counter()
+            await customer.stop()
+            await asyncio.wait_for(fake_llm.stream_closed.wait(), 10)
+            assert fake_llm.disconnected_at is not None
+            closings.append(fake_llm.disconnected_at - stopped)
+            late_tokens.append(max(0, fake_llm.tokens_sent - sent_before - 1))
+        finally:
+            await customer.close()
+    fake_llm.reset()
+    return closings, late_tokens
+
+
+# ----- capacity ---------------------------------------------------------------------------------
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+async def idle_customer(app: RunningApp) -> ChainlitCustomer:
+    customer = await ChainlitCustomer(app).connect()
+    await customer.say("What are your support hours?")
+    await customer.message_from("Assistant", "", timeout=120)
+    return customer
+
+
+async def chatter(customers: list[ChainlitCustomer], stop: asyncio.Event) -> None:
+    """Some customers keep chatting while we measure."""
+    questions = ["How do I change my payment method?", "How do I turn on two-factor authentication?", "thanks!"]
+    turn = 0
+    while not stop.is_set():
+        for customer in customers:
+            await customer.say(questions[turn % len(questions)])
+        turn += 1
+        try:
+            await asyncio.wait_for(stop.wait(), 2.0)
+        except TimeoutError:
+            pass
+
+
+# ----- checkpoint growth ------------------------------------------------------------------------
+
+
+async def checkpoint_bytes(service: ConversationService, settings: Settings) -> int:
+    """Everything the checkpointer has written so far, in bytes."""
+    if settings.uses_postgres:
+        import asyncpg
+
+        connection = await asyncpg.connect(settings.psycopg_url)
+        try:
+            return int(
+                await connection.fetchval(
+                    "SELECT (SELECT coalesce(sum(pg_column_size(checkpoint)) + sum(pg_column_size(metadata)), 0) FROM checkpoints)"
+                    " + (SELECT coalesce(sum(octet_length(blob)), 0) FROM checkpoint_blobs)"
+                    " + (SELECT coalesce(sum(octet_length(blob)), 0) FROM checkpoint_writes)"
+                )
+            )
+        finally:
+            await connection.close()
+    import aiosqlite
+
+    async with aiosqlite.connect(settings.checkpoint_path) as connection:
+        row = await (
+            await connection.execute(
+                "SELECT (SELECT coalesce(sum(length(checkpoint)) + sum(length(metadata)), 0) FROM checkpoints)"
+                " + (SELECT coalesce(sum(length(value)), 0) FROM writes)"
+            )
+        ).fetchone()
+        return int(row[0])
+
+
+async def checkpoint_growth(settings: Settings, turns: int) -> dict[int, tuple[int, float]]:
+    """Bytes written and graph time for each turn of one long conversation (no escalation)."""
+    questions = [
+        "How do I reset my password?", "How do I turn on two-factor authentication?", "What are your support hours?",
+        "How do I change my payment method?", "What are the API rate limits?", "How do I cancel my subscription?",
+        "How long does Hub shipping take?", "How do I track my order?", "How do I export my data?",
+        "How do I set up SSO with SAML?",
+    ]
+    service = await ConversationService.open(settings)
+    per_turn: dict[int, tuple[int, float]] = {}
+    try:
+        before = await checkpoint_bytes(service, settings)
+        for turn in range(1, turns + 1):
+            started = time.perf_counter()
+            async for _ in service.customer_message("growth", questions[turn % len(questions)]):
+                pass
+            elapsed = time.perf_counter() - started
+            after = await checkpoint_bytes(service, settings)
+            per_turn[turn] = (after - before, elapsed)
+            before = after
+        assert (await service.state("growth"))["mode"] == "ai", "the growth conversation must not escalate"
+    finally:
+        await service.close()
+    return per_turn
+
+
+def bench_env(data_dir: Path, **overrides: str) -> dict[str, str]:
+    env = {
+        "DATA_DIR": str(data_dir),
+        "PORTAL_SECRET": "bench-secret",
+        "OFFLINE_TOKEN_DELAY_SECONDS": "0",
+        "LLM_TIMEOUT_SECONDS": "30",
+    }
+    env.update(overrides)
+    return env
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    return summary_ms(samples)
+
+
+os.environ.setdefault("PYTHONUNBUFFERED", "1")
