@@ -107,16 +107,22 @@ async def on_customer_message(message: cl.Message) -> None:
                     await answer.stream_token(event.token)
                 elif event.type == "assistant_answer":
                     answer = answer or cl.Message(author=ASSISTANT, content="", created_at=utc_now())
-                    answer.content = event.content
+                    answer.content = event.content + ("\n\n_(stopped)_" if event.stopped else "")
                     await answer.send()
                     answer = None
                 else:
                     await render(event)
     except asyncio.CancelledError:
+        # Chainlit cancelled us for the stop button; the engine kept the partial answer, and so do we.
         if answer is not None and answer.content:
             answer.content += "\n\n_(stopped)_"
             await asyncio.shield(answer.send())
         raise
+
+
+@cl.on_stop
+async def stop_answer() -> None:
+    engine().stop(_thread_id())
 
 
 @cl.action_callback("rate")

@@ -90,21 +90,24 @@ class Handoffs:
         await self.app.add_agent("Bench", self.app.settings.skills, max_chats=100_000)
         self.agent = await PortalAgent(self.app, "Bench").connect()
 
-    async def escalate_one(self) -> None:
+    async def escalate_one(self, timed: bool) -> None:
         assert self.agent is not None
         customer = await ChainlitCustomer(self.app).connect()
         marker = uuid.uuid4().hex[:10]
         started = time.perf_counter()
         await customer.say(f"I want to talk to a person about case {marker}")
         ticket = await self.agent.log.wait_for("escalation_request", lambda t: marker in t["summary"], timeout=60)
-        self.escalation_latencies.append(self.agent.log.arrival_of(ticket) - started)
+        if timed:
+            self.escalation_latencies.append(self.agent.log.arrival_of(ticket) - started)
         claimed = await self.agent.call("claim", {"ticket_id": ticket["id"]})
         assert claimed["ok"], claimed
         await customer.text_shown("joined the conversation", timeout=60)
         self.customers.append((customer, ticket["id"]))
 
-    async def grow_to(self, count: int) -> None:
-        await gather_limited([self.escalate_one() for _ in range(count - len(self.customers))], limit=10)
+    async def grow_to(self, count: int, timed: bool = False) -> None:
+        """Escalates more customers. Timed growth goes one at a time, so it measures latency, not queueing."""
+        missing = count - len(self.customers)
+        await gather_limited([self.escalate_one(timed) for _ in range(missing)], limit=1 if timed else 10)
 
     async def reply_latencies(self, samples: int) -> list[float]:
         """Agent emits a reply → the customer's socket receives it, one reply at a time."""
@@ -165,16 +168,18 @@ async def stop_figures(app: RunningApp, fake_llm: FakeOpenAI, samples: int) -> t
     for _ in range(samples):
         fake_llm.reset(reply=" ".join(f"word{i}" for i in range(2000)), token_delay=0.005)
         customer = await ChainlitCustomer(app).connect()
+        question = f"How do I reset my password? (case {uuid.uuid4().hex[:8]})"
         try:
-            await customer.say("How do I reset my password?")
+            await customer.say(question)
             await customer.log.wait_for("stream_token", lambda t: "word20" in t["token"], timeout=30)
-            sent_before = fake_llm.tokens_sent
+            stream = fake_llm.stream_asking(question)  # other requests (copilot drafts) may be streaming too
+            sent_before = stream.tokens_sent
             stopped = time.perf_counter()
             await customer.stop()
-            await asyncio.wait_for(fake_llm.stream_closed.wait(), 10)
-            assert fake_llm.disconnected_at is not None
-            closings.append(fake_llm.disconnected_at - stopped)
-            late_tokens.append(max(0, fake_llm.tokens_sent - sent_before - 1))
+            await asyncio.wait_for(stream.closed.wait(), 10)
+            assert stream.disconnected_at is not None, "the stream ran to its end instead of closing"
+            closings.append(stream.disconnected_at - stopped)
+            late_tokens.append(max(0, stream.tokens_sent - sent_before))
         finally:
             await customer.close()
     fake_llm.reset()

@@ -8,8 +8,8 @@
 
 from __future__ import annotations
 
-import operator
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
@@ -23,11 +23,12 @@ from .brief import write_brief
 from .config import Settings
 from .events import Mode
 from .knowledge import KnowledgeBase
-from .models import CANNOT_HELP
+from .models import CANNOT_HELP, stream_until_stopped
 from .policy import TurnAssessment, escalation_reason
 from .prompts import answer_prompt
 from .signals import repeats_answered_question, score_turn
 from .tickets import TicketStore
+from .transcript import TranscriptStore
 from .llm_errors import LLM_ERRORS
 
 
@@ -42,8 +43,14 @@ class ChatMessage(TypedDict):
     avatar_url: NotRequired[str]
 
 
+# The state keeps only the recent messages: all that prompts and loop detection look at. The whole
+# conversation is in engine/transcript.py, so a checkpoint does not grow with the conversation.
+MESSAGE_WINDOW = 20
+SENTIMENT_WINDOW = 50
+
+
 def merge_messages(existing: list[ChatMessage], new: list[ChatMessage]) -> list[ChatMessage]:
-    """Appends messages; a message with a known id replaces the old one (a stopped answer, say)."""
+    """Appends messages (one with a known id replaces the old one) and keeps the recent window."""
     by_id = {message["id"]: index for index, message in enumerate(existing)}
     merged = list(existing)
     for message in new:
@@ -52,12 +59,18 @@ def merge_messages(existing: list[ChatMessage], new: list[ChatMessage]) -> list[
         else:
             by_id[message["id"]] = len(merged)
             merged.append(message)
-    return merged
+    return merged[-MESSAGE_WINDOW:]
+
+
+def recent_sentiments(existing: list[float], new: list[float]) -> list[float]:
+    """The first turn's sentiment (where the trend starts) and the most recent ones."""
+    combined = existing + new
+    return combined if len(combined) <= SENTIMENT_WINDOW else combined[:1] + combined[-(SENTIMENT_WINDOW - 1) :]
 
 
 class ConversationState(TypedDict, total=False):
     messages: Annotated[list[ChatMessage], merge_messages]
-    sentiments: Annotated[list[float], operator.add]  # one per customer turn, the trend's raw data
+    sentiments: Annotated[list[float], recent_sentiments]  # one per customer turn, the trend's raw data
     frustration: float
     wants_human: bool
     small_talk: bool
@@ -78,6 +91,11 @@ class EngineContext:
     knowledge: KnowledgeBase
     model: BaseChatModel
     tickets: TicketStore
+    transcript: TranscriptStore
+    stop_requests: dict[str, asyncio.Event] = field(default_factory=dict)  # thread id -> the stop button
+
+    def stop_signal(self, thread_id: str) -> asyncio.Event:
+        return self.stop_requests.setdefault(thread_id, asyncio.Event())
 
 
 def now_iso() -> str:
@@ -93,8 +111,9 @@ def _answered_questions(messages: list[ChatMessage]) -> list[str]:
     ]
 
 
-async def analyze(state: ConversationState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
+async def analyze(state: ConversationState, config: RunnableConfig, runtime: Runtime[EngineContext]) -> dict[str, Any]:
     settings, messages = runtime.context.settings, state["messages"]
+    await runtime.context.transcript.record(config["configurable"]["thread_id"], messages[-1:])
     question = messages[-1]["content"]
     signals = score_turn(question)
     retrieval = runtime.context.knowledge.search(question)
@@ -130,8 +149,10 @@ async def answer(
     context = runtime.context
     question = state["messages"][-1]
     retrieval = context.knowledge.search(question["content"])
+    stop = context.stop_signal(config["configurable"]["thread_id"])
     try:
-        pieces = [str(chunk.content) async for chunk in context.model.astream(answer_prompt(state["messages"], retrieval), config)]
+        stream = context.model.astream(answer_prompt(state["messages"], retrieval), config)
+        pieces = [str(chunk.content) async for chunk in stream_until_stopped(stream, stop)]
     except LLM_ERRORS:
         return Command(goto="escalate", update={"escalation_reason": "assistant_unavailable"})
     content = "".join(pieces).strip()
@@ -143,14 +164,18 @@ async def answer(
         "at": now_iso(),
         "sources": retrieval.articles[:1],
     }
-    if content.startswith(CANNOT_HELP):
+    if stop.is_set():  # the customer stopped it: keep what was said, marked as stopped
+        reply["stopped"] = True
+    await context.transcript.record(config["configurable"]["thread_id"], [reply])
+    if content.startswith(CANNOT_HELP) and not reply.get("stopped"):
         return Command(goto="escalate", update={"messages": [reply], "escalation_reason": "assistant_cannot_help"})
     return Command(goto=END, update={"messages": [reply]})
 
 
 async def escalate(state: ConversationState, config: RunnableConfig, runtime: Runtime[EngineContext]) -> dict[str, Any]:
     context = runtime.context
-    messages = state["messages"]
+    thread_id = config["configurable"]["thread_id"]
+    messages = await context.transcript.read(thread_id)
     brief = write_brief(
         customer_messages=[m["content"] for m in messages if m["role"] == "customer"],
         sentiments=state.get("sentiments", []),
@@ -159,7 +184,7 @@ async def escalate(state: ConversationState, config: RunnableConfig, runtime: Ru
         articles=list(dict.fromkeys(s for m in messages for s in m.get("sources", []))),
     )
     ticket = await context.tickets.open_ticket(
-        config["configurable"]["thread_id"], brief, state["sentiments"][-1], state.get("frustration", 0.0)
+        thread_id, brief, state["sentiments"][-1], state.get("frustration", 0.0)
     )
     return {"mode": "waiting", "brief": brief.model_dump(), "ticket_id": ticket.id, "assigned_agent": None, "last_action": None}
 
@@ -184,8 +209,10 @@ def apply_action(state: ConversationState, action: dict[str, Any]) -> dict[str, 
     return update
 
 
-async def human(state: ConversationState) -> dict[str, Any]:
+async def human(state: ConversationState, config: RunnableConfig, runtime: Runtime[EngineContext]) -> dict[str, Any]:
     action = interrupt({"ticket_id": state.get("ticket_id"), "mode": state.get("mode")})
+    if "message" in action:
+        await runtime.context.transcript.record(config["configurable"]["thread_id"], [action["message"]])
     return apply_action(state, action)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from contextlib import aclosing
+from typing import Any, TypeVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -18,6 +19,33 @@ from .knowledge import KnowledgeBase
 from .signals import is_small_talk
 
 CANNOT_HELP = "I'm not able to help with that"
+Chunk = TypeVar("Chunk")
+
+
+async def stream_until_stopped(chunks: AsyncIterator[Chunk], stop: asyncio.Event) -> AsyncIterator[Chunk]:
+    """Yields chunks until the stream ends or `stop` is set; either way the stream is closed at once.
+
+    Waiting on the stop signal beside each chunk (rather than relying on task cancellation to
+    travel through every layer in between) is what makes the stop button close the LLM's HTTP
+    stream within one token, even before the first one.
+    """
+    async with aclosing(chunks):  # type: ignore[type-var]
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            while True:
+                next_chunk = asyncio.ensure_future(anext(chunks))
+                await asyncio.wait({next_chunk, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                if not next_chunk.done():
+                    next_chunk.cancel()
+                    await asyncio.gather(next_chunk, return_exceptions=True)
+                    return
+                try:
+                    chunk = next_chunk.result()
+                except StopAsyncIteration:
+                    return
+                yield chunk
+        finally:
+            stopped.cancel()
 
 
 class OfflineChatModel(BaseChatModel):

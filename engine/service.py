@@ -47,9 +47,14 @@ from .models import make_chat_model
 from .prompts import copilot_prompt, summary_prompt
 from .signals import sentiment
 from .storage import make_sql_engine, open_checkpointer
+from .transcript import TranscriptStore
 from .tickets import ASSIGNED, HANDED_BACK, RESOLVED, WAITING, AgentProfile, TicketStore
 
 log = logging.getLogger(__name__)
+
+
+# How long a stopped turn may take to wind down on its own before it is cancelled outright.
+TURN_STOP_GRACE_SECONDS = 5.0
 
 
 class ActionRefused(Exception):
@@ -67,9 +72,10 @@ class ConversationService:
         self.settings = settings
         self.bus = bus
         self.tickets = TicketStore(sql_engine)
+        self.transcript = TranscriptStore(sql_engine)
         self.knowledge = KnowledgeBase(settings.kb_dir)
         self.model = make_chat_model(settings, self.knowledge)
-        self.context = EngineContext(settings, self.knowledge, self.model, self.tickets)
+        self.context = EngineContext(settings, self.knowledge, self.model, self.tickets, self.transcript)
         self.graph = build_graph().compile(checkpointer=checkpointer)
         self._sql_engine = sql_engine
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -127,7 +133,8 @@ class ConversationService:
         return (await self.graph.aget_state(self._config(thread_id))).values
 
     async def history(self, thread_id: str) -> list[ChatMessage]:
-        return list((await self.state(thread_id)).get("messages", []))
+        """Everything said in the thread, in order: customer, assistant and agents."""
+        return await self.transcript.read(thread_id)  # type: ignore[return-value]
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.create_task(coroutine)
@@ -164,68 +171,78 @@ class ConversationService:
             "at": now_iso(),
         }
         async with self._thread_lock(thread_id):
-            if await self._paused_for_human(thread_id):
-                async for event in self._customer_to_agent(thread_id, message):
+            handling = self._customer_to_agent if await self._paused_for_human(thread_id) else self._assistant_turn
+            # The turn runs in a task of its own and stops through its stop signal, which the answer
+            # node watches beside the LLM stream: so stopping works wherever our consumer is suspended.
+            stop = self.context.stop_requests[thread_id] = asyncio.Event()
+            events: asyncio.Queue[Event | None] = asyncio.Queue()
+            turn = asyncio.create_task(self._run_turn(handling(thread_id, message), events))
+            try:
+                while (event := await events.get()) is not None:
                     yield event
-            else:
-                async for event in self._assistant_turn(thread_id, message):
-                    yield event
+                turn.result()  # a failure of the turn is the caller's failure too
+            finally:
+                if not turn.done():  # our consumer went away mid-turn (the stop button closed it)
+                    stop.set()
+                    try:
+                        await asyncio.wait_for(asyncio.shield(turn), TURN_STOP_GRACE_SECONDS)
+                    except TimeoutError:
+                        turn.cancel()
+                    await asyncio.gather(turn, return_exceptions=True)
+                if self.context.stop_requests.get(thread_id) is stop:
+                    del self.context.stop_requests[thread_id]
+
+    @staticmethod
+    async def _run_turn(turn: AsyncIterator[Event], events: asyncio.Queue[Event | None]) -> None:
+        try:
+            async with aclosing(turn) as produced:
+                async for event in produced:
+                    events.put_nowait(event)
+        finally:
+            events.put_nowait(None)
+
+    def stop(self, thread_id: str) -> bool:
+        """The customer's stop button: ends the running answer now, keeping what was said. False if none runs."""
+        stop = self.context.stop_requests.get(thread_id)
+        if stop is None or stop.is_set():
+            return False
+        stop.set()
+        return True
 
     async def _assistant_turn(self, thread_id: str, message: ChatMessage) -> AsyncIterator[Event]:
         answer_id = f"{message['id']}:answer"
-        streamed: list[str] = []
-        finished = False
         run = self.graph.astream(
             {"messages": [message]}, self._config(thread_id), context=self.context, stream_mode=["messages", "updates"]
         )
-        try:
-            # aclosing: when the caller stops listening, the graph (and the LLM stream in it) closes now.
-            async with aclosing(run) as updates:
-                async for mode, payload in updates:
-                    if mode == "messages":
-                        chunk, metadata = payload
-                        if metadata.get("langgraph_node") == "answer" and chunk.content:
-                            streamed.append(str(chunk.content))
-                            yield TokenStream(thread_id=thread_id, message_id=answer_id, token=str(chunk.content))
-                        continue
-                    for node, update in payload.items():
-                        if node == "answer" and update and update.get("messages"):
-                            finished = True
-                            reply = update["messages"][0]
-                            yield AssistantAnswer(
-                                thread_id=thread_id,
-                                message_id=reply["id"],
-                                content=reply["content"],
-                                sources=reply.get("sources", []),
-                            )
-                        elif node == "escalate":
-                            async for event in self._announce_escalation(thread_id, update):
-                                yield event
-        except (asyncio.CancelledError, GeneratorExit):
-            # The stop button (a cancelled task, or a consumer that closed us): keep what was said.
-            if streamed and not finished:
-                await asyncio.shield(self._save_stopped_answer(thread_id, answer_id, "".join(streamed)))
-            raise
+        async with aclosing(run) as updates:
+            async for mode, payload in updates:
+                if mode == "messages":
+                    chunk, metadata = payload
+                    if metadata.get("langgraph_node") == "answer" and chunk.content:
+                        yield TokenStream(thread_id=thread_id, message_id=answer_id, token=str(chunk.content))
+                    continue
+                for node, update in payload.items():
+                    if node == "answer" and update and update.get("messages"):
+                        reply = update["messages"][0]
+                        yield AssistantAnswer(
+                            thread_id=thread_id,
+                            message_id=reply["id"],
+                            content=reply["content"],
+                            sources=reply.get("sources", []),
+                            stopped=reply.get("stopped", False),
+                        )
+                    elif node == "escalate":
+                        for event in await self._announce_escalation(thread_id, update):
+                            yield event
 
-    async def _save_stopped_answer(self, thread_id: str, answer_id: str, partial: str) -> None:
-        stopped: ChatMessage = {
-            "id": answer_id,
-            "role": "assistant",
-            "author": "Assistant",
-            "content": partial,
-            "at": now_iso(),
-            "stopped": True,
-        }
-        await self.graph.aupdate_state(self._config(thread_id), {"messages": [stopped]}, as_node="answer")
-
-    async def _announce_escalation(self, thread_id: str, update: dict[str, Any]) -> AsyncIterator[Event]:
+    async def _announce_escalation(self, thread_id: str, update: dict[str, Any]) -> list[Event]:
+        """Tells the agents about the new ticket; returns what the customer is shown."""
         ticket = await self.tickets.get(update["ticket_id"])
         assert ticket is not None, "the escalate node opened this ticket"
         await self.bus.publish(PORTAL_TOPIC, EscalationRequest(thread_id=thread_id, ticket=ticket))
-        yield StatusChange(thread_id=thread_id, mode="waiting", text=_waiting_text(ticket.reason))
-        yield await self._queue_position(ticket)
         if self.settings.uses_llm_endpoint:
             self._spawn(self._refine_summary(ticket))
+        return [StatusChange(thread_id=thread_id, mode="waiting", text=_waiting_text(ticket.reason)), await self._queue_position(ticket)]
 
     async def _queue_position(self, ticket: TicketView) -> QueuePosition:
         position = await self.tickets.queue_position(ticket)
@@ -329,14 +346,13 @@ class ConversationService:
             raise ActionRefused(f"a reply is at most {self.settings.max_message_chars:,} characters")
         ticket = await self._held_ticket(ticket_id, agent)
         message: ChatMessage = {
-            "id": uuid.uuid4().hex,
+            "id": str(uuid.uuid4()),  # a Chainlit step id too: the hyphenated form round-trips Postgres
             "role": "agent",
             "author": agent.name,
             "content": text,
             "at": now_iso(),
             "avatar_url": agent.avatar_url,
         }
-        await self._agent_action(ticket, {"kind": "agent_message", "message": message})
         event = AgentMessage(
             thread_id=ticket.thread_id,
             ticket_id=ticket.id,
@@ -345,7 +361,11 @@ class ConversationService:
             avatar_url=agent.avatar_url,
             content=text,
         )
+        # In the transcript first, so the customer never sees words that could be lost; then to the
+        # customer, who should not wait for the graph's checkpoints; then into the paused thread.
+        await self.transcript.record(ticket.thread_id, [message])
         await self.bus.publish(thread_topic(ticket.thread_id), event)
+        await self._agent_action(ticket, {"kind": "agent_message", "message": message})
         await self.bus.publish(PORTAL_TOPIC, event)
         return message
 
@@ -427,7 +447,7 @@ class ConversationService:
         trail = await self.tickets.audit_trail(ticket.id)
         return {
             "ticket": ticket.model_dump(mode="json"),
-            "messages": values.get("messages", []),
+            "messages": await self.history(ticket.thread_id),
             "brief": values.get("brief") or {},
             "sentiments": values.get("sentiments", []),
             "notes": [entry for entry in trail if entry["kind"] == "note"],

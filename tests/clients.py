@@ -151,8 +151,12 @@ class ChainlitCustomer:
             self.thread_id = thread_id
         await self.sio.emit("connection_successful")
         # Like the page, wait until the chat has started: a message sent earlier races on_chat_start
-        # for the session's current task, which is the one the stop button cancels.
-        await self.log.wait_for("task_end")
+        # for the session's current task, which is the one the stop button cancels. (Chainlit also
+        # sends a task_end right at connect, so that event alone proves nothing.)
+        if thread_id:
+            await self.log.wait_for("resume_thread")
+        else:
+            await self.log.wait_for("update_message", lambda step: step.get("name") == "on_chat_start")
         return self
 
     async def say(self, text: str) -> str:

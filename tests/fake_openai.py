@@ -11,6 +11,16 @@ from aiohttp import web
 
 
 @dataclass
+class StreamRecord:
+    """One streamed response: what was asked, what went out, and whether the client hung up."""
+
+    prompt: str
+    tokens_sent: int = 0
+    disconnected_at: float | None = None
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
 class FakeOpenAI:
     """Streams `reply` word by word. `mode` is "ok", "error" (HTTP 500) or "hang" (never answers)."""
 
@@ -23,6 +33,7 @@ class FakeOpenAI:
     disconnected_at: float | None = None
     tokens_after_disconnect: int = 0
     stream_closed: asyncio.Event = field(default_factory=asyncio.Event)
+    streams: list[StreamRecord] = field(default_factory=list)
     url: str = ""
     _runner: web.AppRunner | None = None
 
@@ -44,6 +55,7 @@ class FakeOpenAI:
 
     def reset(self, **changes: object) -> None:
         self.requests.clear()
+        self.streams.clear()
         self.tokens_sent = self.tokens_after_disconnect = 0
         self.disconnected_at = None
         self.stream_closed = asyncio.Event()
@@ -62,6 +74,8 @@ class FakeOpenAI:
         words[-1] = words[-1].rstrip()
         if not body.get("stream"):
             return web.json_response(_completion(self.reply))
+        record = StreamRecord(prompt=json.dumps(body.get("messages", [])))
+        self.streams.append(record)
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         try:
@@ -70,16 +84,23 @@ class FakeOpenAI:
                     await asyncio.sleep(self.token_delay)
                 await response.write(_sse(_chunk(word)))
                 self.tokens_sent += 1
+                record.tokens_sent += 1
                 if self.disconnected_at is not None:
                     self.tokens_after_disconnect += 1
             await response.write(_sse(_chunk(None, finish="stop")))
             await response.write(b"data: [DONE]\n\n")
         except (ConnectionResetError, asyncio.CancelledError):
-            self.disconnected_at = time.perf_counter()
+            self.disconnected_at = record.disconnected_at = time.perf_counter()
             self.stream_closed.set()
+            record.closed.set()
             raise
         self.stream_closed.set()
+        record.closed.set()
         return response
+
+    def stream_asking(self, text: str) -> StreamRecord:
+        """The latest stream whose prompt contains the text."""
+        return next(record for record in reversed(self.streams) if text in record.prompt)
 
 
 def _sse(payload: dict) -> bytes:

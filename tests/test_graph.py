@@ -197,3 +197,15 @@ async def test_a_closed_ticket_takes_no_more_actions_even_after_the_customer_esc
     with pytest.raises(ActionRefused):
         await service.conversation(old.id, dana)
     assert [m["role"] for m in await service.history("t-stale")] == ["customer", "customer"]
+
+
+async def test_a_long_conversation_keeps_every_message_while_the_checkpointed_state_stays_small(service):
+    await say(service, "t-long", "How do I reset my password?")
+    for _ in range(12):
+        await say(service, "t-long", "thanks!")
+    ticket = await escalated_ticket(service, "t-long", "now I want a human")
+    history = await service.history("t-long")
+    state = await service.state("t-long")
+    assert len(history) == 27 and history[0]["content"] == "How do I reset my password?"
+    assert len(state["messages"]) == 20  # only the recent window is checkpointed
+    assert "How do I reset my password?" in ticket.summary  # the brief still sees the whole conversation
