@@ -17,6 +17,7 @@ from chat.history import ResumeLatestThread, create_history_tables, make_data_la
 from chat.identity import CustomerCookie, customer_user, ensure_auth_secret
 from chat.render import ASSISTANT, render, show_status, thread_renderer
 from chat.subscriptions import ThreadSubscriptions
+from chat.typing import typing_route
 from engine.config import get_settings
 from engine.service import ActionRefused, ConversationService
 
@@ -37,6 +38,9 @@ subscriptions: ThreadSubscriptions | None = None
 def engine() -> ConversationService:
     assert service is not None, "the engine starts with the app"
     return service
+
+
+chainlit_app.router.routes.insert(0, typing_route(settings, engine))
 
 
 @cl.on_app_startup
@@ -107,7 +111,8 @@ async def on_customer_message(message: cl.Message) -> None:
                     await answer.stream_token(event.token)
                 elif event.type == "assistant_answer":
                     answer = answer or cl.Message(author=ASSISTANT, content="", created_at=utc_now())
-                    answer.content = event.content + ("\n\n_(stopped)_" if event.stopped else "")
+                    answer.content = event.content + _source_line(event.content, event.sources)
+                    answer.content += "\n\n_(stopped)_" if event.stopped else ""
                     await answer.send()
                     answer = None
                 else:
@@ -123,6 +128,12 @@ async def on_customer_message(message: cl.Message) -> None:
 @cl.on_stop
 async def stop_answer() -> None:
     engine().stop(_thread_id())
+
+
+def _source_line(content: str, sources: list[str]) -> str:
+    """Names the help article the answer came from, unless the answer already does."""
+    missing = [title for title in sources if title not in content]
+    return f"\n\n_Source: {', '.join(missing)}_" if missing else ""
 
 
 @cl.action_callback("rate")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -61,11 +62,12 @@ async def test_the_customer_gets_a_streamed_answer_and_then_a_person(browser, ap
     await customer.get_by_text("Resetting Your Password").first.wait_for(timeout=30_000)
     await customer.screenshot(path=ARTIFACTS / "customer-answer.png", full_page=True)
 
-    await ask(customer, "can I talk to someone real? <img src=x onerror=alert(1)>")
+    marker = f"case {uuid.uuid4().hex[:6]}"
+    await ask(customer, f"can I talk to someone real? {marker} <img src=x onerror=alert(1)>")
     await customer.get_by_text("Connecting you to an agent").first.wait_for(timeout=30_000)
     await customer.screenshot(path=ARTIFACTS / "customer-connecting.png", full_page=True)
 
-    card = portal.locator("#queue .ticket").filter(has_text="handoff request")
+    card = portal.locator("#queue .ticket").filter(has_text=marker)
     await card.first.wait_for(timeout=15_000)  # arrived live: the portal page was never reloaded
     await portal.screenshot(path=ARTIFACTS / "portal-queue.png", full_page=True)
     await card.first.locator("button.claim").click()
@@ -74,6 +76,10 @@ async def test_the_customer_gets_a_streamed_answer_and_then_a_person(browser, ap
     shown = await portal.locator("#messages li.customer").last.inner_text()
     assert "<img src=x onerror=alert(1)>" in shown  # shown as text
     assert await portal.locator("#messages img").count() == 0 and not dialogs
+
+    await customer.locator("#chat-input").press_sequentially("one more thing", delay=30)
+    await portal.locator("#customer-typing").wait_for(state="visible", timeout=15_000)
+    await customer.locator("#chat-input").fill("")
 
     await portal.fill("#reply-text", "Hi, Paige here. I've got your password question.")
     await portal.click("#reply-send")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
+
 from tests.clients import ChainlitCustomer, PortalAgent
 
 
@@ -167,6 +169,25 @@ async def test_a_message_while_waiting_is_queued_for_the_agent_not_lost(app):
         opened = await agent.call("open", {"ticket_id": ticket["id"]})
         assert [m["content"] for m in opened["messages"]][-1] == "also, my account number is ACC-20231"
         await asyncio.sleep(0)
+    finally:
+        await customer.close()
+        await agent.close()
+
+
+async def test_the_agent_sees_when_the_customer_is_typing(app):
+    await app.add_agent("Tara", ["General"])
+    agent = await PortalAgent(app, "Tara").connect()
+    customer = await ChainlitCustomer(app).connect()
+    try:
+        ticket = await escalate(customer, agent)
+        assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+        async with httpx.AsyncClient(base_url=app.base_url, cookies=customer.cookies) as http:
+            assert (await http.post("/chat/typing", json={"is_typing": True})).status_code == 200
+            typing = await agent.log.wait_for("typing", lambda e: e["ticket_id"] == ticket["id"] and e["is_typing"])
+            assert typing["who"] == "customer"
+            assert (await http.post("/chat/typing", json={"is_typing": "yes"})).status_code == 400
+        async with httpx.AsyncClient(base_url=app.base_url) as stranger:
+            assert (await stranger.post("/chat/typing", json={"is_typing": True})).status_code == 401
     finally:
         await customer.close()
         await agent.close()
