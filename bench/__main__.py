@@ -49,10 +49,10 @@ async def bench_database(database: str, full: bool, relay: dict[str, float], fak
     extra = {"DATABASE_URL": database_url} if database_url else {}
     app = await RunningApp(free_port(), figures.bench_env(work / database, OPENAI_BASE_URL=fake_llm.url, OPENAI_API_KEY="bench", **extra)).start()
     handoffs = figures.Handoffs(app)
-    samples = 300 if full else 100
+    samples = 300 if full else 60
     try:
         await handoffs.start_agent()
-        for level in (1, 50, 200):
+        for level in (1, 50, 200) if full else (1, 50):
             print(f"[{database}] {level} escalated conversations in flight…", flush=True)
             await handoffs.grow_to(level, timed=level <= 50)
             latency = summary_ms(await handoffs.reply_latencies(samples))
@@ -75,8 +75,8 @@ async def bench_database(database: str, full: bool, relay: dict[str, float], fak
 
         print(f"[{database}] first token…", flush=True)
         fake_llm.reset(reply="From Resetting Your Password: click Forgot password on the login page.")
-        direct = summary_ms(await figures.direct_first_token(fake_llm, 30 if full else 15))
-        through_app = summary_ms(await figures.app_first_token(app, 30 if full else 15))
+        direct = summary_ms(await figures.direct_first_token(fake_llm, 30 if full else 10))
+        through_app = summary_ms(await figures.app_first_token(app, 30 if full else 10))
         table.add(
             f"[{database}] first-token overhead (p50, app − direct)",
             f"{through_app['p50'] - direct['p50']:.1f} ms (app {through_app['p50']:.1f} ms)",
@@ -96,8 +96,8 @@ async def bench_database(database: str, full: bool, relay: dict[str, float], fak
             "≤ 50 ms, ≤ 1 token",
         )
 
-        if database == "sqlite" or full:
-            await capacity(app, table, database, full)
+        if full:
+            await capacity(app, table, database)
     finally:
         await app.stop()
         if database_url:
@@ -130,9 +130,9 @@ async def bench_database(database: str, full: bool, relay: dict[str, float], fak
     )
 
 
-async def capacity(app: RunningApp, table: Table, database: str, full: bool) -> None:
+async def capacity(app: RunningApp, table: Table, database: str) -> None:
     """Grow to mixed load (90% idle, 5% chatting, 5% escalated) until reply p99 passes 100 ms."""
-    levels = (250, 500, 1000, 2000) if full else (100, 250)
+    levels = (250, 500, 1000, 2000)
     idle: list = []
     chatting: list = []
     handoffs = figures.Handoffs(app)
@@ -198,7 +198,9 @@ async def main(full: bool, databases: list[str], write: bool) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--full", action="store_true", help="more samples and the capacity run up to 2,000 conversations")
+    parser.add_argument(
+        "--full", action="store_true", help="200 conversations in flight, more samples, and the capacity run up to 2,000"
+    )
     parser.add_argument("--db", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
     parser.add_argument("--write", action="store_true", help="write the table to bench/RESULTS.md")
     arguments = parser.parse_args()

@@ -110,16 +110,22 @@ class Handoffs:
         await gather_limited([self.escalate_one(timed) for _ in range(missing)], limit=1 if timed else 10)
 
     async def reply_latencies(self, samples: int) -> list[float]:
-        """Agent emits a reply → the customer's socket receives it, one reply at a time."""
+        """Agent emits a reply → the customer's socket receives it, one reply at a time.
+
+        Each sample waits for the previous reply's acknowledgement, so it measures one reply's
+        latency rather than the queue behind the one before.
+        """
         assert self.agent is not None
         latencies = []
         for index in range(samples):
             customer, ticket_id = self.customers[index % len(self.customers)]
             text = f"Reply {uuid.uuid4().hex[:12]}"
+            acknowledged = asyncio.get_running_loop().create_future()
             started = time.perf_counter()
-            await self.agent.sio.emit("reply", {"ticket_id": ticket_id, "text": text})
+            await self.agent.sio.emit("reply", {"ticket_id": ticket_id, "text": text}, callback=acknowledged.set_result)
             message = await customer.message_from("Bench", text, timeout=30)
             latencies.append(customer.log.arrival_of(message) - started)
+            assert (await asyncio.wait_for(acknowledged, 30))["ok"]
         return latencies
 
     async def close(self) -> None:

@@ -8,7 +8,8 @@ from typing import Any
 
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.orm import sessionmaker
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -27,6 +28,16 @@ def _decoded(value: Any) -> Any:
 class HistoryDataLayer(SQLAlchemyDataLayer):
     """Chainlit's SQLAlchemy layer, with JSON decoded on SQLite (which hands JSON back as text)."""
 
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(conninfo=settings.history_sqlalchemy_url)
+        if not settings.uses_postgres:
+            # Chainlit persists each message in a task of its own; on SQLite, one connection makes
+            # those writes queue instead of colliding on the file lock and sleeping in its busy-wait.
+            self.engine = create_async_engine(
+                settings.history_sqlalchemy_url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60
+            )
+            self.async_session = sessionmaker(bind=self.engine, expire_on_commit=False, class_=AsyncSession)
+
     async def get_all_user_threads(self, user_id: str | None = None, thread_id: str | None = None) -> Any:
         threads = await super().get_all_user_threads(user_id=user_id, thread_id=thread_id)
         for thread in threads or []:
@@ -38,13 +49,13 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
 
 
 def make_data_layer(settings: Settings) -> HistoryDataLayer:
-    connect_args = {} if settings.uses_postgres else {"timeout": 30}
-    return HistoryDataLayer(conninfo=settings.sqlalchemy_url, connect_args=connect_args)
+    return HistoryDataLayer(settings)
 
 
 async def create_history_tables(settings: Settings) -> None:
     """Chainlit does not create its tables; this does, idempotently, on either database."""
-    engine = create_async_engine(settings.sqlalchemy_url)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(settings.history_sqlalchemy_url)
     try:
         async with engine.begin() as connection:
             for statement in _SCHEMA.split(";"):
@@ -61,7 +72,7 @@ class ResumeLatestThread(BaseHTTPMiddleware):
     def __init__(self, app: Any, settings: Settings) -> None:
         super().__init__(app)
         self._settings = settings
-        self._engine = create_async_engine(settings.sqlalchemy_url)
+        self._engine = create_async_engine(settings.history_sqlalchemy_url)
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         if request.method == "GET" and request.url.path == "/" and "text/html" in request.headers.get("accept", ""):

@@ -74,6 +74,13 @@ class Settings(BaseSettings):
         return f"postgresql+asyncpg://{rest}"
 
     @property
+    def history_sqlalchemy_url(self) -> str:
+        """Chainlit's chat history: the same Postgres, or a SQLite file of its own (fewer write locks)."""
+        if self.uses_postgres:
+            return self.sqlalchemy_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'chat_history.db'}"
+
+    @property
     def checkpoint_path(self) -> Path:
         return self.data_dir / "checkpoints.db"
 
