@@ -53,7 +53,7 @@ async def start_engine() -> None:
         await portal.start(service)
     except Exception:
         log.critical("the engine could not start", exc_info=True)
-        raise SystemExit(1)  # Chainlit would swallow an Exception and serve a broken app
+        raise SystemExit(1) from None  # Chainlit would swallow an Exception and serve a broken app
 
 
 @cl.on_app_shutdown

@@ -132,7 +132,7 @@ async def bench_database(database: str, full: bool, relay: dict[str, float], fak
 
 async def capacity(app: RunningApp, table: Table, database: str) -> None:
     """Grow to mixed load (90% idle, 5% chatting, 5% escalated) until reply p99 passes 100 ms."""
-    levels = (250, 500, 1000, 2000)
+    levels = (50, 100, 250, 500, 1000, 2000)
     idle: list = []
     chatting: list = []
     handoffs = figures.Handoffs(app)
@@ -159,10 +159,11 @@ async def capacity(app: RunningApp, table: Table, database: str) -> None:
                 "—",
                 "p99 < 100 ms up to 2,000",
             )
-            held = level
             if latency["p99"] > 100:
                 break
-        table.add(f"[{database}] capacity: conversations held with reply p99 ≤ 100 ms", f"{held:,} (largest level tried)", "—", "—", "2,000")
+            held = level
+        held_text = f"{held:,}" if held else f"fewer than {levels[0]:,}"
+        table.add(f"[{database}] capacity: conversations held with reply p99 ≤ 100 ms", held_text, "—", "—", "2,000")
     finally:
         stop_chatter.set()
         if chatter_task:

@@ -118,7 +118,7 @@ class KnowledgeBase:
             content_terms(f"{p.title} {p.heading} {p.title} {p.text}") for p in self.passages
         ]
         self._article_terms: dict[str, set[str]] = {}
-        for passage, terms in zip(self.passages, self._terms):
+        for passage in self.passages:
             self._article_terms.setdefault(passage.article, set()).update(
                 content_terms(f"{passage.title} {passage.heading}")
             )

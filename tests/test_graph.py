@@ -151,7 +151,7 @@ async def test_an_agent_cannot_act_on_a_ticket_another_agent_holds(service):
 
 
 async def test_a_waiting_customer_learns_their_place_as_the_queue_moves(service):
-    first, second = Recorder(), Recorder()
+    second = Recorder()
     dana = await service.tickets.add_agent("Dana", "pw", ["General"])
     service.bus.subscribe(thread_topic("q-2"), second)
     one = await escalated_ticket(service, "q-1", "I want a human")
