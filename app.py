@@ -85,14 +85,24 @@ async def open_chat() -> None:
 
 @cl.on_chat_resume
 async def reopen_chat(thread: ThreadDict) -> None:
-    """Back after a refresh: what agents said while the customer was away, and where the handoff stands."""
+    """Back after a refresh: anything the chat's own history lacks (an agent's reply sent while the
+    customer was away, or the last turn if the page reloaded before Chainlit stored it), and where
+    the handoff stands. The engine's transcript is the record; ids match Chainlit's."""
     assert subscriptions is not None
     thread_id = thread["id"]
     subscriptions.watch(thread_id)
     shown = {step["id"] for step in thread.get("steps", [])}
     for message in await engine().history(thread_id):
-        if message["role"] == "agent" and message["id"] not in shown:
-            await cl.Message(id=message["id"], author=message["author"], content=message["content"], created_at=message["at"]).send()
+        if message["id"] in shown:
+            continue
+        customer = message["role"] == "customer"
+        await cl.Message(
+            id=message["id"],
+            author=ASSISTANT if message["role"] == "assistant" else message["author"],
+            content=message["content"],
+            type="user_message" if customer else "assistant_message",
+            created_at=message["at"],
+        ).send()
     ticket = await engine().tickets.open_for_thread(thread_id)
     if ticket and ticket.assigned_agent:
         await show_status(f"You're chatting with {ticket.assigned_agent}.")
@@ -107,10 +117,10 @@ async def on_customer_message(message: cl.Message) -> None:
         async with aclosing(engine().customer_message(_thread_id(), message.content, message.id)) as events:
             async for event in events:
                 if event.type == "token_stream":
-                    answer = answer or cl.Message(author=ASSISTANT, content="", created_at=utc_now())
+                    answer = answer or cl.Message(id=event.message_id, author=ASSISTANT, content="", created_at=utc_now())
                     await answer.stream_token(event.token)
                 elif event.type == "assistant_answer":
-                    answer = answer or cl.Message(author=ASSISTANT, content="", created_at=utc_now())
+                    answer = answer or cl.Message(id=event.message_id, author=ASSISTANT, content="", created_at=utc_now())
                     answer.content = event.content + _source_line(event.content, event.sources)
                     answer.content += "\n\n_(stopped)_" if event.stopped else ""
                     await answer.send()

@@ -58,6 +58,9 @@ async def create_history_tables(settings: Settings) -> None:
     engine = create_async_engine(settings.history_sqlalchemy_url)
     try:
         async with engine.begin() as connection:
+            if not settings.uses_postgres:
+                # WAL is a property of the file: readers stop blocking Chainlit's writer from now on.
+                await connection.exec_driver_sql("PRAGMA journal_mode=WAL")
             for statement in _SCHEMA.split(";"):
                 body = "\n".join(line for line in statement.splitlines() if not line.startswith("--")).strip()
                 if body:

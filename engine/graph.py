@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
@@ -98,6 +99,11 @@ class EngineContext:
         return self.stop_requests.setdefault(thread_id, asyncio.Event())
 
 
+def answer_id(question_id: str) -> str:
+    """The id of the answer to a customer message: a UUID, as chat front ends store ids, and stable."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"answer:{question_id}"))
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -157,7 +163,7 @@ async def answer(
         return Command(goto="escalate", update={"escalation_reason": "assistant_unavailable"})
     content = "".join(pieces).strip()
     reply: ChatMessage = {
-        "id": f"{question['id']}:answer",
+        "id": answer_id(question["id"]),
         "role": "assistant",
         "author": "Assistant",
         "content": content,

@@ -40,7 +40,7 @@ from .events import (
     Typing,
     thread_topic,
 )
-from .graph import ChatMessage, EngineContext, build_graph, now_iso
+from .graph import ChatMessage, EngineContext, answer_id, build_graph, now_iso
 from .knowledge import KnowledgeBase
 from .llm_errors import LLM_ERRORS
 from .models import make_chat_model
@@ -210,7 +210,7 @@ class ConversationService:
         return True
 
     async def _assistant_turn(self, thread_id: str, message: ChatMessage) -> AsyncIterator[Event]:
-        answer_id = f"{message['id']}:answer"
+        answering = answer_id(message["id"])
         run = self.graph.astream(
             {"messages": [message]}, self._config(thread_id), context=self.context, stream_mode=["messages", "updates"]
         )
@@ -219,7 +219,7 @@ class ConversationService:
                 if mode == "messages":
                     chunk, metadata = payload
                     if metadata.get("langgraph_node") == "answer" and chunk.content:
-                        yield TokenStream(thread_id=thread_id, message_id=answer_id, token=str(chunk.content))
+                        yield TokenStream(thread_id=thread_id, message_id=answering, token=str(chunk.content))
                     continue
                 for node, update in payload.items():
                     if node == "answer" and update and update.get("messages"):
