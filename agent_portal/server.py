@@ -20,6 +20,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from chat.identity import stored_secret
 from engine.config import Settings
 from engine.events import PORTAL_TOPIC, Event, TicketView
 from engine.service import ActionRefused, ConversationService
@@ -69,7 +70,8 @@ class PortalServer:
         self.sio = socketio.AsyncServer(
             async_mode="asgi", client_manager=manager, max_http_buffer_size=MAX_PACKET_BYTES, cors_allowed_origins=[]
         )
-        self.tokens = AgentTokens(settings.portal_secret, settings.portal_token_hours)
+        secret = settings.portal_secret or stored_secret(settings.data_dir, "portal_secret")
+        self.tokens = AgentTokens(secret, settings.portal_token_hours)
         self._service: ConversationService | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._online: Counter[str] = Counter()
@@ -239,10 +241,16 @@ class PortalServer:
         """Sends an engine event to the agents who should see it, and no one else."""
         if event.type in ("escalation_request", "ticket_updated"):
             ticket = event.ticket
-            rooms = {f"skill:{skill}" for skill in ticket.skills} | {"supervisors"}
-            if ticket.assigned_agent:
-                rooms.add(f"agent:{ticket.assigned_agent}")
-            await self.sio.emit(event.type, _ticket_json(ticket), to=sorted(rooms))
+            skill_rooms = sorted(f"skill:{skill}" for skill in ticket.skills)
+            private_rooms = ["supervisors"] + ([f"agent:{ticket.assigned_agent}"] if ticket.assigned_agent else [])
+            if ticket.status == WAITING:
+                await self.sio.emit(event.type, _ticket_json(ticket), to=skill_rooms + private_rooms)
+                return
+            # The skill queues only learn that the ticket left them (and who took it); what is in it
+            # stays with its holder and the supervisors. Sent first, so the full view arrives last.
+            departed = {key: getattr(ticket, key) for key in ("id", "status", "assigned_agent", "skills")}
+            await self.sio.emit(event.type, departed, to=skill_rooms)
+            await self.sio.emit(event.type, _ticket_json(ticket), to=private_rooms)
             return
         if event.type == "typing":
             ticket = await self.service.tickets.open_for_thread(event.thread_id)

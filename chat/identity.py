@@ -25,15 +25,20 @@ _COOKIE_VALUE = re.compile(r"^[0-9a-f]{32}$")
 ONE_YEAR = 365 * 24 * 3600
 
 
-def ensure_auth_secret(data_dir: Path) -> None:
-    """Chainlit signs its session cookie with CHAINLIT_AUTH_SECRET; the demo keeps one in the data dir."""
-    if os.environ.get("CHAINLIT_AUTH_SECRET"):
-        return
-    secret_file = data_dir / "chainlit_auth_secret"
+def stored_secret(data_dir: Path, name: str) -> str:
+    """A random secret kept in the data dir, made on first use: no deployment runs on a known default."""
+    secret_file = data_dir / name
     if not secret_file.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         secret_file.write_text(secrets.token_urlsafe(48))
-    os.environ["CHAINLIT_AUTH_SECRET"] = secret_file.read_text().strip()
+        secret_file.chmod(0o600)
+    return secret_file.read_text().strip()
+
+
+def ensure_auth_secret(data_dir: Path) -> None:
+    """Chainlit signs its session cookie with CHAINLIT_AUTH_SECRET; without one set, the data dir keeps one."""
+    if not os.environ.get("CHAINLIT_AUTH_SECRET"):
+        os.environ["CHAINLIT_AUTH_SECRET"] = stored_secret(data_dir, "chainlit_auth_secret")
 
 
 class CustomerCookie(BaseHTTPMiddleware):

@@ -51,6 +51,9 @@ async def render(event: Event) -> None:
                 cl.user_session.set(_STATUS, None)  # the next handoff gets a fresh status line
                 await cl.Message(author=SUPPORT, content=event.text, metadata={"avatarName": "support"}).send()
             else:
+                if event.mode == "waiting":  # back in the queue (a transfer): nobody holds the chat now
+                    await _clear_typing()
+                    cl.user_session.set(_AGENT, None)
                 await show_status(event.text)
         case "queue_position":
             place = "next in line" if event.position == 1 else f"number {event.position} in the queue"

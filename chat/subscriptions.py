@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from chainlit.session import ws_sessions_id
+
 from engine.bus import EventBus
 from engine.events import Event, thread_topic
 
@@ -21,6 +23,7 @@ class ThreadSubscriptions:
         self._unsubscribe: dict[str, Callable[[], None]] = {}
 
     def watch(self, thread_id: str) -> None:
+        self._forget_closed_chats()
         if thread_id in self._unsubscribe:
             return
         render = self._make_handler(thread_id)
@@ -33,3 +36,10 @@ class ThreadSubscriptions:
             await render(event)
 
         self._unsubscribe[thread_id] = self._bus.subscribe(thread_topic(thread_id), handle)
+
+    def _forget_closed_chats(self) -> None:
+        """Drops the subscriptions of threads whose chats Chainlit has let go (after session_timeout)."""
+        open_threads = {session.thread_id for session in list(ws_sessions_id.values())}
+        for thread_id in [t for t in self._unsubscribe if t not in open_threads]:
+            self._unsubscribe.pop(thread_id)()
+

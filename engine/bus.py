@@ -83,14 +83,37 @@ class RedisEventBus(EventBus):
         await self._redis.publish(_CHANNEL_PREFIX + topic, event.model_dump_json())
 
     async def _listen(self) -> None:
-        async for message in self._pubsub.listen():
-            if message["type"] != "pmessage":
-                continue
-            topic = message["channel"].decode()[len(_CHANNEL_PREFIX) :]
-            if topic not in self._handlers:
-                continue
+        """Delivers what Redis sends, for as long as the bus runs: a lost connection is re-made."""
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        backoff = 0.1
+        while True:
+            try:
+                async for message in self._pubsub.listen():
+                    backoff = 0.1
+                    if message["type"] == "pmessage":
+                        await self._dispatch(message)
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                log.warning("lost the Redis event bus; reconnecting in %.1f s", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                try:
+                    await self._pubsub.aclose()  # drops the dead connection; psubscribe makes a new one
+                    await self._pubsub.psubscribe(f"{_CHANNEL_PREFIX}*")
+                except (RedisConnectionError, RedisTimeoutError, OSError):
+                    continue
+
+    async def _dispatch(self, message: dict) -> None:
+        topic = message["channel"].decode()[len(_CHANNEL_PREFIX) :]
+        if topic not in self._handlers:
+            return
+        try:
             event = event_adapter.validate_json(message["data"])
-            await self._deliver(self._handlers, topic, event)
+        except ValueError:
+            log.warning("ignored a malformed event on %s", topic)
+            return
+        await self._deliver(self._handlers, topic, event)
 
     async def close(self) -> None:
         if self._listener:

@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     customer_id_header: str = Field(default="", alias="CUSTOMER_ID_HEADER")
 
     # Agent portal.
-    portal_secret: str = Field(default="dev-only-change-me", alias="PORTAL_SECRET")
+    portal_secret: str = Field(default="", alias="PORTAL_SECRET")  # empty: generated into DATA_DIR
     portal_token_hours: float = Field(default=12.0, alias="PORTAL_TOKEN_HOURS")
     demo_agents: bool = Field(default=True, alias="DEMO_AGENTS")
 

@@ -46,7 +46,7 @@ from .llm_errors import LLM_ERRORS
 from .models import make_chat_model
 from .prompts import copilot_prompt, summary_prompt
 from .signals import sentiment
-from .storage import make_sql_engine, open_checkpointer
+from .storage import make_lock_engine, make_sql_engine, open_checkpointer
 from .transcript import TranscriptStore
 from .tickets import ASSIGNED, HANDED_BACK, RESOLVED, WAITING, AgentProfile, TicketStore
 
@@ -78,6 +78,7 @@ class ConversationService:
         self.context = EngineContext(settings, self.knowledge, self.model, self.tickets, self.transcript)
         self.graph = build_graph().compile(checkpointer=checkpointer)
         self._sql_engine = sql_engine
+        self._lock_engine = make_lock_engine(settings) if settings.uses_postgres else None
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._background: set[asyncio.Task[None]] = set()
         self._stack: AsyncExitStack | None = None
@@ -94,6 +95,8 @@ class ConversationService:
         stack.push_async_callback(bus.close)
         service = cls(settings, checkpointer, sql_engine, bus)
         service._stack = stack
+        if service._lock_engine is not None:
+            stack.push_async_callback(service._lock_engine.dispose)
         await service.tickets.create_tables()
         return service
 
@@ -116,8 +119,9 @@ class ConversationService:
             if not self.settings.uses_postgres:
                 yield
                 return
-            # A transaction-scoped lock is released by the rollback even when the run is cancelled.
-            async with self._sql_engine.connect() as connection, connection.begin():
+            # A transaction-scoped lock is released by the rollback even when the run is cancelled. Its
+            # connection comes from a pool of its own: the run needs the work pool for itself.
+            async with self._lock_engine.connect() as connection, connection.begin():
                 await connection.execute(sql_text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": thread_id})
                 yield
 
@@ -240,6 +244,7 @@ class ConversationService:
         ticket = await self.tickets.get(update["ticket_id"])
         assert ticket is not None, "the escalate node opened this ticket"
         await self.bus.publish(PORTAL_TOPIC, EscalationRequest(thread_id=thread_id, ticket=ticket))
+        await self._announce_queue(skip_ticket=ticket.id)  # a more urgent newcomer moves others back
         if self.settings.uses_llm_endpoint:
             self._spawn(self._refine_summary(ticket))
         return [StatusChange(thread_id=thread_id, mode="waiting", text=_waiting_text(ticket.reason)), await self._queue_position(ticket)]
@@ -253,10 +258,10 @@ class ConversationService:
             estimated_wait_seconds=int(position * self.settings.average_handle_minutes * 60),
         )
 
-    async def _announce_queue(self) -> None:
+    async def _announce_queue(self, skip_ticket: str | None = None) -> None:
         """Tells every waiting customer their new place after the queue moved."""
         for ticket in await self.tickets.open_tickets():
-            if ticket.status == WAITING:
+            if ticket.status == WAITING and ticket.id != skip_ticket:
                 await self.bus.publish(thread_topic(ticket.thread_id), await self._queue_position(ticket))
 
     async def _customer_to_agent(self, thread_id: str, message: ChatMessage) -> AsyncIterator[Event]:
@@ -307,27 +312,34 @@ class ConversationService:
             raise ActionRefused(f"ticket {ticket_id} is {ticket.status.replace('_', ' ')}; it takes no more actions")
         raise ActionRefused(f"ticket {ticket_id} is held by {ticket.assigned_agent}, not by you")
 
-    async def _agent_action(self, ticket: TicketView, action: dict[str, Any]) -> None:
+    @asynccontextmanager
+    async def _holding(self, ticket_id: str, agent: AgentProfile) -> AsyncIterator[TicketView]:
+        """The ticket, under its thread's lock, re-checked there: this agent holds it and the thread is
+        paused for a person. Everything done inside happens before any other run of the thread."""
+        ticket = await self._held_ticket(ticket_id, agent)
         async with self._thread_lock(ticket.thread_id):
+            ticket = await self._held_ticket(ticket_id, agent)
             if not await self._paused_for_human(ticket.thread_id):
                 raise ActionRefused(f"the conversation of ticket {ticket.id} is not waiting for an agent")
-            await self._resume(ticket.thread_id, action)
+            yield ticket
 
     async def claim(self, ticket_id: str, agent: AgentProfile) -> TicketView:
         """Gives the ticket to this agent. Of agents racing for one ticket exactly one succeeds."""
         if await self.tickets.assigned_count(agent.name) >= agent.max_chats:
             raise ActionRefused(f"you already hold {agent.max_chats} conversations, your limit")
-        ticket = await self.tickets.claim(ticket_id, agent.name)
-        if ticket is None:
-            current = await self.tickets.get(ticket_id)
-            if current is None:
-                raise ActionRefused(f"ticket {ticket_id} does not exist")
-            raise ActionRefused(f"ticket {ticket_id} was already taken by {current.assigned_agent or current.status}")
-        try:
-            await self._agent_action(ticket, {"kind": "agent_joined", "agent": agent.name, "avatar_url": agent.avatar_url})
-        except ActionRefused:
-            await self.tickets.requeue(ticket.id, agent.name, None, None)  # the claim did not take: back to the queue
-            raise
+        waiting = await self.tickets.get(ticket_id)
+        if waiting is None:
+            raise ActionRefused(f"ticket {ticket_id} does not exist")
+        async with self._thread_lock(waiting.thread_id):
+            ticket = await self.tickets.claim(ticket_id, agent.name)  # the one conditional UPDATE decides
+            if ticket is None:
+                current = await self.tickets.get(ticket_id)
+                assert current is not None
+                raise ActionRefused(f"ticket {ticket_id} was already taken by {current.assigned_agent or current.status}")
+            if not await self._paused_for_human(ticket.thread_id):
+                await self.tickets.unclaim(ticket.id, agent.name)
+                raise ActionRefused(f"the conversation of ticket {ticket.id} is not waiting for an agent")
+            await self._resume(ticket.thread_id, {"kind": "agent_joined", "agent": agent.name, "avatar_url": agent.avatar_url})
         await self.bus.publish(
             thread_topic(ticket.thread_id),
             AgentJoined(thread_id=ticket.thread_id, ticket_id=ticket.id, agent_name=agent.name, avatar_url=agent.avatar_url),
@@ -344,7 +356,6 @@ class ConversationService:
             raise ActionRefused("an empty reply was not sent")
         if len(text) > self.settings.max_message_chars:
             raise ActionRefused(f"a reply is at most {self.settings.max_message_chars:,} characters")
-        ticket = await self._held_ticket(ticket_id, agent)
         message: ChatMessage = {
             "id": str(uuid.uuid4()),  # a Chainlit step id too: the hyphenated form round-trips Postgres
             "role": "agent",
@@ -353,19 +364,20 @@ class ConversationService:
             "at": now_iso(),
             "avatar_url": agent.avatar_url,
         }
-        event = AgentMessage(
-            thread_id=ticket.thread_id,
-            ticket_id=ticket.id,
-            message_id=message["id"],
-            agent_name=agent.name,
-            avatar_url=agent.avatar_url,
-            content=text,
-        )
-        # In the transcript first, so the customer never sees words that could be lost; then to the
-        # customer, who should not wait for the graph's checkpoints; then into the paused thread.
-        await self.transcript.record(ticket.thread_id, [message])
-        await self.bus.publish(thread_topic(ticket.thread_id), event)
-        await self._agent_action(ticket, {"kind": "agent_message", "message": message})
+        async with self._holding(ticket_id, agent) as ticket:
+            event = AgentMessage(
+                thread_id=ticket.thread_id,
+                ticket_id=ticket.id,
+                message_id=message["id"],
+                agent_name=agent.name,
+                avatar_url=agent.avatar_url,
+                content=text,
+            )
+            # In the transcript first, so the customer never sees words that could be lost; then to
+            # the customer, who should not wait for the graph's checkpoints; then into the thread.
+            await self.transcript.record(ticket.thread_id, [message])
+            await self.bus.publish(thread_topic(ticket.thread_id), event)
+            await self._resume(ticket.thread_id, {"kind": "agent_message", "message": message})
         await self.bus.publish(PORTAL_TOPIC, event)
         return message
 
@@ -382,9 +394,9 @@ class ConversationService:
         return await self._close(ticket_id, agent, "hand_back")
 
     async def _close(self, ticket_id: str, agent: AgentProfile, kind: str) -> TicketView:
-        ticket = await self._held_ticket(ticket_id, agent)
-        await self._agent_action(ticket, {"kind": kind, "agent": agent.name})
-        closed = await self.tickets.close(ticket.id, agent.name, RESOLVED if kind == "resolve" else HANDED_BACK)
+        async with self._holding(ticket_id, agent) as ticket:
+            await self._resume(ticket.thread_id, {"kind": kind, "agent": agent.name})
+            closed = await self.tickets.close(ticket.id, agent.name, RESOLVED if kind == "resolve" else HANDED_BACK)
         assert closed is not None
         topic = thread_topic(ticket.thread_id)
         if kind == "resolve":
@@ -410,9 +422,9 @@ class ConversationService:
                 raise ActionRefused("you already hold this ticket")
         elif not skills:
             raise ActionRefused("a transfer names skills or an agent")
-        ticket = await self._held_ticket(ticket_id, agent)
-        await self._agent_action(ticket, {"kind": "transfer", "agent": agent.name, "to_agent": to_agent, "skills": skills})
-        moved = await self.tickets.requeue(ticket.id, agent.name, skills, to_agent)
+        async with self._holding(ticket_id, agent) as ticket:
+            await self._resume(ticket.thread_id, {"kind": "transfer", "agent": agent.name, "to_agent": to_agent, "skills": skills})
+            moved = await self.tickets.requeue(ticket.id, agent.name, skills, to_agent)
         assert moved is not None
         topic = thread_topic(ticket.thread_id)
         if to_agent:
@@ -423,6 +435,7 @@ class ConversationService:
             await self.bus.publish(topic, StatusChange(thread_id=ticket.thread_id, mode="waiting", text="Transferring you to a specialist."))
             await self.bus.publish(topic, await self._queue_position(moved))
             await self.bus.publish(PORTAL_TOPIC, EscalationRequest(thread_id=ticket.thread_id, ticket=moved))
+            await self._announce_queue(skip_ticket=moved.id)
         await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=moved))
         return moved
 

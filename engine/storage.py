@@ -33,6 +33,11 @@ def make_sql_engine(settings: Settings) -> AsyncEngine:
     return engine
 
 
+def make_lock_engine(settings: Settings) -> AsyncEngine:
+    """Connections that only hold per-thread advisory locks, one per run in progress."""
+    return create_async_engine(settings.sqlalchemy_url, pool_size=20, max_overflow=200, pool_pre_ping=True)
+
+
 async def open_checkpointer(settings: Settings, stack: AsyncExitStack) -> BaseCheckpointSaver:
     """A checkpointer that lives as long as `stack`: Postgres (tables set up) or a SQLite file."""
     if settings.uses_postgres:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from urllib.parse import quote
 from datetime import UTC, datetime
@@ -113,6 +114,10 @@ def _profile(row: AgentRow) -> AgentProfile:
     )
 
 
+# Checked against when the name is unknown, so a wrong name costs as long as a wrong password.
+_UNKNOWN_AGENT_HASH = bcrypt.hashpw(b"no such agent", bcrypt.gensalt())
+
+
 def escalation_priority(frustration: float, reason: str) -> float:
     """Higher is served first; equal priorities are served in order of waiting time."""
     return round(frustration * 10 + (2 if reason in ("handoff_request", "assistant_unavailable") else 0), 3)
@@ -188,6 +193,14 @@ class TicketStore:
                 return None
             session.add(TicketEventRow(ticket_id=ticket_id, kind="claimed", actor=agent_name))
         return await self.get(ticket_id)
+
+    async def unclaim(self, ticket_id: str, actor: str) -> None:
+        """Undoes a claim that could not take effect; the customer keeps their place in the queue."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(TicketRow).where(TicketRow.id == ticket_id, TicketRow.status == ASSIGNED).values(status=WAITING, assigned_agent=None)
+            )
+            session.add(TicketEventRow(ticket_id=ticket_id, kind="unclaimed", actor=actor))
 
     async def requeue(self, ticket_id: str, actor: str, skills: list[str] | None, to_agent: str | None) -> TicketView | None:
         """A transfer: back to the queue for other skills, or straight to a named agent."""
@@ -297,7 +310,7 @@ class TicketStore:
         avatar_url: str = "",
     ) -> AgentProfile:
         """Creates or replaces an agent account; the password is stored only as a bcrypt hash."""
-        password_hash = bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+        password_hash = (await asyncio.to_thread(bcrypt.hashpw, password.encode(), bcrypt.gensalt())).decode()
         async with self._sessions.begin() as session:
             row = await session.get(AgentRow, name) or AgentRow(name=name)
             row.password_hash, row.skills, row.is_supervisor = password_hash, skills, is_supervisor
@@ -315,9 +328,10 @@ class TicketStore:
             return [_profile(row) for row in await session.scalars(select(AgentRow).order_by(AgentRow.name))]
 
     async def verify_agent(self, name: str, password: str) -> AgentProfile | None:
-        """The agent when the password matches, else None (same answer for an unknown name)."""
+        """The agent when the password matches, else None: the same answer, in the same time, for an
+        unknown name. bcrypt runs in a thread, so a login never stalls the event loop."""
         async with self._sessions() as session:
             row = await session.get(AgentRow, name)
-        if row is None or not bcrypt.checkpw(password.encode(), row.password_hash.encode()):
-            return None
-        return _profile(row)
+        stored = row.password_hash.encode() if row else _UNKNOWN_AGENT_HASH
+        matches = await asyncio.to_thread(bcrypt.checkpw, password.encode(), stored)
+        return _profile(row) if row and matches else None

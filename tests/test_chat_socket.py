@@ -150,7 +150,7 @@ async def test_a_resolved_conversation_asks_for_a_rating_and_stores_it(app):
         four = next(a for a in actions if a["payload"]["rating"] == 4)
         await customer.click(four)
         await customer.message_from("Support", "Thank you for your feedback")
-        updated = await agent.log.wait_for("ticket_updated", lambda t: t["id"] == ticket["id"] and t["rating"] == 4)
+        updated = await agent.log.wait_for("ticket_updated", lambda t: t["id"] == ticket["id"] and t.get("rating") == 4)
         assert updated["status"] == "resolved"
     finally:
         await customer.close()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 
 from engine.bus import RedisEventBus
 from engine.events import PORTAL_TOPIC, StatusChange, thread_topic
 from engine.service import ActionRefused, ConversationService
-from tests.conftest import settings_for
+from tests.conftest import free_port, need, settings_for
 from tests.helpers import Recorder, say
 
 
@@ -99,3 +100,43 @@ async def test_an_agent_reply_in_one_process_reaches_the_customer_process(tmp_pa
     finally:
         await customer_side.close()
         await agent_side.close()
+
+
+async def test_the_redis_bus_keeps_delivering_after_redis_restarts(tmp_path):
+    need(shutil.which("redis-server") is not None, "redis-server is not installed")
+    port = free_port()
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)]
+
+    async def start_redis() -> asyncio.subprocess.Process:
+        process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                return process
+            except OSError:
+                await asyncio.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    redis_process = await start_redis()
+    url = f"redis://127.0.0.1:{port}/0"
+    listener, publisher = RedisEventBus(url), RedisEventBus(url)
+    await listener.start()
+    heard = Recorder()
+    listener.subscribe(thread_topic("restart"), heard)
+    try:
+        redis_process.kill()
+        await redis_process.wait()
+        redis_process = await start_redis()
+        await publisher.start()
+        for attempt in range(100):  # the listener re-subscribes with backoff; publish until it hears
+            await publisher.publish(thread_topic("restart"), StatusChange(thread_id="restart", mode="ai", text=str(attempt)))
+            if heard.events:
+                break
+            await asyncio.sleep(0.1)
+        assert heard.events, "the bus never recovered from the Redis restart"
+    finally:
+        await listener.close()
+        await publisher.close()
+        redis_process.kill()
+        await redis_process.wait()

@@ -10,7 +10,7 @@ const portal = {
   current: null,        // the ticket open in the conversation pane
   draft: null,          // the copilot draft on screen: {draft_id, content}
   typingTimer: null,
-  typingSent: false,
+  typingSent: false,    // the ticket id the typing indicator is on, or false
 };
 
 function el(tag, className, text) {
@@ -105,6 +105,8 @@ function connect() {
   socket.on("ticket_updated", (ticket) => {
     const mine = ticket.assigned_agent === portal.agent?.name;
     const before = portal.tickets.get(ticket.id);
+    // A skill queue only hears that a ticket left it; its holder and supervisors get the full view next.
+    if (!("summary" in ticket) && (mine || portal.agent?.is_supervisor)) return;
     if (ticket.status === "waiting" || mine || portal.agent?.is_supervisor && ticket.status === "assigned") {
       portal.tickets.set(ticket.id, ticket);
     } else {
@@ -221,6 +223,7 @@ async function openTicket(ticketId) {
 }
 
 function closeConversation(reason) {
+  stopTyping();
   portal.current = null;
   $("conversation").hidden = true;
   $("empty").hidden = false;
@@ -315,14 +318,15 @@ $("resolve").addEventListener("click", async () => {
 
 function stopTyping() {
   clearTimeout(portal.typingTimer);
-  if (portal.typingSent && portal.current) portal.socket.emit("typing", { ticket_id: portal.current, is_typing: false }, () => {});
+  if (portal.typingSent) portal.socket.emit("typing", { ticket_id: portal.typingSent, is_typing: false }, () => {});
   portal.typingSent = false;
 }
 
 $("reply-text").addEventListener("input", () => {
   if (!portal.current || $("reply-text").disabled) return;
-  if (!portal.typingSent) {
-    portal.typingSent = true;
+  if (portal.typingSent !== portal.current) {
+    stopTyping();
+    portal.typingSent = portal.current;  // the ticket the indicator is on, whatever is open later
     portal.socket.emit("typing", { ticket_id: portal.current, is_typing: true }, () => {});
   }
   clearTimeout(portal.typingTimer);
