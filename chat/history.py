@@ -8,11 +8,10 @@ from typing import Any
 
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
-from sqlalchemy.orm import sessionmaker
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import RedirectResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from engine.config import Settings
 
@@ -28,16 +27,6 @@ def _decoded(value: Any) -> Any:
 class HistoryDataLayer(SQLAlchemyDataLayer):
     """Chainlit's SQLAlchemy layer, with JSON decoded on SQLite (which hands JSON back as text)."""
 
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(conninfo=settings.history_sqlalchemy_url)
-        if not settings.uses_postgres:
-            # Chainlit persists each message in a task of its own; on SQLite, one connection makes
-            # those writes queue instead of colliding on the file lock and sleeping in its busy-wait.
-            self.engine = create_async_engine(
-                settings.history_sqlalchemy_url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60
-            )
-            self.async_session = sessionmaker(bind=self.engine, expire_on_commit=False, class_=AsyncSession)
-
     async def get_all_user_threads(self, user_id: str | None = None, thread_id: str | None = None) -> Any:
         threads = await super().get_all_user_threads(user_id=user_id, thread_id=thread_id)
         for thread in threads or []:
@@ -49,7 +38,9 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
 
 
 def make_data_layer(settings: Settings) -> HistoryDataLayer:
-    return HistoryDataLayer(settings)
+    # On SQLite the history has a file of its own, in WAL mode (see create_history_tables).
+    connect_args = {} if settings.uses_postgres else {"timeout": 30}
+    return HistoryDataLayer(conninfo=settings.history_sqlalchemy_url, connect_args=connect_args)
 
 
 async def create_history_tables(settings: Settings) -> None:
@@ -69,20 +60,26 @@ async def create_history_tables(settings: Settings) -> None:
         await engine.dispose()
 
 
-class ResumeLatestThread(BaseHTTPMiddleware):
-    """Opening the chat at `/` reopens the customer's latest conversation, so a refresh loses nothing."""
+class ResumeLatestThread:
+    """Opening the chat at `/` reopens the customer's latest conversation, so a refresh loses nothing.
 
-    def __init__(self, app: Any, settings: Settings) -> None:
-        super().__init__(app)
+    A plain ASGI middleware: BaseHTTPMiddleware fails requests that a browser drops mid-navigation.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
         self._settings = settings
         self._engine = create_async_engine(settings.history_sqlalchemy_url)
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if request.method == "GET" and request.url.path == "/" and "text/html" in request.headers.get("accept", ""):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/":
+            request = Request(scope)
             identifier = customer_identifier(request.headers, self._settings.customer_id_header)
-            if identifier and (thread_id := await self._latest_thread(identifier)):
-                return RedirectResponse(f"/thread/{thread_id}", status_code=307)
-        return await call_next(request)
+            if "text/html" in request.headers.get("accept", "") and identifier:
+                if thread_id := await self._latest_thread(identifier):
+                    await RedirectResponse(f"/thread/{thread_id}", status_code=307)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
     async def _latest_thread(self, identifier: str) -> str | None:
         async with self._engine.connect() as connection:

@@ -15,10 +15,9 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 
 import chainlit as cl
-from starlette.datastructures import Headers
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CUSTOMER_COOKIE = "ee_customer"
 _COOKIE_VALUE = re.compile(r"^[0-9a-f]{32}$")
@@ -41,15 +40,31 @@ def ensure_auth_secret(data_dir: Path) -> None:
         os.environ["CHAINLIT_AUTH_SECRET"] = stored_secret(data_dir, "chainlit_auth_secret")
 
 
-class CustomerCookie(BaseHTTPMiddleware):
-    """Gives a first-time visitor an anonymous customer id that survives refreshes."""
+class CustomerCookie:
+    """Gives a first-time visitor an anonymous customer id that survives refreshes.
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        known = _COOKIE_VALUE.match(request.cookies.get(CUSTOMER_COOKIE, ""))
-        response = await call_next(request)
-        if not known and not request.url.path.startswith("/portal"):
-            response.set_cookie(CUSTOMER_COOKIE, uuid.uuid4().hex, max_age=ONE_YEAR, httponly=True, samesite="lax")
-        return response
+    A plain ASGI middleware (not BaseHTTPMiddleware, which breaks when a browser drops a request
+    mid-navigation): it only adds a header to the response start.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/portal"):
+            await self.app(scope, receive, send)
+            return
+        if _COOKIE_VALUE.match(Request(scope).cookies.get(CUSTOMER_COOKIE, "")):
+            await self.app(scope, receive, send)
+            return
+        cookie = f"{CUSTOMER_COOKIE}={uuid.uuid4().hex}; Max-Age={ONE_YEAR}; Path=/; HttpOnly; SameSite=lax"
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("set-cookie", cookie)
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
 
 
 def customer_identifier(headers: Headers, id_header: str) -> str | None:
