@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import time
 import uuid
@@ -18,7 +17,6 @@ from tests.clients import ChainlitCustomer, PortalAgent, RunningApp
 from tests.conftest import free_port
 from tests.fake_openai import FakeOpenAI
 
-from .stats import summary_ms
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -290,9 +288,3 @@ def bench_env(data_dir: Path, **overrides: str) -> dict[str, str]:
     env.update(overrides)
     return env
 
-
-def summary(samples: list[float]) -> dict[str, float]:
-    return summary_ms(samples)
-
-
-os.environ.setdefault("PYTHONUNBUFFERED", "1")

@@ -24,13 +24,13 @@ from .brief import write_brief
 from .config import Settings
 from .events import Mode
 from .knowledge import KnowledgeBase
+from .llm_errors import LLM_ERRORS
 from .models import CANNOT_HELP, stream_until_stopped
 from .policy import TurnAssessment, escalation_reason
 from .prompts import answer_prompt
 from .signals import repeats_answered_question, score_turn
 from .tickets import TicketStore
 from .transcript import TranscriptStore
-from .llm_errors import LLM_ERRORS
 
 
 class ChatMessage(TypedDict):

@@ -6,15 +6,7 @@ import asyncio
 
 import httpx
 
-from tests.clients import ChainlitCustomer, PortalAgent
-
-
-async def escalate(customer: ChainlitCustomer, agent: PortalAgent, text: str = "can I talk to someone real?") -> dict:
-    """The customer asks for a person; returns the ticket as the agent's queue received it."""
-    await customer.say(text)
-    await customer.text_shown("Connecting you to an agent")
-    await customer.log.wait_for("first_interaction")  # it carries the thread id, and may come after the status
-    return await agent.log.wait_for("escalation_request", lambda t: t["thread_id"] == customer.thread_id)
+from tests.clients import ChainlitCustomer, PortalAgent, escalate
 
 
 async def test_a_knowledge_base_answer_streams_token_by_token(app):

@@ -8,15 +8,12 @@ import httpx
 import pytest
 import socketio
 
-from tests.clients import ChainlitCustomer, PortalAgent
+from tests.clients import ChainlitCustomer, PortalAgent, escalate
 
 
 async def escalated(app, agent: PortalAgent, text: str = "I want to talk to a person") -> tuple[ChainlitCustomer, dict]:
     customer = await ChainlitCustomer(app).connect()
-    await customer.say(text)
-    await customer.log.wait_for("first_interaction")
-    ticket = await agent.log.wait_for("escalation_request", lambda t: t["thread_id"] == customer.thread_id)
-    return customer, ticket
+    return customer, await escalate(customer, agent, text)
 
 
 async def test_login_with_a_wrong_password_is_refused(app):
