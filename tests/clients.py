@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 class RunningApp:
     """`chainlit run app.py` in a child process, on its own port and data directory."""
 
+    started: list[RunningApp] = []  # every app of this run, so a failing test's report can show their logs
+
     def __init__(self, port: int, env: dict[str, str]) -> None:
         self.port = port
         self.env = env
@@ -35,14 +37,21 @@ class RunningApp:
 
     @property
     def settings(self) -> Settings:
-        return Settings(**{key: value for key, value in self.env.items() if key in _SETTING_NAMES})
+        return Settings(**{key: value for key, value in self.env.items() if key in SETTING_NAMES})
+
+    def log_since(self, moment: float, lines: int = 60) -> str:
+        """The tail of the app's log if it was written after `moment`, else an empty string."""
+        if not self.log_path.exists() or self.log_path.stat().st_mtime < moment:
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     async def start(self) -> RunningApp:
         Path(self.env["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+        RunningApp.started.append(self)
         log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "chainlit", "run", "app.py", "--headless", "--host", "127.0.0.1", "--port", str(self.port),
-            cwd=ROOT, env={**os.environ, **self.env}, stdout=log, stderr=log, start_new_session=True,
+            cwd=ROOT, env={**_inherited_environment(), **self.env}, stdout=log, stderr=log, start_new_session=True,
         )
         async with httpx.AsyncClient() as client:
             for _ in range(300):
@@ -76,7 +85,19 @@ class RunningApp:
             await engine.dispose()
 
 
-_SETTING_NAMES = {field.alias for field in Settings.model_fields.values() if field.alias}
+SETTING_NAMES = {field.alias for field in Settings.model_fields.values() if field.alias}
+
+
+def _inherited_environment() -> dict[str, str]:
+    """The caller's environment minus the app's settings: the app runs on exactly what it was given."""
+    return {name: value for name, value in os.environ.items() if name not in SETTING_NAMES}
+
+
+def _summary(data: Any) -> str:
+    """A payload as a failure message needs it: who said what, not ids."""
+    if isinstance(data, dict) and "output" in data:
+        return f"{data.get('name')}: {str(data.get('output'))[:100]}"
+    return str(data)[:120]
 
 
 class EventLog:
@@ -113,7 +134,7 @@ class EventLog:
         try:
             return await asyncio.wait_for(arrive(), timeout)
         except TimeoutError:
-            seen = [(event, str(data)[:120]) for event, data in self.events[-15:]]
+            seen = [(event, _summary(data)) for event, data in self.events[-15:]]
             raise AssertionError(f"no {name!r} event arrived; last events: {seen}") from None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,8 +13,13 @@ import pytest
 
 from engine.config import Settings
 from engine.service import ConversationService
-from tests.clients import RunningApp
+from tests.clients import SETTING_NAMES, RunningApp
 from tests.fake_openai import FakeOpenAI
+
+# Every engine and app the suite starts is configured by the test itself: an LLM key, database or
+# Redis URL in the caller's environment (a developer's shell, a CI runner) must not leak into them.
+for _name in SETTING_NAMES:
+    os.environ.pop(_name, None)
 
 # CI sets REQUIRE_SERVICES=1: a missing Postgres, Redis or Chromium is then a failure, not a skip.
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
@@ -115,3 +121,23 @@ async def app(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running
     running = await RunningApp(free_port(), app_env(tmp_path_factory.mktemp("app"))).start()
     yield running
     await running.stop()
+
+
+_TEST_STARTED = pytest.StashKey[float]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[_TEST_STARTED] = time.time()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
+    """A failing test's report carries the logs of the apps it used: the child's side of the story."""
+    report = yield
+    if report.failed and call.when == "call":
+        for number, running in enumerate(RunningApp.started):
+            tail = running.log_since(item.stash.get(_TEST_STARTED, 0.0))
+            if tail:
+                report.sections.append((f"app {number} log ({running.base_url})", tail))
+    return report
