@@ -14,8 +14,9 @@ from chainlit.utils import utc_now
 from agent_portal.server import PortalServer
 from chat.avatars import avatar_route
 from chat.history import ResumeLatestThread, create_history_tables, make_data_layer
-from chat.identity import CustomerCookie, customer_user, ensure_auth_secret
-from chat.render import ASSISTANT, render, show_status, thread_renderer
+from chat.identity import CustomerSignIn, customer_user, ensure_auth_secret
+from chat.render import ASSISTANT, GREETING, queue_text, render, thread_renderer
+from chat.resume import add_missing_messages, restore_status_line
 from chat.subscriptions import ThreadSubscriptions
 from chat.typing import typing_route
 from engine.config import get_settings
@@ -29,7 +30,7 @@ portal = PortalServer(settings)
 # Routes must sit ahead of Chainlit's catch-all GET route, which is registered before this file loads.
 chainlit_app.router.routes[0:0] = [avatar_route, *portal.routes()]
 chainlit_app.add_middleware(ResumeLatestThread, settings=settings)
-chainlit_app.add_middleware(CustomerCookie)
+chainlit_app.add_middleware(CustomerSignIn, id_header=settings.customer_id_header)
 
 service: ConversationService | None = None
 subscriptions: ThreadSubscriptions | None = None
@@ -81,33 +82,21 @@ def _thread_id() -> str:
 async def open_chat() -> None:
     assert subscriptions is not None
     subscriptions.watch(_thread_id())
+    await cl.Message(author=ASSISTANT, content=GREETING).send()
 
 
 @cl.on_chat_resume
 async def reopen_chat(thread: ThreadDict) -> None:
-    """Back after a refresh: anything the chat's own history lacks (an agent's reply sent while the
-    customer was away, or the last turn if the page reloaded before Chainlit stored it), and where
-    the handoff stands. The engine's transcript is the record; ids match Chainlit's."""
+    """Back after a refresh or a while away: the whole conversation, and where the handoff stands."""
     assert subscriptions is not None
     thread_id = thread["id"]
     subscriptions.watch(thread_id)
-    shown = {step["id"] for step in thread.get("steps", [])}
-    for message in await engine().history(thread_id):
-        if message["id"] in shown:
-            continue
-        customer = message["role"] == "customer"
-        await cl.Message(
-            id=message["id"],
-            author=ASSISTANT if message["role"] == "assistant" else message["author"],
-            content=message["content"],
-            type="user_message" if customer else "assistant_message",
-            created_at=message["at"],
-        ).send()
+    await add_missing_messages(thread, await engine().history(thread_id))
     ticket = await engine().tickets.open_for_thread(thread_id)
     if ticket and ticket.assigned_agent:
-        await show_status(f"You're chatting with {ticket.assigned_agent}.")
+        await restore_status_line(thread, f"You're chatting with {ticket.assigned_agent}.")
     elif ticket:
-        await show_status("Connecting you to an agent. You're still in the queue.")
+        await restore_status_line(thread, queue_text(await engine().queue_position(ticket)))
 
 
 @cl.on_message

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import uuid
 from collections.abc import Awaitable, Callable
 
 import chainlit as cl
 from chainlit.context import init_ws_context
 from chainlit.session import WebsocketSession, ws_sessions_id
 
-from engine.events import Event
+from engine.events import Event, QueuePosition
 
 ASSISTANT = "Assistant"
+GREETING = (
+    "Hi! I'm the Northwind assistant. Ask me anything about your account, billing, shipping or our API. "
+    "If you'd rather talk to a person, just say so and I'll bring one in."
+)
 SUPPORT = "Support"
 _STATUS = "ee_status_message"
 _TYPING = "ee_typing_message"
@@ -24,16 +29,36 @@ def _minutes(seconds: int) -> str:
     return f"about {minutes} minute{'s' if minutes != 1 else ''}"
 
 
+def status_line(text: str, message_id: str | None = None) -> cl.Message:
+    return cl.Message(
+        id=message_id or str(uuid.uuid4()), author=SUPPORT, content=text, metadata={"avatarName": "support", "status": True}
+    )
+
+
+def is_status_line(step: dict) -> bool:
+    return bool((step.get("metadata") or {}).get("status"))
+
+
+def adopt_status_line(status: cl.Message) -> None:
+    """Makes this the status line that later handoff news updates in place."""
+    cl.user_session.set(_STATUS, status)
+
+
 async def show_status(text: str) -> None:
     """One status line per conversation, updated in place as the handoff moves along."""
     status: cl.Message | None = cl.user_session.get(_STATUS)
     if status is None:
-        status = cl.Message(author=SUPPORT, content=text, metadata={"avatarName": "support", "status": True})
-        cl.user_session.set(_STATUS, status)
+        status = status_line(text)
+        adopt_status_line(status)
         await status.send()
     else:
         status.content = text
         await status.update()
+
+
+def queue_text(position: QueuePosition) -> str:
+    place = "next in line" if position.position == 1 else f"number {position.position} in the queue"
+    return f"Connecting you to an agent. You're {place}; estimated wait {_minutes(position.estimated_wait_seconds)}."
 
 
 async def _clear_typing() -> None:
@@ -56,10 +81,7 @@ async def render(event: Event) -> None:
                     cl.user_session.set(_AGENT, None)
                 await show_status(event.text)
         case "queue_position":
-            place = "next in line" if event.position == 1 else f"number {event.position} in the queue"
-            await show_status(
-                f"Connecting you to an agent. You're {place}; estimated wait {_minutes(event.estimated_wait_seconds)}."
-            )
+            await show_status(queue_text(event))
         case "agent_joined":
             cl.user_session.set(_AGENT, event.agent_name)
             await show_status(f"{event.agent_name} joined the conversation and can see everything so far.")

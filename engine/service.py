@@ -247,9 +247,9 @@ class ConversationService:
         await self._announce_queue(skip_ticket=ticket.id)  # a more urgent newcomer moves others back
         if self.settings.uses_llm_endpoint:
             self._spawn(self._refine_summary(ticket))
-        return [StatusChange(thread_id=thread_id, mode="waiting", text=_waiting_text(ticket.reason)), await self._queue_position(ticket)]
+        return [StatusChange(thread_id=thread_id, mode="waiting", text=_waiting_text(ticket.reason)), await self.queue_position(ticket)]
 
-    async def _queue_position(self, ticket: TicketView) -> QueuePosition:
+    async def queue_position(self, ticket: TicketView) -> QueuePosition:
         position = await self.tickets.queue_position(ticket)
         return QueuePosition(
             thread_id=ticket.thread_id,
@@ -262,7 +262,7 @@ class ConversationService:
         """Tells every waiting customer their new place after the queue moved."""
         for ticket in await self.tickets.open_tickets():
             if ticket.status == WAITING and ticket.id != skip_ticket:
-                await self.bus.publish(thread_topic(ticket.thread_id), await self._queue_position(ticket))
+                await self.bus.publish(thread_topic(ticket.thread_id), await self.queue_position(ticket))
 
     async def _customer_to_agent(self, thread_id: str, message: ChatMessage) -> AsyncIterator[Event]:
         ticket = await self.tickets.open_for_thread(thread_id)
@@ -433,7 +433,7 @@ class ConversationService:
             await self.bus.publish(topic, AgentJoined(thread_id=ticket.thread_id, ticket_id=ticket.id, agent_name=target.name, avatar_url=target.avatar_url))
         else:
             await self.bus.publish(topic, StatusChange(thread_id=ticket.thread_id, mode="waiting", text="Transferring you to a specialist."))
-            await self.bus.publish(topic, await self._queue_position(moved))
+            await self.bus.publish(topic, await self.queue_position(moved))
             await self.bus.publish(PORTAL_TOPIC, EscalationRequest(thread_id=ticket.thread_id, ticket=moved))
             await self._announce_queue(skip_ticket=moved.id)
         await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=moved))

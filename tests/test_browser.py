@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.clients import PortalAgent
 from tests.conftest import CHROMIUM, need
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -27,16 +28,19 @@ async def browser():
         await launched.close()
 
 
-async def open_chat(browser, app):
-    context = await browser.new_context(viewport={"width": 1100, "height": 800})
+async def open_chat(browser, app, context=None):
+    """The chat page, once the assistant has greeted: the customer is signed in and connected."""
+    context = context or await browser.new_context(viewport={"width": 1100, "height": 800})
     page = await context.new_page()
     await page.goto(app.base_url + "/")
-    await page.locator("#chat-input").wait_for(timeout=30_000)
+    await page.get_by_text("I'm the Northwind assistant").first.wait_for(timeout=30_000)
     return page
 
 
 async def ask(page, text: str) -> None:
     await page.locator("#chat-input").fill(text)
+    # Chainlit takes no message while a turn runs or the socket reconnects; a person waits too.
+    await page.locator("#chat-submit:enabled").wait_for(timeout=30_000)
     await page.keyboard.press("Enter")
 
 
@@ -89,3 +93,36 @@ async def test_the_customer_gets_a_streamed_answer_and_then_a_person(browser, ap
     await avatar.first.wait_for(timeout=15_000)
     await customer.screenshot(path=ARTIFACTS / "customer-agent-reply.png", full_page=True)
     await portal.screenshot(path=ARTIFACTS / "portal-conversation.png", full_page=True)
+
+
+async def test_the_conversation_survives_a_refresh_and_a_reply_sent_while_away(browser, app):
+    await app.add_agent("Quinn", ["Billing", "General"])
+    agent = await PortalAgent(app, "Quinn").connect()
+    try:
+        customer = await open_chat(browser, app)
+        await ask(customer, "How do refunds work?")
+        await customer.get_by_text("Refund").first.wait_for(timeout=30_000)
+        marker = uuid.uuid4().hex[:6]
+        await ask(customer, f"I need a person about invoice INV-{marker}")
+        await customer.get_by_text("Connecting you to an agent").first.wait_for(timeout=30_000)
+        ticket = await agent.log.wait_for("escalation_request", lambda t: marker in str(t))
+        assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+        await customer.get_by_text("Quinn joined the conversation").first.wait_for(timeout=15_000)
+
+        await customer.reload()
+        await customer.get_by_text(f"invoice INV-{marker}").first.wait_for(timeout=30_000)
+        await customer.get_by_text("You're chatting with Quinn").first.wait_for(timeout=15_000)
+        context = customer.context
+        await customer.close()
+
+        assert (await agent.call("reply", {"ticket_id": ticket["id"], "text": f"Refund for INV-{marker} is on its way."}))["ok"]
+
+        back = await context.new_page()
+        await back.goto(app.base_url + "/")  # the customer comes back to the chat's plain address
+        await back.get_by_text(f"Refund for INV-{marker} is on its way.").first.wait_for(timeout=30_000)
+        assert "/thread/" in back.url
+        assert await back.get_by_text(f"invoice INV-{marker}").count() >= 1
+        assert await back.locator('img[src*="/avatars/Quinn"]').count() >= 1
+        await back.screenshot(path=ARTIFACTS / "customer-after-refresh.png", full_page=True)
+    finally:
+        await agent.close()
