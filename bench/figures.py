@@ -160,7 +160,7 @@ async def app_first_token(app: RunningApp, samples: int) -> list[float]:
             await customer.say("How do I reset my password?")
             token = await customer.log.wait_for("stream_start", timeout=30)
             latencies.append(customer.log.arrival_of(token) - started)
-            await customer.message_from("Assistant", "", timeout=30)
+            await customer.answer(timeout=30)
         finally:
             await customer.close()
     return latencies
@@ -203,7 +203,7 @@ def rss_bytes(pid: int) -> int:
 async def idle_customer(app: RunningApp) -> ChainlitCustomer:
     customer = await ChainlitCustomer(app).connect()
     await customer.say("What are your support hours?")
-    await customer.message_from("Assistant", "", timeout=120)
+    await customer.answer(timeout=120)
     return customer
 
 

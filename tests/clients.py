@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import socketio
 
+from chat.render import ASSISTANT, GREETING
 from engine.config import Settings
 from engine.storage import make_sql_engine
 from engine.tickets import AgentProfile, TicketStore
@@ -212,6 +213,14 @@ class ChainlitCustomer:
         """The first finished message by `author` whose text contains `containing`."""
         return await self.log.wait_for(
             "new_message", lambda m: m.get("name") == author and containing in (m.get("output") or ""), timeout
+        )
+
+    async def answer(self, containing: str = "", timeout: float = 15.0) -> dict:
+        """The assistant's first finished answer containing the text (the greeting is not an answer)."""
+        return await self.log.wait_for(
+            "new_message",
+            lambda m: m.get("name") == ASSISTANT and m.get("output") != GREETING and containing in (m.get("output") or ""),
+            timeout,
         )
 
     async def text_shown(self, containing: str, timeout: float = 15.0) -> dict:

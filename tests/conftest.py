@@ -124,6 +124,7 @@ async def app(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running
 
 
 _TEST_STARTED = pytest.StashKey[float]()
+TEST_FAILED = pytest.StashKey[bool]()
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -136,6 +137,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
     """A failing test's report carries the logs of the apps it used: the child's side of the story."""
     report = yield
     if report.failed and call.when == "call":
+        item.stash[TEST_FAILED] = True
         for number, running in enumerate(RunningApp.started):
             tail = running.log_since(item.stash.get(_TEST_STARTED, 0.0))
             if tail:

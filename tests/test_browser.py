@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.clients import PortalAgent
-from tests.conftest import CHROMIUM, need
+from tests.conftest import CHROMIUM, TEST_FAILED, need
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -17,7 +17,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 
 @pytest.fixture
-async def browser():
+async def browser(request):
     need(os.path.exists(CHROMIUM), f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
     from playwright.async_api import async_playwright
 
@@ -25,6 +25,10 @@ async def browser():
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield launched
+        if request.node.stash.get(TEST_FAILED, False):  # what each page showed when the test failed
+            pages = [page for context in launched.contexts for page in context.pages]
+            for number, page in enumerate(pages):
+                await page.screenshot(path=ARTIFACTS / f"failed-{request.node.name}-{number}.png", full_page=True)
         await launched.close()
 
 
@@ -101,7 +105,7 @@ async def test_the_conversation_survives_a_refresh_and_a_reply_sent_while_away(b
     try:
         customer = await open_chat(browser, app)
         await ask(customer, "How do refunds work?")
-        await customer.get_by_text("Refund").first.wait_for(timeout=30_000)
+        await customer.get_by_text("Refund Policy").first.wait_for(timeout=30_000)
         marker = uuid.uuid4().hex[:6]
         await ask(customer, f"I need a person about invoice INV-{marker}")
         await customer.get_by_text("Connecting you to an agent").first.wait_for(timeout=30_000)
