@@ -13,6 +13,7 @@ from chainlit.utils import utc_now
 
 from agent_portal.server import PortalServer
 from chat.avatars import avatar_route
+from chat.event_loop import restore_stock_asyncio
 from chat.history import ResumeLatestThread, create_history_tables, make_data_layer
 from chat.identity import CustomerSignIn, customer_user, ensure_auth_secret
 from chat.render import ASSISTANT, GREETING, queue_text, render, thread_renderer
@@ -23,6 +24,7 @@ from engine.config import get_settings
 from engine.service import ActionRefused, ConversationService
 
 log = logging.getLogger("escalation_engine")
+restore_stock_asyncio()
 settings = get_settings()
 ensure_auth_secret(settings.data_dir)
 portal = PortalServer(settings)

@@ -148,8 +148,11 @@ async def capacity(app: RunningApp, table: Table, database: str) -> None:
             idle += await figures.gather_limited([figures.idle_customer(app) for _ in range(want_idle - len(idle))], limit=20)
             chatting += await figures.gather_limited([figures.idle_customer(app) for _ in range(want_chatting - len(chatting))], limit=20)
             await handoffs.grow_to(max(1, want_escalated))
-            if chatter_task is None:
-                chatter_task = asyncio.create_task(figures.chatter(chatting, stop_chatter))
+            if chatter_task:  # restarted so the newcomers chat too, each on its own phase
+                stop_chatter.set()
+                await chatter_task
+                stop_chatter = asyncio.Event()
+            chatter_task = asyncio.create_task(figures.chatter(list(chatting), stop_chatter))
             latency = summary_ms(await handoffs.reply_latencies(100))
             per_idle = (figures.rss_bytes(app.process.pid) - baseline_rss) / max(1, level)
             table.add(

@@ -208,17 +208,25 @@ async def idle_customer(app: RunningApp) -> ChainlitCustomer:
 
 
 async def chatter(customers: list[ChainlitCustomer], stop: asyncio.Event) -> None:
-    """Some customers keep chatting while we measure."""
+    """Some customers keep chatting while we measure, each every 2 s on a phase of its own, as
+    independent people do (all at once would measure a synchronised burst, not a load)."""
     questions = ["How do I change my payment method?", "How do I turn on two-factor authentication?", "thanks!"]
-    turn = 0
-    while not stop.is_set():
-        for customer in customers:
-            await customer.say(questions[turn % len(questions)])
-        turn += 1
+
+    async def one(customer: ChainlitCustomer, phase: float) -> None:
+        turn = 0
         try:
-            await asyncio.wait_for(stop.wait(), 2.0)
+            await asyncio.wait_for(stop.wait(), phase)
         except TimeoutError:
             pass
+        while not stop.is_set():
+            await customer.say(questions[turn % len(questions)])
+            turn += 1
+            try:
+                await asyncio.wait_for(stop.wait(), 2.0)
+            except TimeoutError:
+                pass
+
+    await asyncio.gather(*(one(customer, 2.0 * index / max(1, len(customers))) for index, customer in enumerate(customers)))
 
 
 # ----- checkpoint growth ------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import JSON, Integer, String, Text, select
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -32,18 +34,35 @@ class TranscriptRow(Base):
 
 class TranscriptStore:
     def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._insert = postgres_insert if engine.dialect.name == "postgresql" else sqlite_insert
 
     async def record(self, thread_id: str, messages: list[dict[str, Any]]) -> None:
-        """Adds messages; one already recorded (same id) is updated. Recording twice changes nothing."""
-        async with self._sessions.begin() as session:
-            ids = [message["id"] for message in messages]
-            existing = {row.message_id: row for row in await session.scalars(select(TranscriptRow).where(TranscriptRow.message_id.in_(ids)))}
-            for message in messages:
-                row = existing.get(message["id"]) or TranscriptRow(message_id=message["id"], thread_id=thread_id)
-                row.role, row.author, row.content, row.at = message["role"], message["author"], message["content"], message["at"]
-                row.extra = {key: value for key, value in message.items() if key not in _CORE_FIELDS}
-                session.add(row)
+        """Adds messages; one already recorded (same id) is updated. Recording twice changes nothing.
+
+        One upsert statement, not the ORM: this runs on every turn, in the path of every reply."""
+        if not messages:
+            return
+        rows = [
+            {
+                "message_id": message["id"],
+                "thread_id": thread_id,
+                "role": message["role"],
+                "author": message["author"],
+                "content": message["content"],
+                "at": message["at"],
+                "extra": {key: value for key, value in message.items() if key not in _CORE_FIELDS},
+            }
+            for message in messages
+        ]
+        upsert = self._insert(TranscriptRow).values(rows)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[TranscriptRow.message_id],
+            set_={name: upsert.excluded[name] for name in ("role", "author", "content", "at", "extra")},
+        )
+        async with self._engine.begin() as connection:
+            await connection.execute(upsert)
 
     async def read(self, thread_id: str) -> list[dict[str, Any]]:
         """Every message of the thread, in the order it was said."""
