@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,36 @@ def _decoded(value: Any) -> Any:
 
 
 class HistoryDataLayer(SQLAlchemyDataLayer):
-    """Chainlit's SQLAlchemy layer, with JSON decoded on SQLite (which hands JSON back as text)."""
+    """Chainlit's SQLAlchemy layer, with JSON decoded on SQLite (which hands JSON back as text), and
+    without re-checking, before every step it stores, that a thread this process stored exists."""
+
+    _REMEMBERED_THREADS = 50_000
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stored_threads: OrderedDict[str, None] = OrderedDict()
+
+    async def update_thread(
+        self,
+        thread_id: str,
+        name: str | None = None,
+        user_id: str | None = None,
+        metadata: dict | None = None,
+        tags: list[str] | None = None,
+    ) -> None:
+        # Chainlit calls this bare before each step it stores, to create the thread if missing: a
+        # SELECT and often an upsert per step, a large share of a chat turn's database work.
+        if (name, user_id, metadata, tags) == (None, None, None, None) and thread_id in self._stored_threads:
+            return
+        await super().update_thread(thread_id, name=name, user_id=user_id, metadata=metadata, tags=tags)
+        self._stored_threads[thread_id] = None
+        self._stored_threads.move_to_end(thread_id)
+        if len(self._stored_threads) > self._REMEMBERED_THREADS:
+            self._stored_threads.popitem(last=False)
+
+    async def delete_thread(self, thread_id: str) -> None:
+        self._stored_threads.pop(thread_id, None)
+        await super().delete_thread(thread_id)
 
     async def get_all_user_threads(self, user_id: str | None = None, thread_id: str | None = None) -> Any:
         threads = await super().get_all_user_threads(user_id=user_id, thread_id=thread_id)
