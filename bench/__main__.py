@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import platform
 import tempfile
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -152,12 +153,14 @@ async def capacity(app: RunningApp, table: Table, database: str) -> None:
                 stop_chatter.set()
                 await chatter_task
                 stop_chatter = asyncio.Event()
-            chatter_task = asyncio.create_task(figures.chatter(list(chatting), stop_chatter))
+            chatter_task = asyncio.create_task(figures.chatter(app, chatting, stop_chatter))
+            cpu_before, wall_before = figures.cpu_seconds(app.process.pid), time.perf_counter()
             latency = summary_ms(await handoffs.reply_latencies(100))
+            app_cpu = (figures.cpu_seconds(app.process.pid) - cpu_before) / (time.perf_counter() - wall_before)
             per_idle = (figures.rss_bytes(app.process.pid) - baseline_rss) / max(1, level)
             table.add(
                 f"[{database}] capacity: reply p99 at {level} conversations (90% idle / 5% chatting / 5% escalated)",
-                f"p99 {latency['p99']:.1f} ms; {per_idle / 1024:.0f} KiB per conversation",
+                f"p99 {latency['p99']:.1f} ms; app CPU {app_cpu:.0%} of a core; {per_idle / 1024:.0f} KiB per conversation",
                 "—",
                 "—",
                 "p99 < 100 ms up to 2,000",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 import uuid
@@ -193,6 +194,12 @@ async def stop_figures(app: RunningApp, fake_llm: FakeOpenAI, samples: int) -> t
 # ----- capacity ---------------------------------------------------------------------------------
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_bytes(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -207,26 +214,45 @@ async def idle_customer(app: RunningApp) -> ChainlitCustomer:
     return customer
 
 
-async def chatter(customers: list[ChainlitCustomer], stop: asyncio.Event) -> None:
+# What chatting customers ask: distinct questions the knowledge base answers. A customer who asked
+# them all leaves and a new one takes the chat, as people do; repeating them would be the "loop of
+# death" and escalate every chatter, which is another load than the one this figure is about.
+QUESTIONS = [
+    "How do I change my payment method?", "How do I turn on two-factor authentication?",
+    "Where can I download my invoices?", "What happens if my card payment fails?",
+    "How do I cancel my subscription?", "Can I get a refund for my annual plan?",
+    "How do I upgrade to the Business plan?", "What are the API rate limits?",
+    "How do I create an API key?", "How do I set up SAML single sign-on?",
+    "How do I add a team member?", "How much storage do I get?",
+    "How do I change the email address on my account?", "How do webhooks retry failed deliveries?",
+    "Where can I see if the service is down?", "How do I track my hub order?",
+    "How long does shipping take for the hub?", "How do I return a faulty hub?",
+    "How do I export all my data?", "thanks, that helps!",
+]
+
+
+async def chatter(app: RunningApp, customers: list[ChainlitCustomer], stop: asyncio.Event) -> None:
     """Some customers keep chatting while we measure, each every 2 s on a phase of its own, as
     independent people do (all at once would measure a synchronised burst, not a load)."""
-    questions = ["How do I change my payment method?", "How do I turn on two-factor authentication?", "thanks!"]
 
-    async def one(customer: ChainlitCustomer, phase: float) -> None:
-        turn = 0
+    async def one(slot: int, phase: float) -> None:
         try:
             await asyncio.wait_for(stop.wait(), phase)
         except TimeoutError:
             pass
+        turn = 0
         while not stop.is_set():
-            await customer.say(questions[turn % len(questions)])
+            if turn and turn % len(QUESTIONS) == 0:
+                await customers[slot].close()
+                customers[slot] = await ChainlitCustomer(app).connect()
+            await customers[slot].say(QUESTIONS[turn % len(QUESTIONS)])
             turn += 1
             try:
                 await asyncio.wait_for(stop.wait(), 2.0)
             except TimeoutError:
                 pass
 
-    await asyncio.gather(*(one(customer, 2.0 * index / max(1, len(customers))) for index, customer in enumerate(customers)))
+    await asyncio.gather(*(one(slot, 2.0 * slot / max(1, len(customers))) for slot in range(len(customers))))
 
 
 # ----- checkpoint growth ------------------------------------------------------------------------

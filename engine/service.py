@@ -82,6 +82,8 @@ class ConversationService:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._background: set[asyncio.Task[None]] = set()
         self._stack: AsyncExitStack | None = None
+        self._single_process = not settings.redis_url
+        self._announced_positions: dict[str, int] = {}  # ticket id -> the place its customer was last told
 
     @classmethod
     async def open(cls, settings: Settings) -> ConversationService:
@@ -250,7 +252,10 @@ class ConversationService:
         return [StatusChange(thread_id=thread_id, mode="waiting", text=_waiting_text(ticket.reason)), await self.queue_position(ticket)]
 
     async def queue_position(self, ticket: TicketView) -> QueuePosition:
-        position = await self.tickets.queue_position(ticket)
+        return self._at_position(ticket, await self.tickets.queue_position(ticket))
+
+    def _at_position(self, ticket: TicketView, position: int) -> QueuePosition:
+        self._announced_positions[ticket.id] = position
         return QueuePosition(
             thread_id=ticket.thread_id,
             ticket_id=ticket.id,
@@ -259,10 +264,19 @@ class ConversationService:
         )
 
     async def _announce_queue(self, skip_ticket: str | None = None) -> None:
-        """Tells every waiting customer their new place after the queue moved."""
-        for ticket in await self.tickets.open_tickets():
-            if ticket.status == WAITING and ticket.id != skip_ticket:
-                await self.bus.publish(thread_topic(ticket.thread_id), await self.queue_position(ticket))
+        """Tells each waiting customer whose place changed their new place after the queue moved.
+
+        One query for the whole queue. In a single process, a customer whose place is what they were
+        last told hears nothing (with hundreds waiting, every escalation would otherwise message them
+        all); across processes each one only knows what it said itself, so everyone is told."""
+        waiting = [ticket for ticket in await self.tickets.open_tickets() if ticket.status == WAITING]
+        still_waiting = {ticket.id for ticket in waiting}
+        for ticket_id in [known for known in self._announced_positions if known not in still_waiting]:
+            del self._announced_positions[ticket_id]
+        for position, ticket in enumerate(waiting, start=1):
+            unchanged = self._single_process and self._announced_positions.get(ticket.id) == position
+            if ticket.id != skip_ticket and not unchanged:
+                await self.bus.publish(thread_topic(ticket.thread_id), self._at_position(ticket, position))
 
     async def _customer_to_agent(self, thread_id: str, message: ChatMessage) -> AsyncIterator[Event]:
         ticket = await self.tickets.open_for_thread(thread_id)

@@ -151,15 +151,20 @@ async def test_an_agent_cannot_act_on_a_ticket_another_agent_holds(service):
 
 
 async def test_a_waiting_customer_learns_their_place_as_the_queue_moves(service):
-    second = Recorder()
+    first, second, third = Recorder(), Recorder(), Recorder()
     dana = await service.tickets.add_agent("Dana", "pw", ["General"])
-    service.bus.subscribe(thread_topic("q-2"), second)
+    for thread_id, recorder in (("q-1", first), ("q-2", second), ("q-3", third)):
+        service.bus.subscribe(thread_topic(thread_id), recorder)
     one = await escalated_ticket(service, "q-1", "I want a human")
     events = await say(service, "q-2", "I want a human")
     assert [e.position for e in events if e.type == "queue_position"] == [2]
+    await say(service, "q-3", "I want a human")
+    assert not first.of("queue_position") and not second.of("queue_position")  # nobody behind moved
     await service.claim(one.id, dana)
     (moved,) = await second.wait_for("queue_position")
     assert moved.position == 1 and moved.estimated_wait_seconds > 0
+    (also_moved,) = await third.wait_for("queue_position")
+    assert also_moved.position == 2
 
 
 async def test_copilot_drafts_a_reply_for_the_agent_only(service):
