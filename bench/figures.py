@@ -243,8 +243,13 @@ async def chatter(app: RunningApp, customers: list[ChainlitCustomer], stop: asyn
         turn = 0
         while not stop.is_set():
             if turn and turn % len(QUESTIONS) == 0:
-                await customers[slot].close()
-                customers[slot] = await ChainlitCustomer(app).connect()
+                try:
+                    newcomer = await ChainlitCustomer(app).connect()
+                except (socketio.exceptions.ConnectionError, AssertionError):
+                    pass  # a saturated app refused or timed out: this customer stays a while longer
+                else:
+                    await customers[slot].close()
+                    customers[slot] = newcomer
             await customers[slot].say(QUESTIONS[turn % len(QUESTIONS)])
             turn += 1
             try:
