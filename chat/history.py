@@ -99,7 +99,7 @@ class ResumeLatestThread:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self._settings = settings
-        self._engine = create_async_engine(settings.history_sqlalchemy_url)
+        self._engine = create_async_engine(settings.history_sqlalchemy_url, pool_size=2, max_overflow=3)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/":

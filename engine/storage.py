@@ -10,9 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from .config import Settings
 
 
+# Postgres connections one process may open, at most (README, "Scaling out"): work 15, thread locks
+# 30, checkpoints 10, and Chainlit's chat history 15 plus 5. Past that, runs wait for a connection
+# in the pool rather than fail with "too many clients" (max_connections is 100 by default).
 def make_sql_engine(settings: Settings) -> AsyncEngine:
     if settings.uses_postgres:
-        return create_async_engine(settings.sqlalchemy_url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        return create_async_engine(
+            settings.sqlalchemy_url, pool_size=5, max_overflow=10, pool_timeout=60, pool_pre_ping=True
+        )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # One connection: our writes queue in the pool instead of colliding on SQLite's file lock, whose
     # busy-wait backs off in sleeps of up to 100 ms (that was the tail of every latency figure).
@@ -35,7 +40,9 @@ def make_sql_engine(settings: Settings) -> AsyncEngine:
 
 def make_lock_engine(settings: Settings) -> AsyncEngine:
     """Connections that only hold per-thread advisory locks, one per run in progress."""
-    return create_async_engine(settings.sqlalchemy_url, pool_size=20, max_overflow=200, pool_pre_ping=True)
+    return create_async_engine(
+        settings.sqlalchemy_url, pool_size=10, max_overflow=20, pool_timeout=120, pool_pre_ping=True
+    )
 
 
 async def open_checkpointer(settings: Settings, stack: AsyncExitStack) -> BaseCheckpointSaver:
@@ -48,7 +55,7 @@ async def open_checkpointer(settings: Settings, stack: AsyncExitStack) -> BaseCh
         pool = AsyncConnectionPool(
             settings.psycopg_url,
             min_size=1,
-            max_size=20,
+            max_size=10,
             open=False,
             kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
         )

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.clients import PortalAgent
-from tests.conftest import CHROMIUM, TEST_FAILED, need
+from tests.clients import PortalAgent, RunningApp
+from tests.conftest import CHROMIUM, TEST_FAILED, app_env, free_port, need
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -130,3 +131,26 @@ async def test_the_conversation_survives_a_refresh_and_a_reply_sent_while_away(b
         await back.screenshot(path=ARTIFACTS / "customer-after-refresh.png", full_page=True)
     finally:
         await agent.close()
+
+
+async def test_the_stop_button_halts_the_answer_upstream_and_the_chat_goes_on(browser, tmp_path, fake_llm):
+    app = await RunningApp(free_port(), app_env(tmp_path, OPENAI_BASE_URL=fake_llm.url, OPENAI_API_KEY="test")).start()
+    try:
+        fake_llm.reset(reply=" ".join(f"word{i}" for i in range(600)), token_delay=0.02)
+        customer = await open_chat(browser, app)
+        await ask(customer, "How do I reset my password?")
+        await customer.get_by_text("word30", exact=False).first.wait_for(timeout=30_000)
+        await customer.locator("#stop-button").click()
+
+        stream = fake_llm.stream_asking("How do I reset my password?")
+        await asyncio.wait_for(stream.closed.wait(), 10)
+        assert stream.disconnected_at is not None, "the upstream stream ran on after the stop"
+        assert stream.tokens_sent < 300
+        await customer.get_by_text("(stopped)").first.wait_for(timeout=15_000)
+        await customer.screenshot(path=ARTIFACTS / "customer-stopped.png", full_page=True)
+
+        fake_llm.reset(reply="You can reset it from the login page.")
+        await ask(customer, "ok, and where do I do that?")
+        await customer.get_by_text("You can reset it from the login page.").first.wait_for(timeout=30_000)
+    finally:
+        await app.stop()
