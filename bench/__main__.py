@@ -21,6 +21,7 @@ from . import figures
 from .stats import Table, ratio, summary_ms
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+CAPACITY_LEVELS = (50, 100, 250, 500, 750, 1000, 1500, 2000)
 
 
 def fmt(stats: dict[str, float], *keys: str) -> str:
@@ -133,7 +134,7 @@ async def bench_database(database: str, full: bool, relay: dict[str, float], fak
 
 async def capacity(app: RunningApp, table: Table, database: str) -> None:
     """Grow to mixed load (90% idle, 5% chatting, 5% escalated) until reply p99 passes 100 ms."""
-    levels = (50, 100, 250, 500, 1000, 2000)
+    levels = CAPACITY_LEVELS
     idle: list = []
     chatting: list = []
     handoffs = figures.Handoffs(app)
