@@ -338,17 +338,18 @@ class ConversationService:
             yield ticket
 
     async def claim(self, ticket_id: str, agent: AgentProfile) -> TicketView:
-        """Gives the ticket to this agent. Of agents racing for one ticket exactly one succeeds."""
-        if await self.tickets.assigned_count(agent.name) >= agent.max_chats:
-            raise ActionRefused(f"you already hold {agent.max_chats} conversations, your limit")
+        """Gives the ticket to this agent. Of agents racing for one ticket exactly one succeeds, and an
+        agent never holds more than their `max_chats`."""
         waiting = await self.tickets.get(ticket_id)
         if waiting is None:
             raise ActionRefused(f"ticket {ticket_id} does not exist")
         async with self._thread_lock(waiting.thread_id):
-            ticket = await self.tickets.claim(ticket_id, agent.name)  # the one conditional UPDATE decides
+            ticket = await self.tickets.claim(ticket_id, agent.name, agent.max_chats)  # the conditional UPDATE decides
             if ticket is None:
                 current = await self.tickets.get(ticket_id)
                 assert current is not None
+                if current.status == WAITING:  # still free: the limit refused it
+                    raise ActionRefused(f"you already hold {agent.max_chats} conversations, your limit")
                 raise ActionRefused(f"ticket {ticket_id} was already taken by {current.assigned_agent or current.status}")
             if not await self._paused_for_human(ticket.thread_id):
                 await self.tickets.unclaim(ticket.id, agent.name)

@@ -181,12 +181,24 @@ class TicketStore:
             )
             return _view(row) if row else None
 
-    async def claim(self, ticket_id: str, agent_name: str) -> TicketView | None:
-        """Assigns a waiting ticket to the agent. One conditional UPDATE: of racing agents exactly one wins."""
+    async def claim(self, ticket_id: str, agent_name: str, max_chats: int) -> TicketView | None:
+        """Assigns a waiting ticket to an agent holding fewer than `max_chats`; None if either fails.
+
+        One conditional UPDATE: of racing agents exactly one wins. The agent's own claims are taken one
+        at a time (SQLite has one writer; on Postgres a lock per agent for the transaction), so two
+        quick clicks cannot both fit under the limit."""
+        holding = (
+            select(func.count())
+            .select_from(TicketRow)
+            .where(TicketRow.assigned_agent == agent_name, TicketRow.status == ASSIGNED)
+            .scalar_subquery()
+        )
         async with self._sessions.begin() as session:
+            if session.bind.dialect.name == "postgresql":
+                await session.execute(select(func.pg_advisory_xact_lock(func.hashtext("agent:" + agent_name))))
             result = await session.execute(
                 update(TicketRow)
-                .where(TicketRow.id == ticket_id, TicketRow.status == WAITING)
+                .where(TicketRow.id == ticket_id, TicketRow.status == WAITING, holding < max_chats)
                 .values(status=ASSIGNED, assigned_agent=agent_name, claimed_at=_now())
             )
             if result.rowcount != 1:
@@ -292,13 +304,6 @@ class TicketStore:
                 )
             )
             return int(ahead or 0) + 1
-
-    async def assigned_count(self, agent_name: str) -> int:
-        async with self._sessions() as session:
-            count = await session.scalar(
-                select(func.count()).where(TicketRow.assigned_agent == agent_name, TicketRow.status == ASSIGNED)
-            )
-            return int(count or 0)
 
     async def add_agent(
         self,

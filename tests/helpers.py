@@ -39,3 +39,14 @@ class Recorder:
 
     def of(self, event_type: str) -> list[Event]:
         return [event for event in self.events if event.type == event_type]
+
+
+async def race_one_agent_for_tickets(service: ConversationService, tickets: int, max_chats: int) -> tuple[list, list]:
+    """One agent clicks claim on `tickets` waiting tickets at once; returns (claimed, refused)."""
+    agent = await service.tickets.add_agent("Quick", "pw", ["General"], max_chats=max_chats)
+    waiting = []
+    for index in range(tickets):
+        await say(service, f"limit-{index}", "operator please")
+        waiting.append(await service.tickets.open_for_thread(f"limit-{index}"))
+    results = await asyncio.gather(*(service.claim(ticket.id, agent) for ticket in waiting), return_exceptions=True)
+    return [r for r in results if not isinstance(r, Exception)], [r for r in results if isinstance(r, Exception)]

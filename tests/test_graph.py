@@ -6,7 +6,7 @@ import pytest
 
 from engine.events import PORTAL_TOPIC, thread_topic
 from engine.service import ActionRefused, ConversationService
-from tests.helpers import Recorder, kinds, say
+from tests.helpers import Recorder, kinds, race_one_agent_for_tickets, say
 
 
 async def escalated_ticket(service: ConversationService, thread_id: str, text: str = "I want to talk to a human"):
@@ -148,6 +148,12 @@ async def test_an_agent_cannot_act_on_a_ticket_another_agent_holds(service):
         await service.claim(ticket.id, sam)
     with pytest.raises(ActionRefused):
         await service.conversation(ticket.id, sam)
+
+
+async def test_an_agent_clicking_claim_on_many_tickets_at_once_stays_within_their_limit(service):
+    claimed, refused = await race_one_agent_for_tickets(service, tickets=5, max_chats=3)
+    assert len(claimed) == 3 and len(refused) == 2
+    assert all(isinstance(error, ActionRefused) and "your limit" in str(error) for error in refused)
 
 
 async def test_a_waiting_customer_learns_their_place_as_the_queue_moves(service):

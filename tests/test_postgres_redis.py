@@ -9,7 +9,7 @@ from engine.bus import RedisEventBus
 from engine.events import PORTAL_TOPIC, StatusChange, thread_topic
 from engine.service import ActionRefused, ConversationService
 from tests.conftest import free_port, need, settings_for
-from tests.helpers import Recorder, say
+from tests.helpers import Recorder, race_one_agent_for_tickets, say
 
 
 async def test_a_handoff_paused_before_a_restart_resumes_in_a_fresh_process(tmp_path, postgres_url):
@@ -46,6 +46,17 @@ async def test_twenty_agents_racing_for_one_ticket_exactly_one_wins(tmp_path, po
         assert all("already taken by" in str(loser) for loser in losers)
         assert (await service.tickets.get(ticket.id)).assigned_agent == winners[0].assigned_agent
         assert (await service.state("pg-race"))["assigned_agent"] == winners[0].assigned_agent
+    finally:
+        await service.close()
+
+
+async def test_an_agent_clicking_claim_on_many_tickets_at_once_stays_within_their_limit(tmp_path, postgres_url):
+    service = await ConversationService.open(settings_for(tmp_path, DATABASE_URL=postgres_url))
+    try:
+        claimed, refused = await race_one_agent_for_tickets(service, tickets=6, max_chats=2)
+        assert len(claimed) == 2 and len(refused) == 4
+        assert all("your limit" in str(error) for error in refused)
+        assert len([t for t in await service.tickets.open_tickets() if t.assigned_agent == "Quick"]) == 2
     finally:
         await service.close()
 
