@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
 import tempfile
 import time
@@ -22,6 +23,14 @@ from .stats import Table, ratio, summary_ms
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 CAPACITY_LEVELS = (50, 100, 250, 500, 750, 1000, 1500, 2000)
+HOW_TO_RUN = (
+    'How to run: `make bench` (quick, under 2 minutes: 1 and 50 conversations in flight, both '
+    'databases) or `make bench BENCH_ARGS="--full --write"` (adds 200 in flight, more samples and the '
+    'capacity sweep, and rewrites this table). Everything runs against the real app (`chainlit run '
+    'app.py` in a child process), real sockets, the real portal, and the local OpenAI-compatible test '
+    'server (`tests/fake_openai.py`) as the LLM. Times are taken in the benchmark process, which also '
+    'hosts every client, on a shared 2-core VM: read ratios, not absolutes.'
+)
 
 
 def fmt(stats: dict[str, float], *keys: str) -> str:
@@ -195,13 +204,18 @@ async def main(full: bool, databases: list[str], write: bool) -> None:
     print()
     print(table.markdown())
     if write:
-        RESULTS.write_text(
-            "# Benchmark results\n\n"
+        write_results(
             f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, `python -m bench{' --full' if full else ''}` on "
-            f"{platform.node()} ({platform.machine()}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}).\n\n"
-            + table.markdown()
-            + "\n"
+            f"{platform.node()} ({platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}).",
+            table.markdown(),
         )
+
+
+def write_results(run_line: str, table: str) -> None:
+    """Rewrites the table in bench/RESULTS.md and keeps the notes below it (from its first `## `)."""
+    text = RESULTS.read_text() if RESULTS.exists() else ""
+    notes = text[text.find("\n## "):] if "\n## " in text else ""
+    RESULTS.write_text(f"# Benchmark results\n\n{HOW_TO_RUN}\n\n{run_line}\n\n{table}\n{notes}")
 
 
 if __name__ == "__main__":
