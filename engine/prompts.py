@@ -11,6 +11,7 @@ from .knowledge import Retrieval
 from .models import CANNOT_HELP
 
 HISTORY_LIMIT = 20
+RECENT_MESSAGES = 6  # sent as chat messages; older ones in the window go as one block of text
 
 _ANSWER_RULES = f"""You are the support assistant of the company whose help articles follow.
 Answer the customer's latest message using only these articles; name the article you used.
@@ -32,9 +33,24 @@ def _articles(retrieval: Retrieval) -> str:
     return "\n\n".join(f"[{p.title} — {p.heading}]\n{p.text}" for p in retrieval.passages)
 
 
+def _said_by(message: dict[str, Any]) -> str:
+    if message["role"] == "customer":
+        return "Customer"
+    return f"Support agent {message['author']}" if message["role"] == "agent" else "Assistant"
+
+
 def _history(messages: Sequence[dict[str, Any]]) -> list[BaseMessage]:
+    """The conversation window: the latest messages as chat turns, the ones before as one text.
+
+    The same words either way; fewer message objects make each LLM request cheaper to build (the
+    OpenAI SDK walks every message of every request, a measurable share of a turn's CPU)."""
+    window = messages[-HISTORY_LIMIT:]
+    earlier, recent = window[:-RECENT_MESSAGES], window[-RECENT_MESSAGES:]
     converted: list[BaseMessage] = []
-    for message in messages[-HISTORY_LIMIT:]:
+    if earlier:
+        lines = "\n".join(f"{_said_by(message)}: {message['content']}" for message in earlier)
+        converted.append(SystemMessage(content=f"Earlier in this conversation:\n{lines}"))
+    for message in recent:
         if message["role"] == "customer":
             converted.append(HumanMessage(content=message["content"]))
         elif message["role"] == "agent":

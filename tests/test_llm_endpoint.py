@@ -69,3 +69,23 @@ async def test_stop_closes_the_upstream_stream_and_keeps_the_partial_answer(llm_
     fake_llm.reset(reply="Sure: click Forgot password.")
     events = await say(llm_service, "t-stop", "and how do I turn on two-factor authentication?")
     assert events[-1].type == "assistant_answer" and events[-1].content == "Sure: click Forgot password."
+
+
+async def test_after_a_hand_back_the_model_reads_the_whole_conversation_the_agents_part_included(llm_service, fake_llm):
+    dana = await llm_service.tickets.add_agent("Dana", "pw", ["General", "Shipping"])
+    fake_llm.reset(reply="Orders ship from our warehouse; see Order Tracking.")
+    for question in ("Where is my order NW-55555?", "How long does shipping take?", "Can I change the address?"):
+        await say(llm_service, "t-back", question)
+    await say(llm_service, "t-back", "I want to talk to a person")
+    ticket = await llm_service.tickets.open_for_thread("t-back")
+    await llm_service.claim(ticket.id, dana)
+    await llm_service.reply(ticket.id, dana, "I rerouted NW-55555 to your office; it arrives Friday.")
+    await llm_service.hand_back(ticket.id, dana)
+
+    fake_llm.reset(reply="You're welcome!")
+    await say(llm_service, "t-back", "thanks, and will I get a tracking email?")
+    prompt = " ".join(message["content"] for message in fake_llm.requests[-1]["messages"])
+    assert "Where is my order NW-55555?" in prompt  # from before the handoff
+    assert "(support agent Dana) I rerouted NW-55555 to your office" in prompt  # the agent's part
+    assert fake_llm.requests[-1]["messages"][-1] == {"role": "user", "content": "thanks, and will I get a tracking email?"}
+    assert len(fake_llm.requests[-1]["messages"]) <= 8  # older turns travel as one block of text
