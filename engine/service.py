@@ -53,6 +53,11 @@ from .tickets import ASSIGNED, HANDED_BACK, RESOLVED, WAITING, AgentProfile, Tic
 log = logging.getLogger(__name__)
 
 
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("background task %s failed", task.get_coro().__qualname__, exc_info=error)
+
+
 # How long a stopped turn may take to wind down on its own before it is cancelled outright.
 TURN_STOP_GRACE_SECONDS = 5.0
 
@@ -143,9 +148,11 @@ class ConversationService:
         return await self.transcript.read(thread_id)  # type: ignore[return-value]
 
     def _spawn(self, coroutine: Any) -> None:
+        """Runs work nobody waits for (copilot drafts, summaries); a failure is logged, not lost."""
         task = asyncio.create_task(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        task.add_done_callback(_log_failure)
 
     # ----- the customer -----------------------------------------------------------------------
 
