@@ -6,6 +6,7 @@ Rooms are decided here, never by a client: `agent:<name>` (all of an agent's tab
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -75,6 +76,7 @@ class PortalServer:
         self._service: ConversationService | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._online: Counter[str] = Counter()
+        self._expiries: dict[str, asyncio.TimerHandle] = {}
         self._register_handlers()
 
     # ----- lifecycle and HTTP -----------------------------------------------------------------
@@ -143,20 +145,45 @@ class PortalServer:
 
     async def _connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
-        name = self.tokens.agent_name(token) if isinstance(token, str) else None
-        agent = await self.service.tickets.agent(name) if name else None
-        if agent is None:
+        holder = self.tokens.holder(token) if isinstance(token, str) else None
+        agent = await self.service.tickets.agent(holder[0]) if holder else None
+        if agent is None or holder is None:
             raise socketio.exceptions.ConnectionRefusedError("authentication failed: log in again")
-        await self.sio.save_session(sid, {"agent": agent.name})
-        for room in ["agents", f"agent:{agent.name}", *(f"skill:{skill}" for skill in agent.skills)]:
-            await self.sio.enter_room(sid, room)
-        if agent.is_supervisor:
-            await self.sio.enter_room(sid, "supervisors")
+        await self.sio.save_session(sid, {"agent": agent.name, "rooms": []})
+        await self._join_rooms(sid, agent)
+        # A socket outlives its token otherwise: at expiry the agent logs in again, with current rights.
+        self._expiries[sid] = asyncio.get_running_loop().call_later(
+            max(0.0, holder[1]), lambda: asyncio.ensure_future(self._end_session(sid, "Your login expired"))
+        )
         self._online[agent.name] += 1
         if self._online[agent.name] == 1:
             await self.sio.emit("presence", {"agent": agent.name, "online": True}, to="agents")
 
+    async def _join_rooms(self, sid: str, agent: AgentProfile) -> None:
+        """Puts the socket in exactly the rooms the agent's current rights give; the server decides."""
+        rooms = {"agents", f"agent:{agent.name}", *(f"skill:{skill}" for skill in agent.skills)}
+        if agent.is_supervisor:
+            rooms.add("supervisors")
+        session = await self.sio.get_session(sid)
+        joined = set(session.get("rooms", []))
+        if rooms == joined:
+            return
+        for room in joined - rooms:
+            await self.sio.leave_room(sid, room)
+        for room in rooms - joined:
+            await self.sio.enter_room(sid, room)
+        session["rooms"] = sorted(rooms)
+        await self.sio.save_session(sid, session)
+        if joined:  # a change of rights while connected: the page reloads its queue
+            await self.sio.emit("rights_changed", agent.model_dump(), to=sid)
+
+    async def _end_session(self, sid: str, reason: str) -> None:
+        await self.sio.emit("session_ended", {"reason": reason}, to=sid)
+        await self.sio.disconnect(sid)
+
     async def _disconnect(self, sid: str, reason: Any = None) -> None:
+        if expiry := self._expiries.pop(sid, None):
+            expiry.cancel()
         session = await self.sio.get_session(sid)
         name = session.get("agent")
         if not name:
@@ -180,10 +207,14 @@ class PortalServer:
                 where = ".".join(str(part) for part in problem["loc"]) or "payload"
                 return _error(f"invalid {event}: {where}: {problem['msg']}")
             session = await self.sio.get_session(sid)
-            # Re-read the agent each time, so a change of rights applies at once.
+            # Re-read the agent each time, so a change of rights applies at once, to rooms too.
             agent = await self.service.tickets.agent(session.get("agent", ""))
             if agent is None:
+                asyncio.get_running_loop().call_soon(
+                    lambda: asyncio.ensure_future(self._end_session(sid, "Your agent account no longer exists"))
+                )
                 return _error("your agent account no longer exists")
+            await self._join_rooms(sid, agent)
             try:
                 return {"ok": True, **await action(agent, request)}
             except ActionRefused as refused:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 
@@ -15,8 +17,16 @@ class AgentTokens:
 
     def agent_name(self, token: str) -> str | None:
         """The agent the token was issued to, or None when it is forged, malformed or expired."""
+        holder = self.holder(token)
+        return holder[0] if holder else None
+
+    def holder(self, token: str) -> tuple[str, float] | None:
+        """The agent the token was issued to and the seconds it has left, or None when it is forged,
+        malformed or expired."""
         try:
-            payload = self._serializer.loads(token, max_age=self._max_age)
+            payload, issued = self._serializer.loads(token, max_age=self._max_age, return_timestamp=True)
         except (BadSignature, SignatureExpired):
             return None
-        return payload.get("agent") if isinstance(payload, dict) else None
+        if not isinstance(payload, dict) or not isinstance(payload.get("agent"), str):
+            return None
+        return payload["agent"], self._max_age - (datetime.now(UTC) - issued).total_seconds()

@@ -227,3 +227,52 @@ async def test_an_agent_at_their_chat_limit_cannot_claim_more(app):
         for customer, _ in customers:
             await customer.close()
         await agent.close()
+
+
+async def test_a_change_of_rights_moves_the_agents_socket_to_the_right_rooms(app):
+    await app.add_agent("Kai", ["Billing"], supervisor=True)
+    await app.add_agent("Bo", ["Billing"])
+    kai = await PortalAgent(app, "Kai").connect()
+    bo = await PortalAgent(app, "Bo").connect()
+    customers = []
+    try:
+        await app.add_agent("Kai", ["Shipping"])  # an admin moves Kai to Shipping and ends the supervisor role
+        assert (await kai.call("queue"))["ok"]  # Kai's next event: the server re-reads Kai's rights
+        changed = await kai.log.wait_for("rights_changed")
+        assert changed["skills"] == ["Shipping"] and not changed["is_supervisor"]
+
+        customer, billing_ticket = await escalated(app, bo, "I was charged twice for my invoice, get me a human")
+        customers.append(customer)
+        shipping_customer = await ChainlitCustomer(app).connect()
+        customers.append(shipping_customer)
+        await shipping_customer.say("my parcel with order NW-31337 never arrived, I want a person")
+        await kai.log.wait_for("escalation_request", lambda t: "Shipping" in t["skills"])
+        await kai.call("queue")  # anything sent to Kai before this acknowledgement has arrived by now
+        assert not [t for t in kai.log.named("escalation_request") if t["id"] == billing_ticket["id"]]
+        assert not [t for t in kai.log.named("ticket_updated") if t["id"] == billing_ticket["id"]]
+    finally:
+        for customer in customers:
+            await customer.close()
+        await kai.close()
+        await bo.close()
+
+
+async def test_a_socket_is_ended_when_its_login_expires(app):
+    from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+    class IssuedLongAgo(TimestampSigner):
+        def get_timestamp(self) -> int:  # signed with the app's secret, two seconds from expiry
+            return super().get_timestamp() - int(app.settings.portal_token_hours * 3600) + 2
+
+    await app.add_agent("Ida", ["General"])
+    signing = URLSafeTimedSerializer(app.settings.portal_secret, salt="agent-portal", signer=IssuedLongAgo)
+    token = signing.dumps({"agent": "Ida"})
+    ida = await PortalAgent(app, "Ida").connect(token)
+    try:
+        assert (await ida.call("queue"))["ok"]
+        ended = await ida.log.wait_for("session_ended", timeout=10)
+        assert "expired" in ended["reason"]
+        await asyncio.wait_for(ida.sio.wait(), 5)  # the server hung up
+        assert not ida.sio.connected
+    finally:
+        await ida.close()

@@ -75,6 +75,21 @@ function connect() {
 
   socket.on("connect", async () => {
     $("connection").textContent = "live";
+    await loadQueue();
+  });
+  // The server changed this agent's rooms (skills or supervisor rights changed): reload what they see.
+  socket.on("rights_changed", () => loadQueue());
+  socket.on("session_ended", (event) => endSession(`${event.reason}; please log in again.`));
+  socket.on("disconnect", (reason) => {
+    // The server hung up on purpose (expired login, removed account): socket.io will not reconnect.
+    if (reason === "io server disconnect") endSession("Your session ended; please log in again.");
+    else $("connection").textContent = "reconnecting…";
+  });
+  socket.on("connect_error", (error) => {
+    if (String(error.message).includes("authentication")) endSession("Your session ended; please log in again.");
+  });
+
+  async function loadQueue() {
     const ack = await emit("queue", {});
     if (!ack.ok) return;
     portal.agent = ack.agent;
@@ -85,17 +100,15 @@ function connect() {
     showOnline(ack.online);
     renderLists();
     if (portal.current) openTicket(portal.current);
-  });
-  socket.on("disconnect", () => { $("connection").textContent = "reconnecting…"; });
-  socket.on("connect_error", (error) => {
-    if (String(error.message).includes("authentication")) {
-      sessionStorage.removeItem("portalToken");
-      $("portal-view").hidden = true;
-      $("login-view").hidden = false;
-      $("login-error").textContent = "Your session ended; please log in again.";
-      socket.close();
-    }
-  });
+  }
+
+  function endSession(message) {
+    sessionStorage.removeItem("portalToken");
+    $("portal-view").hidden = true;
+    $("login-view").hidden = false;
+    $("login-error").textContent = message;
+    socket.close();
+  }
 
   socket.on("escalation_request", (ticket) => {
     portal.tickets.set(ticket.id, ticket);
