@@ -154,3 +154,28 @@ async def test_the_stop_button_halts_the_answer_upstream_and_the_chat_goes_on(br
         await customer.get_by_text("You can reset it from the login page.").first.wait_for(timeout=30_000)
     finally:
         await app.stop()
+
+
+async def test_a_site_that_knows_its_customer_gets_their_conversation_on_every_device(browser, tmp_path):
+    app = await RunningApp(free_port(), app_env(tmp_path, CUSTOMER_ID_HEADER="X-Customer-Id")).start()
+    try:
+        laptop = await browser.new_context(extra_http_headers={"X-Customer-Id": "cust-4242"})
+        page = await open_chat(browser, app, laptop)
+        await ask(page, "How do I turn on two-factor authentication?")
+        await page.get_by_text("Two-Factor Authentication").first.wait_for(timeout=30_000)
+
+        phone = await browser.new_context(extra_http_headers={"X-Customer-Id": "cust-4242"})
+        elsewhere = await phone.new_page()
+        await elsewhere.goto(app.base_url + "/")
+        await elsewhere.get_by_text("How do I turn on two-factor authentication?").first.wait_for(timeout=30_000)
+        assert "/thread/" in elsewhere.url
+
+        # Someone else signs in on the laptop: its cookies belong to the first customer, the header wins.
+        shared = await laptop.new_page()
+        await shared.set_extra_http_headers({"X-Customer-Id": "cust-9999"})
+        await shared.goto(app.base_url + "/")
+        await shared.get_by_text("I'm the Northwind assistant").first.wait_for(timeout=30_000)
+        assert "/thread/" not in shared.url
+        assert await shared.get_by_text("two-factor authentication?").count() == 0
+    finally:
+        await app.stop()
