@@ -45,6 +45,7 @@ from .knowledge import KnowledgeBase
 from .llm_errors import LLM_ERRORS
 from .models import make_chat_model
 from .prompts import copilot_prompt, summary_prompt
+from .queue import places
 from .signals import sentiment
 from .storage import make_lock_engine, make_sql_engine, open_checkpointer
 from .transcript import TranscriptStore
@@ -259,7 +260,8 @@ class ConversationService:
         return [StatusChange(thread_id=thread_id, mode="waiting", text=_waiting_text(ticket.reason)), await self.queue_position(ticket)]
 
     async def queue_position(self, ticket: TicketView) -> QueuePosition:
-        return self._at_position(ticket, await self.tickets.queue_position(ticket))
+        waiting = [t for t in await self.tickets.open_tickets() if t.status == WAITING]
+        return self._at_position(ticket, places(waiting).get(ticket.id, 1))
 
     def _at_position(self, ticket: TicketView, position: int) -> QueuePosition:
         self._announced_positions[ticket.id] = position
@@ -280,7 +282,9 @@ class ConversationService:
         still_waiting = {ticket.id for ticket in waiting}
         for ticket_id in [known for known in self._announced_positions if known not in still_waiting]:
             del self._announced_positions[ticket_id]
-        for position, ticket in enumerate(waiting, start=1):
+        positions = places(waiting)
+        for ticket in waiting:
+            position = positions[ticket.id]
             unchanged = self._single_process and self._announced_positions.get(ticket.id) == position
             if ticket.id != skip_ticket and not unchanged:
                 await self.bus.publish(thread_topic(ticket.thread_id), self._at_position(ticket, position))

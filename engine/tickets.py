@@ -8,7 +8,7 @@ from urllib.parse import quote
 from datetime import UTC, datetime
 
 import bcrypt
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, func, or_, select, update
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -290,20 +290,6 @@ class TicketStore:
                 .order_by(TicketRow.priority.desc(), TicketRow.waiting_since)
             )
             return [_view(row) for row in rows]
-
-    async def queue_position(self, ticket: TicketView) -> int:
-        """1 for the next ticket an agent will take."""
-        async with self._sessions() as session:
-            ahead = await session.scalar(
-                select(func.count()).where(
-                    TicketRow.status == WAITING,
-                    or_(
-                        TicketRow.priority > ticket.priority,
-                        (TicketRow.priority == ticket.priority) & (TicketRow.waiting_since < ticket.waiting_since),
-                    ),
-                )
-            )
-            return int(ahead or 0) + 1
 
     async def add_agent(
         self,

@@ -173,6 +173,15 @@ async def test_a_waiting_customer_learns_their_place_as_the_queue_moves(service)
     assert also_moved.position == 2
 
 
+async def test_a_customers_place_counts_only_tickets_the_same_agents_could_take(service):
+    await say(service, "s-tech-1", "my API calls fail with 500 errors, get me a human")
+    await say(service, "s-tech-2", "the webhook integration is broken, I want a person")
+    billing = await say(service, "s-bill", "I was charged twice on my invoice, get me a human")
+    assert [e.position for e in billing if e.type == "queue_position"] == [1]  # nobody in Billing ahead
+    tech = await say(service, "s-tech-3", "my API calls time out, get me a human")
+    assert [e.position for e in tech if e.type == "queue_position"] == [3]
+
+
 async def test_copilot_drafts_a_reply_for_the_agent_only(service):
     portal, customer = Recorder(), Recorder()
     service.bus.subscribe(PORTAL_TOPIC, portal)
