@@ -179,3 +179,32 @@ async def test_a_site_that_knows_its_customer_gets_their_conversation_on_every_d
         assert await shared.get_by_text("two-factor authentication?").count() == 0
     finally:
         await app.stop()
+
+
+async def test_the_agent_edits_a_copilot_draft_sends_it_and_resolves_in_the_portal(browser, app):
+    await app.add_agent("Remy", ["General", "Account", "Technical"])
+    customer = await open_chat(browser, app)
+    portal, dialogs = await open_portal(browser, app, "Remy")
+
+    marker = uuid.uuid4().hex[:6]
+    await ask(customer, f"I want a person, my password reset link fails (case {marker})")
+    card = portal.locator("#queue .ticket").filter(has_text=marker)
+    await card.first.wait_for(timeout=15_000)
+    await card.first.locator("button.claim").click()
+
+    await portal.locator("#copilot").wait_for(state="visible", timeout=30_000)  # the assistant's draft
+    draft = await portal.locator("#draft-text").inner_text()
+    assert draft.strip()
+    await portal.click("#draft-use")  # into the reply box, to edit before sending
+    assert await portal.input_value("#reply-text") == draft
+    await portal.fill("#reply-text", f"Remy here: I sent you a fresh reset link for case {marker}.")
+    await portal.click("#reply-send")
+    await customer.get_by_text(f"I sent you a fresh reset link for case {marker}").first.wait_for(timeout=15_000)
+    await portal.screenshot(path=ARTIFACTS / "portal-copilot.png", full_page=True)
+
+    await portal.click("#resolve")
+    await customer.get_by_text("How did we do?").first.wait_for(timeout=15_000)
+    await customer.get_by_role("button", name="★★★★★").click()
+    await customer.get_by_text("Thank you for your feedback!").first.wait_for(timeout=15_000)
+    await customer.screenshot(path=ARTIFACTS / "customer-rated.png", full_page=True)
+    assert not dialogs

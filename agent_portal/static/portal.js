@@ -9,6 +9,7 @@ const portal = {
   tickets: new Map(),   // every open ticket this agent can see, by id
   current: null,        // the ticket open in the conversation pane
   draft: null,          // the copilot draft on screen: {draft_id, content}
+  drafts: new Map(),    // ticket id -> its latest copilot draft not yet sent or discarded
   typingTimer: null,
   typingSent: false,    // the ticket id the typing indicator is on, or false
 };
@@ -141,6 +142,8 @@ function connect() {
     if (event.ticket_id === portal.current && event.who === "customer") $("customer-typing").hidden = !event.is_typing;
   });
   socket.on("copilot_suggestion", (event) => {
+    // Kept per ticket: the draft made right after a claim can arrive before the page opens the ticket.
+    portal.drafts.set(event.ticket_id, event);
     if (event.ticket_id === portal.current) showDraft(event);
   });
   socket.on("note_added", (note) => {
@@ -229,7 +232,9 @@ async function openTicket(ticketId) {
   $("messages").replaceChildren();
   for (const message of ack.messages) appendMessage(message);
   $("note-list").replaceChildren(...ack.notes.map((note) => el("li", "", `${note.actor}: ${note.detail.text}`)));
-  $("copilot").hidden = true;
+  const draft = portal.drafts.get(ticketId);
+  if (draft) showDraft(draft);
+  else { $("copilot").hidden = true; portal.draft = null; }
   const holding = ack.ticket.assigned_agent === portal.agent.name;
   for (const id of ["reply-send", "hand-back", "resolve", "transfer-skill", "reply-text"]) $(id).disabled = !holding;
   renderLists();
@@ -289,8 +294,14 @@ $("reply-form").addEventListener("submit", async (event) => {
   if (!text || !portal.current) return;
   const usedDraft = portal.draft && $("reply-text").dataset.fromDraft === portal.draft.draft_id ? portal.draft.draft_id : null;
   const ack = await sendReply(text, usedDraft);
-  if (ack.ok && usedDraft) { $("copilot").hidden = true; portal.draft = null; }
+  if (ack.ok && usedDraft) dropDraft();
 });
+
+function dropDraft() {
+  portal.drafts.delete(portal.current);
+  $("copilot").hidden = true;
+  portal.draft = null;
+}
 
 $("draft-use").addEventListener("click", () => {
   $("reply-text").value = portal.draft.content;
@@ -299,12 +310,11 @@ $("draft-use").addEventListener("click", () => {
 });
 $("draft-send").addEventListener("click", async () => {
   const ack = await sendReply(portal.draft.content, portal.draft.draft_id);
-  if (ack.ok) { $("copilot").hidden = true; portal.draft = null; }
+  if (ack.ok) dropDraft();
 });
 $("draft-discard").addEventListener("click", async () => {
   await emit("discard_draft", { ticket_id: portal.current, draft_id: portal.draft.draft_id });
-  $("copilot").hidden = true;
-  portal.draft = null;
+  dropDraft();
 });
 
 $("note-add").addEventListener("click", async () => {
