@@ -85,7 +85,8 @@ class OfflineChatModel(BaseChatModel):
             if retrieval.confidence < self.confidence_threshold + 0.15
             else "Here's what I found."
         )
-        return f"{lead} From **{best.title}** — {best.heading}:\n\n{body}\n\nSource: {best.title}"
+        section = "" if best.heading == best.title else f" — {best.heading}"
+        return f"{lead} From **{best.title}**{section}:\n\n{body}\n\nSource: {best.title}"
 
     def _question(self, messages: list[BaseMessage]) -> str:
         return next((str(m.content) for m in reversed(messages) if isinstance(m, HumanMessage)), "")

@@ -208,3 +208,27 @@ async def test_the_agent_edits_a_copilot_draft_sends_it_and_resolves_in_the_port
     await customer.get_by_text("Thank you for your feedback!").first.wait_for(timeout=15_000)
     await customer.screenshot(path=ARTIFACTS / "customer-rated.png", full_page=True)
     assert not dialogs
+
+
+async def test_the_customer_sees_the_agent_typing_and_is_handed_back_to_the_assistant(browser, app):
+    await app.add_agent("Noa", ["General", "Account", "Billing"])
+    customer = await open_chat(browser, app)
+    portal, _ = await open_portal(browser, app, "Noa")
+
+    marker = uuid.uuid4().hex[:6]
+    await ask(customer, f"please connect me with a human agent ({marker})")
+    card = portal.locator("#queue .ticket").filter(has_text=marker)
+    await card.first.wait_for(timeout=15_000)
+    await card.first.locator("button.claim").click()
+    await customer.get_by_text("Noa joined the conversation").first.wait_for(timeout=15_000)
+
+    await portal.locator("#reply-text").press_sequentially("Let me check", delay=40)
+    await customer.get_by_text("Noa is typing").first.wait_for(timeout=15_000)
+    await portal.click("#reply-send")
+    await customer.get_by_text("Let me check").first.wait_for(timeout=15_000)
+
+    await portal.click("#hand-back")
+    await customer.get_by_text("back with the assistant").first.wait_for(timeout=15_000)
+    await ask(customer, "How do I change my payment method?")
+    await customer.get_by_text("Changing Your Payment Method").first.wait_for(timeout=30_000)
+    await customer.screenshot(path=ARTIFACTS / "customer-handed-back.png", full_page=True)
