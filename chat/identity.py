@@ -15,6 +15,7 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 
 import chainlit as cl
+import jwt
 from chainlit.auth.cookie import get_token_from_cookies, set_auth_cookie
 from chainlit.auth.jwt import create_jwt, decode_jwt
 from starlette.datastructures import Headers
@@ -95,7 +96,7 @@ def _session_cookies(request: Request, identifier: str) -> list[tuple[bytes, byt
         try:
             if decode_jwt(token).identifier == identifier:
                 return []
-        except Exception:  # noqa: BLE001 - expired, forged or from another deployment: sign in anew
+        except (jwt.InvalidTokenError, KeyError, TypeError):  # expired, forged, another deployment's
             pass
     response = Response()
     set_auth_cookie(request, response, create_jwt(_customer(identifier)))

@@ -260,7 +260,7 @@ class ConversationService:
         return [StatusChange(thread_id=thread_id, mode="waiting", text=_waiting_text(ticket.reason)), await self.queue_position(ticket)]
 
     async def queue_position(self, ticket: TicketView) -> QueuePosition:
-        waiting = [t for t in await self.tickets.open_tickets() if t.status == WAITING]
+        waiting = await self.tickets.open_tickets((WAITING,))
         return self._at_position(ticket, places(waiting).get(ticket.id, 1))
 
     def _at_position(self, ticket: TicketView, position: int) -> QueuePosition:
@@ -278,7 +278,7 @@ class ConversationService:
         One query for the whole queue. In a single process, a customer whose place is what they were
         last told hears nothing (with hundreds waiting, every escalation would otherwise message them
         all); across processes each one only knows what it said itself, so everyone is told."""
-        waiting = [ticket for ticket in await self.tickets.open_tickets() if ticket.status == WAITING]
+        waiting = await self.tickets.open_tickets((WAITING,))
         still_waiting = {ticket.id for ticket in waiting}
         for ticket_id in [known for known in self._announced_positions if known not in still_waiting]:
             del self._announced_positions[ticket_id]

@@ -281,12 +281,12 @@ class TicketStore:
                 for row in rows
             ]
 
-    async def open_tickets(self) -> list[TicketView]:
-        """Every open ticket, the queue order first: highest priority, then longest wait."""
+    async def open_tickets(self, statuses: tuple[str, ...] = OPEN_STATUSES) -> list[TicketView]:
+        """Every open ticket (or those in `statuses`), in queue order: highest priority, then longest wait."""
         async with self._sessions() as session:
             rows = await session.scalars(
                 select(TicketRow)
-                .where(TicketRow.status.in_(OPEN_STATUSES))
+                .where(TicketRow.status.in_(statuses))
                 .order_by(TicketRow.priority.desc(), TicketRow.waiting_since)
             )
             return [_view(row) for row in rows]
