@@ -181,16 +181,25 @@ async def test_a_site_that_knows_its_customer_gets_their_conversation_on_every_d
         await app.stop()
 
 
-async def test_the_agent_edits_a_copilot_draft_sends_it_and_resolves_in_the_portal(browser, app):
-    await app.add_agent("Remy", ["General", "Account", "Technical"])
-    customer = await open_chat(browser, app)
-    portal, dialogs = await open_portal(browser, app, "Remy")
+async def claimed_in_the_portal(browser, app, agent: str, request: str):
+    """A customer asks for a person and `agent` claims the request on the portal page.
 
+    Returns the customer's page, the agent's page, the dialogs the portal opened and the case marker."""
+    await app.add_agent(agent, ["General", "Account", "Billing", "Technical"])
+    customer = await open_chat(browser, app)
+    portal, dialogs = await open_portal(browser, app, agent)
     marker = uuid.uuid4().hex[:6]
-    await ask(customer, f"I want a person, my password reset link fails (case {marker})")
+    await ask(customer, f"{request} (case {marker})")
     card = portal.locator("#queue .ticket").filter(has_text=marker)
     await card.first.wait_for(timeout=15_000)
     await card.first.locator("button.claim").click()
+    return customer, portal, dialogs, marker
+
+
+async def test_the_agent_edits_a_copilot_draft_sends_it_and_resolves_in_the_portal(browser, app):
+    customer, portal, dialogs, marker = await claimed_in_the_portal(
+        browser, app, "Remy", "I want a person, my password reset link fails"
+    )
 
     await portal.locator("#copilot").wait_for(state="visible", timeout=30_000)  # the assistant's draft
     draft = await portal.locator("#draft-text").inner_text()
@@ -211,15 +220,7 @@ async def test_the_agent_edits_a_copilot_draft_sends_it_and_resolves_in_the_port
 
 
 async def test_the_customer_sees_the_agent_typing_and_is_handed_back_to_the_assistant(browser, app):
-    await app.add_agent("Noa", ["General", "Account", "Billing"])
-    customer = await open_chat(browser, app)
-    portal, _ = await open_portal(browser, app, "Noa")
-
-    marker = uuid.uuid4().hex[:6]
-    await ask(customer, f"please connect me with a human agent ({marker})")
-    card = portal.locator("#queue .ticket").filter(has_text=marker)
-    await card.first.wait_for(timeout=15_000)
-    await card.first.locator("button.claim").click()
+    customer, portal, _, _ = await claimed_in_the_portal(browser, app, "Noa", "please connect me with a human agent")
     await customer.get_by_text("Noa joined the conversation").first.wait_for(timeout=15_000)
 
     await portal.locator("#reply-text").press_sequentially("Let me check", delay=40)
