@@ -16,7 +16,7 @@ from chat.avatars import avatar_route
 from chat.event_loop import restore_stock_asyncio
 from chat.history import ResumeLatestThread, create_history_tables, make_data_layer
 from chat.identity import CustomerSignIn, customer_user, ensure_auth_secret
-from chat.render import ASSISTANT, GREETING, queue_text, render, thread_renderer
+from chat.render import ASSISTANT, GREETING, queue_text, remove_stop_notice, render, thread_renderer
 from chat.resume import add_missing_messages, restore_status_line
 from chat.subscriptions import ThreadSubscriptions
 from chat.typing import typing_route
@@ -129,6 +129,7 @@ async def on_customer_message(message: cl.Message) -> None:
 @cl.on_stop
 async def stop_answer() -> None:
     engine().stop(_thread_id())
+    await remove_stop_notice()
 
 
 def _source_line(content: str, sources: list[str]) -> str:

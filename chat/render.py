@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import chainlit as cl
+from chainlit.chat_context import chat_context
 from chainlit.context import init_ws_context
 from chainlit.session import WebsocketSession, ws_sessions_id
 
@@ -27,6 +28,17 @@ _AGENT = "ee_agent_name"
 def _minutes(seconds: int) -> str:
     minutes = max(1, round(seconds / 60))
     return f"about {minutes} minute{'s' if minutes != 1 else ''}"
+
+
+# Chainlit posts this after the stop button; our stopped answer already says "(stopped)".
+CHAINLIT_STOP_NOTICE = "Task manually stopped."
+
+
+async def remove_stop_notice() -> None:
+    """Takes Chainlit's stop notice (developer wording) out of the customer's chat."""
+    notice = next((m for m in reversed(chat_context.get()) if m.content == CHAINLIT_STOP_NOTICE), None)
+    if notice is not None:
+        await notice.remove()
 
 
 def status_line(text: str, message_id: str | None = None) -> cl.Message:

@@ -15,7 +15,7 @@ from chainlit.types import ThreadDict
 
 from engine.graph import ChatMessage
 
-from .render import ASSISTANT, adopt_status_line, is_status_line, status_line
+from .render import ASSISTANT, CHAINLIT_STOP_NOTICE, adopt_status_line, is_status_line, status_line
 
 
 def _chainlit_time(iso: str) -> str:
@@ -30,7 +30,9 @@ async def add_missing_messages(thread: ThreadDict, transcript: list[ChatMessage]
     """An agent's reply sent while the customer was away, or a turn the page closed on before
     Chainlit stored it: the engine's transcript is the record, and its ids are Chainlit's."""
     layer = get_data_layer()
-    steps: list = thread.setdefault("steps", [])
+    # Chainlit's stop notice may be stored after the page removed it: its write and delete race.
+    steps: list = [step for step in thread.get("steps", []) if step.get("output") != CHAINLIT_STOP_NOTICE]
+    thread["steps"] = steps
     stored = {step["id"] for step in steps}
     for message in transcript:
         if message["id"] in stored:

@@ -147,11 +147,17 @@ async def test_the_stop_button_halts_the_answer_upstream_and_the_chat_goes_on(br
         assert stream.disconnected_at is not None, "the upstream stream ran on after the stop"
         assert stream.tokens_sent < 300
         await customer.get_by_text("(stopped)").first.wait_for(timeout=15_000)
+        await customer.get_by_text("Task manually stopped.").wait_for(state="detached", timeout=15_000)
         await customer.screenshot(path=ARTIFACTS / "customer-stopped.png", full_page=True)
 
         fake_llm.reset(reply="You can reset it from the login page.")
         await ask(customer, "ok, and where do I do that?")
         await customer.get_by_text("You can reset it from the login page.").first.wait_for(timeout=30_000)
+
+        await customer.reload()  # and the stored chat shows the stopped answer, without the notice
+        await customer.get_by_text("You can reset it from the login page.").first.wait_for(timeout=30_000)
+        assert await customer.get_by_text("(stopped)").count() >= 1
+        assert await customer.get_by_text("Task manually stopped.").count() == 0
     finally:
         await app.stop()
 
