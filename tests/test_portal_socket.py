@@ -261,8 +261,8 @@ async def test_a_socket_is_ended_when_its_login_expires(app):
     from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
     class IssuedLongAgo(TimestampSigner):
-        def get_timestamp(self) -> int:  # signed with the app's secret, two seconds from expiry
-            return super().get_timestamp() - int(app.settings.portal_token_hours * 3600) + 2
+        def get_timestamp(self) -> int:  # signed with the app's secret, five seconds from expiry
+            return super().get_timestamp() - int(app.settings.portal_token_hours * 3600) + 5
 
     await app.add_agent("Ida", ["General"])
     signing = URLSafeTimedSerializer(app.settings.portal_secret, salt="agent-portal", signer=IssuedLongAgo)
@@ -270,7 +270,7 @@ async def test_a_socket_is_ended_when_its_login_expires(app):
     ida = await PortalAgent(app, "Ida").connect(token)
     try:
         assert (await ida.call("queue"))["ok"]
-        ended = await ida.log.wait_for("session_ended", timeout=10)
+        ended = await ida.log.wait_for("session_ended", timeout=20)
         assert "expired" in ended["reason"]
         await asyncio.wait_for(ida.sio.wait(), 5)  # the server hung up
         assert not ida.sio.connected
