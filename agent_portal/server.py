@@ -149,8 +149,7 @@ class PortalServer:
         agent = await self.service.tickets.agent(holder[0]) if holder else None
         if agent is None or holder is None:
             raise socketio.exceptions.ConnectionRefusedError("authentication failed: log in again")
-        await self.sio.save_session(sid, {"agent": agent.name, "rooms": []})
-        await self._join_rooms(sid, agent)
+        await self._join_rooms(sid, {"agent": agent.name, "rooms": []}, agent)
         # A socket outlives its token otherwise: at expiry the agent logs in again, with current rights.
         self._expiries[sid] = asyncio.get_running_loop().call_later(
             max(0.0, holder[1]), lambda: asyncio.ensure_future(self._end_session(sid, "Your login expired"))
@@ -159,12 +158,12 @@ class PortalServer:
         if self._online[agent.name] == 1:
             await self.sio.emit("presence", {"agent": agent.name, "online": True}, to="agents")
 
-    async def _join_rooms(self, sid: str, agent: AgentProfile) -> None:
-        """Puts the socket in exactly the rooms the agent's current rights give; the server decides."""
+    async def _join_rooms(self, sid: str, session: dict[str, Any], agent: AgentProfile) -> None:
+        """Puts the socket in exactly the rooms the agent's current rights give; the server decides.
+        `session` is the socket's session, which records the rooms it is in."""
         rooms = {"agents", f"agent:{agent.name}", *(f"skill:{skill}" for skill in agent.skills)}
         if agent.is_supervisor:
             rooms.add("supervisors")
-        session = await self.sio.get_session(sid)
         joined = set(session.get("rooms", []))
         if rooms == joined:
             return
@@ -214,7 +213,7 @@ class PortalServer:
                     lambda: asyncio.ensure_future(self._end_session(sid, "Your agent account no longer exists"))
                 )
                 return _error("your agent account no longer exists")
-            await self._join_rooms(sid, agent)
+            await self._join_rooms(sid, session, agent)
             try:
                 return {"ok": True, **await action(agent, request)}
             except ActionRefused as refused:

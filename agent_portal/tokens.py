@@ -15,11 +15,6 @@ class AgentTokens:
     def issue(self, agent_name: str) -> str:
         return self._serializer.dumps({"agent": agent_name})
 
-    def agent_name(self, token: str) -> str | None:
-        """The agent the token was issued to, or None when it is forged, malformed or expired."""
-        holder = self.holder(token)
-        return holder[0] if holder else None
-
     def holder(self, token: str) -> tuple[str, float] | None:
         """The agent the token was issued to and the seconds it has left, or None when it is forged,
         malformed or expired."""

@@ -254,10 +254,13 @@ class ConversationService:
         ticket = await self.tickets.get(update["ticket_id"])
         assert ticket is not None, "the escalate node opened this ticket"
         await self.bus.publish(PORTAL_TOPIC, EscalationRequest(thread_id=thread_id, ticket=ticket))
-        await self._announce_queue(skip_ticket=ticket.id)  # a more urgent newcomer moves others back
+        queue = await self._announce_queue(skip_ticket=ticket.id)  # a more urgent newcomer moves others back
         if self.settings.uses_llm_endpoint:
             self._spawn(self._refine_summary(ticket))
-        return [StatusChange(thread_id=thread_id, mode="waiting", text=_waiting_text(ticket.reason)), await self.queue_position(ticket)]
+        return [
+            StatusChange(thread_id=thread_id, mode="waiting", text=_waiting_text(ticket.reason)),
+            self._at_position(ticket, queue.get(ticket.id, 1)),
+        ]
 
     async def queue_position(self, ticket: TicketView) -> QueuePosition:
         waiting = await self.tickets.open_tickets((WAITING,))
@@ -272,8 +275,9 @@ class ConversationService:
             estimated_wait_seconds=int(position * self.settings.average_handle_minutes * 60),
         )
 
-    async def _announce_queue(self, skip_ticket: str | None = None) -> None:
-        """Tells each waiting customer whose place changed their new place after the queue moved.
+    async def _announce_queue(self, skip_ticket: str | None = None) -> dict[str, int]:
+        """Tells each waiting customer whose place changed their new place after the queue moved, but
+        `skip_ticket`'s, which the caller tells with its own news; returns every waiting ticket's place.
 
         One query for the whole queue. In a single process, a customer whose place is what they were
         last told hears nothing (with hundreds waiting, every escalation would otherwise message them
@@ -288,6 +292,7 @@ class ConversationService:
             unchanged = self._single_process and self._announced_positions.get(ticket.id) == position
             if ticket.id != skip_ticket and not unchanged:
                 await self.bus.publish(thread_topic(ticket.thread_id), self._at_position(ticket, position))
+        return positions
 
     async def _customer_to_agent(self, thread_id: str, message: ChatMessage) -> AsyncIterator[Event]:
         ticket = await self.tickets.open_for_thread(thread_id)
@@ -458,10 +463,10 @@ class ConversationService:
             assert target is not None
             await self.bus.publish(topic, AgentJoined(thread_id=ticket.thread_id, ticket_id=ticket.id, agent_name=target.name, avatar_url=target.avatar_url))
         else:
+            queue = await self._announce_queue(skip_ticket=moved.id)
             await self.bus.publish(topic, StatusChange(thread_id=ticket.thread_id, mode="waiting", text="Transferring you to a specialist."))
-            await self.bus.publish(topic, await self.queue_position(moved))
+            await self.bus.publish(topic, self._at_position(moved, queue.get(moved.id, 1)))
             await self.bus.publish(PORTAL_TOPIC, EscalationRequest(thread_id=ticket.thread_id, ticket=moved))
-            await self._announce_queue(skip_ticket=moved.id)
         await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=moved))
         return moved
 
