@@ -13,6 +13,7 @@ from chainlit.utils import utc_now
 
 from agent_portal.server import PortalServer
 from chat.avatars import avatar_route
+from chat.chainlit_ci import drop_placeholder_key
 from chat.event_loop import restore_stock_asyncio
 from chat.history import ResumeLatestThread, create_history_tables, make_data_layer
 from chat.identity import CustomerSignIn, customer_user, ensure_auth_secret
@@ -25,6 +26,11 @@ from engine.service import ActionRefused, ConversationService
 
 log = logging.getLogger("escalation_engine")
 restore_stock_asyncio()
+if drop_placeholder_key():
+    log.warning(
+        "CI is set, so `chainlit run` replaced OPENAI_API_KEY with a placeholder; it is ignored. "
+        "Put the key in .env or unset CI to use your LLM."
+    )
 settings = get_settings()
 ensure_auth_secret(settings.data_dir)
 portal = PortalServer(settings)

@@ -31,6 +31,20 @@ async def test_stop_closes_the_upstream_llm_stream_and_the_next_message_works(tm
         await app.stop()
 
 
+async def test_chainlits_ci_mode_leaves_the_offline_model_answering(tmp_path):
+    # `chainlit run` with CI set swaps in a placeholder OPENAI_API_KEY; the app must not take it as an LLM.
+    app = await RunningApp(free_port(), app_env(tmp_path, CI="true")).start()
+    customer = await ChainlitCustomer(app).connect()
+    try:
+        await customer.say("How do I reset my password?")
+        answer = await customer.message_from("Assistant", "Resetting Your Password")
+        assert "unavailable" not in answer["output"]
+    finally:
+        await customer.close()
+        await app.stop()
+    assert "placeholder" in app.log_path.read_text()
+
+
 async def test_a_dead_llm_hands_the_customer_to_a_person(tmp_path, fake_llm):
     fake_llm.reset(mode="error")
     app = await RunningApp(free_port(), app_env(tmp_path, OPENAI_BASE_URL=fake_llm.url, OPENAI_API_KEY="test")).start()
