@@ -17,7 +17,7 @@ from chat.chainlit_ci import drop_placeholder_key
 from chat.event_loop import restore_stock_asyncio
 from chat.history import ResumeLatestThread, create_history_tables, make_data_layer
 from chat.identity import CustomerSignIn, customer_user, ensure_auth_secret
-from chat.render import ASSISTANT, GREETING, queue_text, remove_stop_notice, render, thread_renderer
+from chat.render import ASSISTANT, GREETING, queue_text, remove_stop_notice, render, support_message, thread_renderer
 from chat.resume import add_missing_messages, restore_status_line
 from chat.subscriptions import ThreadSubscriptions
 from chat.typing import typing_route
@@ -149,7 +149,7 @@ async def rate_conversation(action: cl.Action) -> None:
     try:
         await engine().rate(_thread_id(), int(action.payload.get("rating", 0)))
     except (ActionRefused, ValueError, TypeError) as refused:
-        await cl.Message(author="Support", content=f"Your rating was not saved: {refused}").send()
+        await support_message(f"Your rating was not saved: {refused}").send()
         return
     await action.remove()
-    await cl.Message(author="Support", content="Thank you for your feedback!", metadata={"avatarName": "support"}).send()
+    await support_message("Thank you for your feedback!").send()

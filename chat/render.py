@@ -41,10 +41,14 @@ async def remove_stop_notice() -> None:
         await notice.remove()
 
 
+def support_message(text: str, *, status: bool = False, **extra: object) -> cl.Message:
+    """A message from Support (not the assistant, not an agent), under the support avatar."""
+    metadata = {"avatarName": "support", "status": True} if status else {"avatarName": "support"}
+    return cl.Message(author=SUPPORT, content=text, metadata=metadata, **extra)
+
+
 def status_line(text: str, message_id: str | None = None) -> cl.Message:
-    return cl.Message(
-        id=message_id or str(uuid.uuid4()), author=SUPPORT, content=text, metadata={"avatarName": "support", "status": True}
-    )
+    return support_message(text, status=True, id=message_id or str(uuid.uuid4()))
 
 
 def is_status_line(step: dict) -> bool:
@@ -86,7 +90,7 @@ async def render(event: Event) -> None:
         case "status_change":
             if event.mode in ("ai", "resolved"):
                 cl.user_session.set(_STATUS, None)  # the next handoff gets a fresh status line
-                await cl.Message(author=SUPPORT, content=event.text, metadata={"avatarName": "support"}).send()
+                await support_message(event.text).send()
             else:
                 if event.mode == "waiting":  # back in the queue (a transfer): nobody holds the chat now
                     await _clear_typing()
@@ -115,17 +119,12 @@ async def render(event: Event) -> None:
             await _clear_typing()
             cl.user_session.set(_AGENT, None)
             ratings = [cl.Action(name="rate", payload={"rating": stars}, label="★" * stars) for stars in range(1, 6)]
-            await cl.Message(
-                author=SUPPORT,
-                content=f"{event.agent_name} resolved this conversation. How did we do?",
-                actions=ratings,
-                metadata={"avatarName": "support"},
-            ).send()
+            await support_message(f"{event.agent_name} resolved this conversation. How did we do?", actions=ratings).send()
         case "handed_back":
             await _clear_typing()
             cl.user_session.set(_AGENT, None)
         case "error":
-            await cl.Message(author=SUPPORT, content=event.message, metadata={"avatarName": "support"}).send()
+            await support_message(event.message).send()
 
 
 def live_sessions(thread_id: str) -> list[WebsocketSession]:
