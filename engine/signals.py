@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -10,35 +11,105 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from .text import content_terms, words
 
-_PEOPLE = (
-    r"(?:human(?:\s+being)?|person|people|someone|somebody|anyone|agent|rep|representative|operator|"
-    r"supervisor|manager|staff|employee|support\s+team|team\s+member|live\s+chat|live\s+support)"
+# Who a customer asks for. A lookahead keeps "a person's email", "agent role", "human-readable" and
+# "people limits" out: there the word describes something else.
+_NOT_A_REQUEST_AFTER = (
+    r"(?!'s\b|-|\s+(?:roles?|accounts?|seats?|limits?|permissions?|access|emails?|names?|fields?|strings?|"
+    r"headers?|keys?|ids?|plans?|widgets?|profiles?|settings?|licen[cs]es?|view|readable)\b)"
 )
+_PERSON = (
+    r"(?:human(?:s|\s+being|\s+(?:help|assistance|support))?|person|people|someone|somebody|anyone|anybody|"
+    r"agents?|reps?|representatives?|operators?|supervisors?|managers?|staff(?:\s+members?)?|employees?|"
+    r"colleagues?|team\s+members?|tech(?:nician)?s?|specialists?|"
+    r"(?:customer|tech(?:nical)?)\s+(?:service|support|care)(?:\s+(?:team|agents?|reps?))?|"
+    r"support\s+(?:team|staff|agents?|reps?|person|people)|live\s+(?:chat|support)|help\s*desk)"
+    + _NOT_A_REQUEST_AFTER
+)
+# "billing", "the sales team": where a person is asked for by the team they sit in.
+_DEPARTMENT = r"(?:billing|sales|support|accounts|shipping|returns|team)(?:\s+(?:team|department|dept|desk))?\b"
+_WHO = rf"(?:a|an|the|your|some|one\s+of\s+your|someone\s+(?:from|on|in)\s+(?:your|the))?\s*(?:real|actual|live|human)?\s*{_PERSON}"
+_BOT = r"(?:bot|robot|chat\s*bot|ai|machine|computer|automat\w*(?:\s+(?:replies|answers|system|assistant))?|assistant)"
 _HANDOFF_PATTERNS = [
-    # "can I talk to someone real", "let me speak with an agent", "connect me to a human"
-    rf"\b(?:talk|speak|chat|connect|transfer|escalate|put|pass)\s+(?:me\s+)?(?:to|with|through\s+to)\s+"
-    rf"(?:a|an|the|your|some|one\s+of\s+your)?\s*(?:real|actual|live|human)?\s*{_PEOPLE}\b",
-    # "get me your supervisor", "give me a human"
-    rf"\b(?:get|give|find|bring)\s+me\s+(?:a|an|the|your)?\s*(?:real|actual|live)?\s*{_PEOPLE}\b",
-    # "I want a human", "I need to speak to a representative", "I'd like an agent"
-    rf"\bi(?:'d| would)?\s*(?:want|need|demand|like|request|prefer)\s+(?:to\s+(?:talk|speak|chat)\s+(?:to|with)\s+)?"
-    rf"(?:a|an|the|your|some)?\s*(?:real|actual|live|human)?\s*{_PEOPLE}\b",
-    # "is there a real person there", "are you a bot", "any humans around"
-    r"\b(?:is|are)\s+there\s+(?:a|an|any)?\s*(?:real|actual|live)?\s*(?:human|person|people|agent)s?\b",
-    r"\b(?:real|actual|live)\s+(?:human|person|people|agent|representative)s?\b",
-    r"\bare\s+you\s+(?:a\s+)?(?:bot|robot|machine|real)\b",
-    r"\b(?:stop|enough\s+with)\s+(?:the\s+)?(?:bot|robot|ai)\b",
-    r"\bcall\s+me\s+back\b",
-    # "go over this with a human", "I'd rather deal with a representative"
+    # "can I talk to someone real", "let me speak with an agent", "put me through to billing"
+    rf"\b(?:talk|speak|chat|connect|transfer|escalate|put|pass|hand|switch|forward|route)"
+    rf"(?:\s+(?:me|this|it|us))?\s+(?:to|with|through\s+to|over\s+to|in\s+touch\s+with)\s+"
+    rf"(?:{_WHO}\b|(?:the|your)?\s*{_DEPARTMENT})",
+    # "get me your supervisor", "fetch me a human"
+    rf"\b(?:get|give|find|bring|fetch|send)\s+me\s+{_WHO}\b",
+    # "I want a human", "need to speak to a representative", "I'd like an agent"
+    rf"(?:\b(?:i|we)(?:'d|\s+would)?\s*|^\W*)(?:really\s+|just\s+|only\s+)?(?:want|need|demand|like|request|prefer|wish)"
+    rf"\s+(?:to\s+(?:talk|speak|chat)\s+(?:to|with)\s+)?{_WHO}\b",
+    # "can I get an agent?", "could I have a real person"
+    rf"\b(?:can|could|may)\s+i\s+(?:please\s+)?(?:get|have|see|reach|contact)\s+{_WHO}\b",
+    # "is there a real person there", "is anyone there?"
+    rf"\b(?:is|are)\s+there\s+(?:a|an|any)?\s*(?:real|actual|live)?\s*(?:human|person|people|agent)s?\b{_NOT_A_REQUEST_AFTER}",
+    r"\b(?:is|are)\s+(?:there\s+)?(?:anyone|anybody|someone|somebody|a\s+(?:real\s+)?(?:human|person))\s+"
+    r"(?:there|here|around|available|online|real)\b",
+    rf"(?<!\bis a )(?<!\bis an )\b(?:real|actual|live)\s+(?:human|person|people|agent|representative)s?\b{_NOT_A_REQUEST_AFTER}",
+    # "are you a bot", "am I talking to a robot", "no more AI", "I'm done with this bot"
+    rf"\b(?:are\s+you|is\s+this|am\s+i\s+(?:talking|speaking|chatting)\s+(?:to|with))\s+(?:a|an|just\s+a)?\s*"
+    rf"(?:{_BOT}|human|person)\b",
+    rf"\b(?:stop|enough\s+(?:with|of)|no\s+more|done\s+with|hate|tired\s+of|sick\s+of|(?:don't|do\s+not)\s+want)\s+"
+    rf"(?:(?:to\s+)?(?:talk|speak|chat)(?:ing)?\s+(?:to|with)\s+)?(?:this|the|your|a|an|you)?\s*"
+    rf"(?:stupid\s+|useless\s+|dumb\s+)?{_BOT}\b",
+    # "call me back", "can someone call me?", "have somebody contact me"
+    r"\b(?:call|phone|ring)\s+me(?:\s+(?:back|please|now|asap|at|on|today|tomorrow)\b|\W*$)",
+    r"\b(?:have|get|can|could|would|will)\s+(?:someone|somebody|a\s+(?:real\s+)?(?:person|human)|an\s+agent|"
+    r"one\s+of\s+your\s+\w+|a\s+member\s+of\s+(?:your\s+)?\w+)\s+(?:please\s+)?(?:to\s+)?"
+    r"(?:call|phone|ring|contact|email|reach|get\s+back\s+to)\s+(?:me|us)\b",
+    r"\b(?:can|could|would|will)\s+(?:a\s+(?:real\s+)?(?:person|human)|an\s+agent|one\s+of\s+your\s+\w+|"
+    r"(?:someone|somebody)\s+(?:from|on|in|at)\s+(?:your\s+|the\s+)?(?:support|team|billing|sales|staff|company|end))"
+    r"\s+(?:please\s+)?help\b",
+    # "with a human", "escalate this"
     r"\b(?:with|to)\s+(?:a|an)\s+(?:real\s+|actual\s+|live\s+)?(?:human|human\s+being|representative|operator)\b",
+    r"\bescalat(?:e|ion)\b",
 ]
-_HANDOFF = re.compile("|".join(f"(?:{pattern})" for pattern in _HANDOFF_PATTERNS), re.IGNORECASE)
-# A short message that is just the word: "operator", "agent please", "HUMAN!!!"
-_HANDOFF_KEYWORD = re.compile(
-    r"^\W*(?:an?\s+)?(?:human|agent|operator|representative|rep|supervisor|manager|person)"
-    r"(?:\s+(?:please|pls|plz))?\s*(?:now|asap|please|pls|plz)?\W*$",
-    re.IGNORECASE,
+_HANDOFF = re.compile("|".join(f"(?:{pattern})" for pattern in _HANDOFF_PATTERNS))
+_PERSON_RE = re.compile(rf"\b{_PERSON}\b")
+
+# A short message made only of these, naming at least one person: "agent please", "customer
+# service", "no more AI, person please", "is anyone there?".
+_ASKED_FOR = frozenset(
+    """human humans person persons people agent agents operator operators representative rep supervisor
+    manager staff someone somebody anyone anybody colleague employee tech technician escalate
+    humano humanos agente persona operador humain humaine mitarbeiter mensch""".split()
 )
+_FILLER = frozenset(
+    """please now asap a an the i me my to talk speak chat with can could get give want need just real live
+    actual hello hi hey is are there here any this no more ai bot you your on line for god's sake ffs right
+    away immediately urgently someone's be quick help customer service support care team desk
+    por favor quiero hablar con un una je veux parler bitte einen""".split()
+)
+_LONG_REQUEST_WORDS = ("representative", "supervisor", "operator", "technician", "colleague", "escalate")
+_SHORT_REQUEST_WORDS = ("human", "agent", "person", "people", "manager")
+_SHORTHAND = {"2": "to", "wanna": "want to", "gimme": "give me", "u": "you", "ur": "your", "ppl": "people",
+              "pls": "please", "plz": "please", "plox": "please", "hooman": "human", "ai's": "ai"}
+
+
+def _corrected(word: str) -> str:
+    """Shorthand spelled out, and typos of the words that ask for a person put right."""
+    if word in _SHORTHAND:
+        return _SHORTHAND[word]
+    if len(word) >= 7:
+        close = difflib.get_close_matches(word, _LONG_REQUEST_WORDS, n=1, cutoff=0.85)
+        return close[0] if close else word
+    for target in _SHORT_REQUEST_WORDS:  # one wrong or swapped letter: "humna", "agnet", "preson"
+        if len(word) == len(target) and word != target and _one_slip(word, target):
+            return target
+    return word
+
+
+def _one_slip(word: str, target: str) -> bool:
+    different = [index for index, (a, b) in enumerate(zip(word, target)) if a != b]
+    if len(different) == 1:
+        return word[0] == target[0]
+    return len(different) == 2 and different[1] == different[0] + 1 and word[different[0]] == target[different[1]]
+
+
+def _normalized(text: str) -> str:
+    lowered = text.lower().replace("\u2019", "'")
+    return re.sub(r"[a-z0-9']+", lambda match: _corrected(match.group(0)), lowered)
+
 
 _FRUSTRATION_PHRASES = re.compile(
     r"\b(?:ridiculous|useless|unacceptable|pathetic|terrible|horrible|worst|awful|scam|rip[- ]?off|"
@@ -93,7 +164,13 @@ def frustration(text: str, sentiment_score: float) -> float:
 
 def wants_human(text: str) -> bool:
     """True when the customer asks for a person, however phrased."""
-    return bool(_HANDOFF.search(text) or _HANDOFF_KEYWORD.match(text))
+    normalized = _normalized(text)
+    if _HANDOFF.search(normalized):
+        return True
+    said = words(_PERSON_RE.sub(" agent ", normalized))  # "customer service" is one person asked for
+    return 0 < len(said) <= 8 and any(word in _ASKED_FOR for word in said) and all(
+        word in _ASKED_FOR or word in _FILLER for word in said
+    )
 
 
 def is_small_talk(text: str) -> bool:

@@ -31,6 +31,18 @@ SETTINGS = Settings()
         "REPRESENTATIVE!!!",
         "connect me to a live agent",
         "i'd rather go over this with a human",
+        "customer service please",
+        "can I get an agent?",
+        "put me through to billing",
+        "no more AI, person please",
+        "is anyone there?",
+        "representitive",
+        "talk 2 a human",
+        "I'm done with this bot",
+        "could one of your colleagues help me?",
+        "can someone call me?",
+        "please escalate this",
+        "humano por favor",
     ],
 )
 def test_a_request_for_a_person_is_recognised_however_phrased(text):
@@ -45,6 +57,14 @@ def test_a_request_for_a_person_is_recognised_however_phrased(text):
         "can agents see my files?",
         "I talked to someone yesterday about my invoice",
         "how many users can a Team plan have",
+        "I need a person's email changed on my team",
+        "I'd like an agent role for my helpdesk staff",
+        "is there a human-readable log of API requests?",
+        "Are there any people limits on the Business plan?",
+        "how do I transfer ownership to another person?",
+        "Call me Dana. How do I reset my password?",
+        "Is live chat included in the Starter plan?",
+        "I'm a real estate agent, which plan suits me?",
     ],
 )
 def test_mentioning_people_is_not_asking_for_one(text):
