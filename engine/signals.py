@@ -114,11 +114,24 @@ def _normalized(text: str) -> str:
 _FRUSTRATION_PHRASES = re.compile(
     r"\b(?:ridiculous|useless|unacceptable|pathetic|terrible|horrible|worst|awful|scam|rip[- ]?off|"
     r"waste\s+of\s+(?:my\s+)?time|fed\s+up|sick\s+of|tired\s+of|nothing\s+works|still\s+(?:not|doesn't|isn't|broken|can't)|"
-    r"(?:second|third|fourth|fifth|\d+(?:st|nd|rd|th))\s+time|again\s*\?|already\s+(?:told|said|asked|tried)|"
+    r"(?:second|third|fourth|fifth|\d+(?:st|nd|rd|th))\s+time|(?:two|three|four|five|six|several|many|multiple|\d+)\s+times|"
+    r"again\s+and\s+again|over\s+and\s+over|again\s*[?!]|already\s+(?:told|said|asked|tried)|"
     r"doesn't\s+(?:help|answer)|not\s+helpful|you\s+(?:don't|do\s+not)\s+understand|stupid|annoy|angry|furious|"
-    r"frustrat|disappoint|cancel\s+everything|lawyer|sue\b|complain)",
+    r"frustrat|disappoint|cancel\s+everything|lawyer|sue\b|complain|(?:so\s+)?done\s+with\s+(?:this|you|it)|"
+    r"unbelievable|upset|(?:nobody|no\s+one)\s+(?:answers|helps|replies|cares|responds))",
     re.IGNORECASE,
 )
+# Swearing (starred out or not) and sarcasm, which sentiment scoring reads as praise: these weigh more.
+_STRONG_WORDS = re.compile(
+    r"(?:\bf[*#@!u]{1,3}(?:c?k|[*#@!]{1,2})\w*|\bwtf\b|\bffs\b|\bshit\w*|\bcrap\w*|\bbullshit\b|\bbs\b|\bdamn\w*|"
+    r"\bsucks?\b|\bscrew\s+(?:this|you)|\bs[*#]{2,3}t\b|\bthanks?\s+(?:you\s+)?for\s+nothing|\bjust\s+great|"
+    r"\boh\s+(?:great|wonderful|perfect|fantastic)|\byeah\s+right|\bhow\s+many\s+times|"
+    r"\b(?:thanks?|thank\s+you)\s+(?:so\s+much\s+|a\s+lot\s+)?for\s+(?:locking|charging|wasting|breaking|ignoring|losing|"
+    r"cancell?ing|overcharging))",
+    re.IGNORECASE,
+)
+# An angry ending: "locked out AGAIN", "broken again!"
+_AGAIN_AT_END = re.compile(r"\bagain\W*$", re.IGNORECASE)
 
 # Pleasantries. A message made only of these (and filler words) is small talk.
 _PLEASANTRIES = re.compile(
@@ -154,10 +167,10 @@ def frustration(text: str, sentiment_score: float) -> float:
     """Frustration blends negative sentiment with what angry customers do: shout, repeat, complain."""
     letters = [char for char in text if char.isalpha()]
     shouting = len(letters) >= 12 and sum(char.isupper() for char in letters) / len(letters) > 0.6
-    phrase_hits = len(_FRUSTRATION_PHRASES.findall(text))
+    phrase_hits = len(_FRUSTRATION_PHRASES.findall(text)) + (1 if _AGAIN_AT_END.search(text) else 0)
     score = 0.55 * max(0.0, -sentiment_score)
-    score += min(0.5, 0.25 * phrase_hits)
-    score += 0.2 if shouting else 0.0
+    score += min(0.5, 0.25 * phrase_hits + 0.35 * len(_STRONG_WORDS.findall(text)))
+    score += 0.3 if shouting else 0.0
     score += 0.1 if re.search(r"[!?]{2,}", text) else 0.0
     return round(min(1.0, score), 3)
 

@@ -78,6 +78,23 @@ def test_frustration_rises_with_anger_shouting_and_repetition():
     assert angry.frustration >= SETTINGS.frustration_threshold and angry.sentiment < 0
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["WHY IS MY ACCOUNT LOCKED AGAIN", "f*** this app", "Thanks for nothing.", "great, just great, third time asking",
+     "how many times do I have to explain this", "Thank you SO much for locking me out"],
+)
+def test_swearing_shouting_and_sarcasm_hand_a_calm_conversation_to_a_person(text):
+    signals = score_turn(text)
+    turn = _turn(frustration=signals.frustration, previous_frustration=0.0)
+    assert escalation_reason(turn, SETTINGS) == "frustration", signals
+
+
+@pytest.mark.parametrize("text", ["HOW DO I RESET MY PASSWORD", "can I try again later?", "I tried two times to log in"])
+def test_capitals_or_a_count_alone_are_not_anger(text):
+    signals = score_turn(text)
+    assert escalation_reason(_turn(frustration=signals.frustration), SETTINGS) is None, signals
+
+
 def test_sentiment_trend_compares_the_latest_turn_with_the_earlier_ones():
     assert sentiment_trend([0.4, 0.2, -0.6]) < -0.5
     assert sentiment_trend([0.1]) == 0.0
