@@ -35,7 +35,9 @@ def assess_conversation(messages: list[dict[str, str]], settings: Settings, know
             frustration=signals.frustration,
             previous_frustration=earlier_frustration[-1] if earlier_frustration else 0.0,
             retrieval_confidence=retrieval.confidence,
-            repeated_question=repeats_answered_question(question, answered, settings.repeat_similarity),
+            repeated_question=repeats_answered_question(
+                question, answered, settings.repeat_similarity, knowledge.best_passage
+            ),
         ),
         settings,
     )

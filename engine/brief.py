@@ -6,7 +6,7 @@ from collections import Counter
 
 from pydantic import BaseModel
 
-from .facts import customer_facts
+from .facts import customer_facts, mask_card_numbers
 from .policy import REASON_TEXT
 from .text import content_terms
 
@@ -85,7 +85,7 @@ def write_brief(
     """The deterministic brief, ready at once; an LLM summary may refine `summary` later."""
     facts = customer_facts(customer_messages)
     tags = skill_tags(customer_messages, skills, articles)
-    first, latest = customer_messages[0], customer_messages[-1]
+    first, latest = mask_card_numbers(customer_messages[0]), mask_card_numbers(customer_messages[-1])
     parts = [f"{'/'.join(tags)} request. First asked: “{_clip(first)}”."]
     if len(customer_messages) > 1:
         parts.append(f"Latest: “{_clip(latest)}”.")

@@ -1,50 +1,153 @@
-"""What identifies a customer in their own words: name, email, phone, account and order numbers."""
+"""What identifies a customer in their own words: name, email, phone, account and order numbers.
+
+Payment card numbers are never kept: they are not facts an agent needs, and a ticket is no place
+for them. `mask_card_numbers` takes them out of any text quoted to an agent.
+"""
 
 from __future__ import annotations
 
 import re
 
-_FACT_PATTERNS: dict[str, re.Pattern[str]] = {
-    "email": re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"),
-    "phone": re.compile(r"(?<![\w-])\+?\d[\d\s().-]{7,}\d\b"),
-    "order_number": re.compile(
-        r"\border\s*(?:number|no\.?|num|id|#)?\s*[:#]?\s*([A-Z]{0,4}-?\d[\w-]{3,})", re.IGNORECASE
-    ),
+_ID = r"(?:is\s+|was\s+|=\s*)?([A-Z]{0,5}-?\d[\w-]{2,})"
+_ID_PATTERNS: dict[str, re.Pattern[str]] = {
+    "order_number": re.compile(rf"\border\s*(?:number|no\.?|num|id|#)?\s*[:#]?\s*{_ID}", re.IGNORECASE),
     "account_number": re.compile(
-        r"\b(?:account|acct|customer)\s*(?:number|no\.?|num|id|#)?\s*[:#]?\s*([A-Z]{0,4}-?\d[\w-]{3,})",
-        re.IGNORECASE,
+        rf"\b(?:account|acct|customer)\s*(?:number|no\.?|num|id|#)?\s*[:#]?\s*{_ID}", re.IGNORECASE
     ),
-    # The lead-in is case-blind; the name itself must be capitalised ("I'm Dana", not "I'm stuck").
-    "name": re.compile(
-        r"\b(?i:my name is|my name's|this is|i am|i'm|call me)\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\b"
+    "invoice_number": re.compile(rf"\binvoice\s*(?:number|no\.?|num|id|#)?\s*[:#]?\s*{_ID}", re.IGNORECASE),
+    "workspace_id": re.compile(rf"\bworkspace\s*(?:id|name|#)?\s*[:#]?\s*{_ID}", re.IGNORECASE),
+    "serial_number": re.compile(
+        r"\bserial\s*(?:number|no\.?|num|#)?\s*[:#]?\s*(?:is\s+)?([A-Z0-9]*\d[A-Z0-9-]{3,})", re.IGNORECASE
     ),
 }
-# Words that follow "I'm" without being a name ("I'm Frustrated" never is one).
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_PHONE = re.compile(r"(?<![\w-])(?:\+|\()?\d[\d\s().-]{5,}\d\b")
+_DATE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}$")
+_CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+
+# A name: capitalised words, with the particles and punctuation real names have.
+_NAME_WORD = r"[A-ZÀ-Þ][\w'’-]*"
+_NAME = (
+    rf"((?:(?:Dr|Mr|Mrs|Ms|Prof)\.?\s+)?{_NAME_WORD}"
+    rf"(?:\s+(?:(?:van|von|der|den|de|da|del|la|le|di|du|bin|al)\s+){{0,2}}{_NAME_WORD}){{0,2}})"
+)
+_NAME_PATTERNS = [
+    # "my name is o'brien" says outright that a name follows, so its case does not matter
+    re.compile(r"\b(?i:my\s+name\s+is|my\s+name's|name\s*:)\s+([\w'’-]+(?:\s+[\w'’-]+)?)"),
+    re.compile(rf"\b(?i:this\s+is|i\s+am|i'm|i’m|call\s+me|it's|it’s)\s+{_NAME}"),
+    re.compile(rf"(?:^|[.!?,]\s*|\b(?i:hi|hello|hey)\W+){_NAME}\s+(?i:here)\b"),
+]
+# Words that follow "I'm" or "this is" without being a name ("I'm Frustrated" never is one).
 _NOT_NAMES = frozenset(
-    "Not Very So Really Just Still Trying Having Getting Looking Sorry Fine Good Done Unable Here".split()
+    """Not Very So Really Just Still Trying Having Getting Looking Sorry Fine Good Done Unable Here The A An
+    In On At From With Also Already Back New Sure Afraid Glad Able Ready Stuck Owner Admin Urgent Locked
+    Unhappy Upset Angry Annoyed Confused Happy Calling Writing Contacting Waiting Your You My Our This That
+    It Is About Going Over Out Up Now Again Only Always Never Interested Customer User Member Client""".split()
+)
+_NOT_NAME_ENDINGS = ("ing", "ed", "ly", "ful", "ous", "ive", "able", "ible", "ian", "ese", "ish", "ent", "ant")
+_NOT_NAME_WORDS_LOWER = frozenset(
+    """a an the not very so really just still here fine good done sorry unable trying having getting looking
+    writing calling trying waiting stuck locked upset angry from with at in on""".split()
 )
 
 
+def _luhn_valid(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def _is_card_number(text: str) -> bool:
+    digits = re.sub(r"\D", "", text)
+    return 13 <= len(digits) <= 19 and _luhn_valid(digits)
+
+
+def mask_card_numbers(text: str) -> str:
+    """The text with every payment card number replaced by its last four digits."""
+
+    def masked(match: re.Match[str]) -> str:
+        number = match.group(0)
+        return f"[card ending {re.sub(r'[^0-9]', '', number)[-4:]}]" if _is_card_number(number) else number
+
+    return _CARD.sub(masked, text)
+
+
+def _name(message: str) -> str | None:
+    for index, pattern in enumerate(_NAME_PATTERNS):
+        for match in pattern.finditer(message):
+            value = match.group(1).strip(" '’-")
+            first = value.split()[0] if value else ""
+            if index == 0:
+                if not first or first.lower() in _NOT_NAME_WORDS_LOWER:
+                    continue
+                return " ".join(word[:1].upper() + word[1:] for word in value.split())
+            if first in _NOT_NAMES or first.lower().endswith(_NOT_NAME_ENDINGS):
+                continue
+            return value
+    return None
+
+
+def _phones(message: str, taken: list[str]) -> list[str]:
+    phones = []
+    for match in _PHONE.finditer(message):
+        value = match.group(0).strip()
+        if value.startswith("(") and ")" not in value:
+            value = value[1:]
+        digits = re.sub(r"\D", "", value)
+        if not 7 <= len(digits) <= 15 or _DATE.match(value) or _is_card_number(value):
+            continue
+        if any(digits == re.sub(r"\D", "", other) or value in other for other in taken):
+            continue  # an order or account number, not a phone
+        phones.append(value)
+    return phones
+
+
+def identifiers(text: str) -> list[str]:
+    """The order, account, invoice, workspace and serial numbers in a message."""
+    return [match.group(1) for pattern in _ID_PATTERNS.values() for match in pattern.finditer(text)]
+
+
 def customer_facts(customer_messages: list[str]) -> dict[str, str]:
-    """Everything identifying the customer already told us; the latest mention wins."""
+    """Everything identifying the customer already told us.
+
+    A name, email or phone: the latest mention wins. Numbers (orders, accounts, ...): every distinct
+    one, in the order given, since a customer may ask about two orders.
+    """
     facts: dict[str, str] = {}
+    numbers: dict[str, list[str]] = {}
     for message in customer_messages:
-        for fact, pattern in _FACT_PATTERNS.items():
+        name = _name(message)
+        if name:
+            facts["name"] = name
+        emails = _EMAIL.findall(message)
+        if emails:
+            facts["email"] = emails[-1]
+        message_ids = []
+        for fact, pattern in _ID_PATTERNS.items():
             for match in pattern.finditer(message):
-                value = (match.group(1) if pattern.groups else match.group(0)).strip()
-                if fact == "name" and value.split()[0] in _NOT_NAMES:
+                value = match.group(1).strip("-")
+                if _is_card_number(value):
                     continue
-                if fact == "phone" and sum(char.isdigit() for char in value) < 7:
-                    continue
-                facts[fact] = value
+                message_ids.append(value)
+                if value not in numbers.setdefault(fact, []):
+                    numbers[fact].append(value)
+        phones = _phones(_EMAIL.sub(" ", message), message_ids)
+        if phones:
+            facts["phone"] = phones[-1]
+    facts.update({fact: ", ".join(values) for fact, values in numbers.items()})
     return facts
 
 
 def without_identifiers(text: str) -> str:
     """The text with names, emails and numbers blanked: they say who is asking, not what about."""
-    for fact, pattern in _FACT_PATTERNS.items():
-        if fact in ("email", "phone", "name"):
-            text = pattern.sub(" ", text)
-        else:
-            text = pattern.sub(lambda match: match.group(0).replace(match.group(1), " "), text)
+    text = _CARD.sub(" ", _EMAIL.sub(" ", text))
+    text = _PHONE.sub(" ", text)
+    for pattern in _ID_PATTERNS.values():
+        text = pattern.sub(lambda match: match.group(0).replace(match.group(1), " "), text)
+    for pattern in _NAME_PATTERNS:
+        text = pattern.sub(lambda match: match.group(0).replace(match.group(1), " "), text)
     return text

@@ -123,7 +123,9 @@ async def analyze(state: ConversationState, config: RunnableConfig, runtime: Run
     question = messages[-1]["content"]
     signals = score_turn(question)
     retrieval = runtime.context.knowledge.search(question)
-    repeated = repeats_answered_question(question, _answered_questions(messages[:-1]), settings.repeat_similarity)
+    repeated = repeats_answered_question(
+        question, _answered_questions(messages[:-1]), settings.repeat_similarity, runtime.context.knowledge.best_passage
+    )
     turn = TurnAssessment(
         wants_human=signals.wants_human,
         small_talk=signals.small_talk,

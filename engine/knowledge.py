@@ -54,6 +54,8 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "colleague": ("team", "member", "user", "seat"),
     "employee": ("team", "member", "user", "seat"),
     "staff": ("team", "member", "user"),
+    "teammate": ("team", "member", "invit"),
+    "user": ("member", "seat", "invit"),
     "admin": ("role", "owner"),
     "device": ("hub",),
     "abroad": ("international", "country"),
@@ -140,17 +142,32 @@ class KnowledgeBase:
         return len({passage.article for passage in self.passages})
 
     def search(self, question: str, limit: int = 3) -> Retrieval:
+        """The passages that best answer the question, the one it covers best first."""
         question_terms = list(dict.fromkeys(content_terms(without_identifiers(question))))
         if not question_terms:
             return Retrieval([], 0.0)
         query = [variant for term in question_terms for variant in _expand(term)]
         scores = self._bm25.get_scores(query)
-        ranked = sorted(range(len(scores)), key=scores.__getitem__, reverse=True)[:limit]
-        ranked = [index for index in ranked if scores[index] > 0]
-        if not ranked:
+        candidates = [index for index in sorted(range(len(scores)), key=scores.__getitem__, reverse=True)[:limit + 2] if scores[index] > 0]
+        if not candidates:
             return Retrieval([], 0.0)
-        confidence = max(self._coverage(question_terms, index) for index in ranked)
-        return Retrieval([self.passages[index] for index in ranked], round(confidence, 3))
+        # BM25 finds the candidates; how much of the question each covers orders them, so the
+        # passage an answer quotes is the one the confidence is about.
+        coverage = {index: self._coverage(question_terms, index) for index in candidates}
+        in_titles = {index: self._title_hits(question_terms, index) for index in candidates}
+        ranked = sorted(candidates, key=lambda index: (-round(coverage[index], 3), -in_titles[index], -scores[index]))[:limit]
+        return Retrieval([self.passages[index] for index in ranked], round(coverage[ranked[0]], 3))
+
+    def best_passage(self, question: str) -> str | None:
+        """Which passage would answer the question ("article#heading"), if any."""
+        passages = self.search(question, limit=1).passages
+        return f"{passages[0].article}#{passages[0].heading}" if passages else None
+
+    def _title_hits(self, question_terms: list[str], index: int) -> int:
+        """How many of the question's terms the passage's article title or heading names."""
+        passage = self.passages[index]
+        titles = set(content_terms(f"{passage.title} {passage.heading}"))
+        return sum(any(variant in titles for variant in _expand(term)) for term in question_terms)
 
     def _coverage(self, question_terms: list[str], index: int) -> float:
         """IDF-weighted share of the question's terms that the passage (or its article's titles) contains."""

@@ -40,6 +40,7 @@ from .events import (
     Typing,
     thread_topic,
 )
+from .facts import customer_facts
 from .graph import ChatMessage, EngineContext, answer_id, build_graph, now_iso
 from .knowledge import KnowledgeBase
 from .llm_errors import LLM_ERRORS
@@ -301,8 +302,20 @@ class ConversationService:
         delivered = CustomerMessage(thread_id=thread_id, ticket_id=ticket.id, message_id=message["id"], content=message["content"])
         await self.bus.publish(PORTAL_TOPIC, delivered)
         yield delivered
+        await self._update_facts(ticket, message["content"])
         if ticket.assigned_agent:
             self._spawn(self._draft_reply(ticket))
+
+    async def _update_facts(self, ticket: TicketView, text: str) -> None:
+        """A name or order number given while waiting reaches the ticket's brief too."""
+        if not customer_facts([text]):
+            return
+        history = await self.transcript.read(ticket.thread_id)
+        facts = customer_facts([m["content"] for m in history if m["role"] == "customer"])
+        if facts != ticket.customer_facts:
+            updated = await self.tickets.update_facts(ticket.id, facts)
+            if updated:
+                await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=updated))
 
     async def customer_typing(self, thread_id: str, is_typing: bool) -> None:
         ticket = await self.tickets.open_for_thread(thread_id)

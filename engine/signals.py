@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from .facts import identifiers, without_identifiers
 from .text import content_terms, words
 
 # Who a customer asks for. A lookahead keeps "a person's email", "agent role", "human-readable" and
@@ -203,22 +205,54 @@ def score_turn(text: str) -> TurnSignals:
     )
 
 
+def _question_terms(text: str) -> tuple[set[str], set[str]]:
+    """What a message asks about, and the order or account numbers it asks it for."""
+    return set(content_terms(without_identifiers(text))), set(identifiers(text))
+
+
+def _about_different_numbers(first_ids: set[str], second_ids: set[str]) -> bool:
+    return bool(first_ids and second_ids and first_ids != second_ids)
+
+
 def similarity(first: str, second: str) -> float:
     """How much of the shorter message the longer one repeats (overlap of content stems), 0..1.
 
-    One shared word is never a repeat: "how do I cancel" and "if I cancel, do I get a refund"
-    share "cancel" but ask different things.
+    The same words are a repeat however short ("refund?" twice); otherwise one shared word never
+    is: "how do I cancel" and "if I cancel, do I get a refund" share "cancel" but ask different
+    things. The same question about two different orders is two questions.
     """
-    first_terms, second_terms = set(content_terms(first)), set(content_terms(second))
+    (first_terms, first_ids), (second_terms, second_ids) = _question_terms(first), _question_terms(second)
+    if _about_different_numbers(first_ids, second_ids):
+        return 0.0
+    if first_terms and first_terms == second_terms:
+        return 1.0
     shared = first_terms & second_terms
     if len(shared) < 2:
         return 0.0
     return len(shared) / min(len(first_terms), len(second_terms))
 
 
-def repeats_answered_question(text: str, answered_questions: list[str], threshold: float) -> bool:
-    """The loop of death: the customer asks again what the assistant already answered."""
-    return any(similarity(text, earlier) >= threshold for earlier in answered_questions)
+def repeats_answered_question(
+    text: str, answered_questions: list[str], threshold: float, passage_of: Callable[[str], str | None]
+) -> bool:
+    """The loop of death: the customer asks again what the assistant already answered.
+
+    A question counts as asked again when it says what an answered one said, or when it shares a
+    word with one and the knowledge base's best passage for both is the same: the assistant
+    would only give the same answer again ("how do I reset my password?", then "I forgot my password").
+    """
+    passage = passage_of(text)
+    terms, ids = _question_terms(text)
+    for earlier in answered_questions:
+        earlier_terms, earlier_ids = _question_terms(earlier)
+        if _about_different_numbers(ids, earlier_ids):
+            continue
+        if terms and terms == earlier_terms:
+            return True
+        same_answer = passage is not None and passage == passage_of(earlier)
+        if same_answer and (terms & earlier_terms or similarity(text, earlier) >= threshold):
+            return True
+    return False
 
 
 def sentiment_trend(history: list[float]) -> float:

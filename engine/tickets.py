@@ -266,6 +266,16 @@ class TicketStore:
             session.add(TicketEventRow(ticket_id=ticket_id, kind="summary_refined", actor="assistant"))
         return await self.get(ticket_id)
 
+    async def update_facts(self, ticket_id: str, facts: dict[str, str]) -> TicketView | None:
+        """Records what the customer has told us since the brief was written."""
+        async with self._sessions.begin() as session:
+            row = await session.get(TicketRow, ticket_id)
+            if row is None:
+                return None
+            row.brief = {**row.brief, "customer_facts": facts}
+            session.add(TicketEventRow(ticket_id=ticket_id, kind="facts_updated", actor="customer", detail=facts))
+        return await self.get(ticket_id)
+
     async def note(self, ticket_id: str, actor: str, kind: str, detail: dict) -> None:
         """Adds an entry to the ticket's audit trail (private notes live here too)."""
         async with self._sessions.begin() as session:

@@ -66,6 +66,17 @@ async def test_the_handoff_brief_carries_what_the_customer_already_said(service)
     assert brief["reason"] == "handoff_request" and brief["sentiment_trend"]
 
 
+async def test_what_the_customer_says_while_waiting_reaches_the_brief(service):
+    portal = Recorder()
+    service.bus.subscribe(PORTAL_TOPIC, portal)
+    ticket = await escalated_ticket(service, "t-later", "agent please")
+    assert ticket.customer_facts == {}
+    await say(service, "t-later", "I'm Maria Lopez, maria@example.com, order NWH-123456")
+    updates = await portal.wait_for("ticket_updated")
+    assert updates[-1].ticket.customer_facts == {"name": "Maria Lopez", "email": "maria@example.com", "order_number": "NWH-123456"}
+    assert (await service.tickets.get(ticket.id)).customer_facts["order_number"] == "NWH-123456"
+
+
 async def test_agent_claims_replies_and_the_paused_thread_records_each_action(service):
     customer = Recorder()
     service.bus.subscribe(thread_topic("t-loop"), customer)

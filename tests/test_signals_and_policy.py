@@ -105,11 +105,34 @@ def test_greetings_and_thanks_are_small_talk_and_questions_are_not():
     assert not is_small_talk("hi, how do I get a refund?")
 
 
-def test_asking_again_what_was_answered_is_a_loop_but_a_follow_up_is_not():
-    answered = ["How do I reset my password?"]
-    assert repeats_answered_question("how do i reset my password??", answered, SETTINGS.repeat_similarity)
-    assert not repeats_answered_question("how do I turn on two-factor authentication?", answered, SETTINGS.repeat_similarity)
-    assert not repeats_answered_question("if I cancel do I get a refund", ["how do I cancel"], SETTINGS.repeat_similarity)
+KNOWLEDGE = KnowledgeBase(SETTINGS.kb_dir)
+
+
+@pytest.mark.parametrize(
+    ("earlier", "again"),
+    [
+        ("How do I reset my password?", "how do i reset my password??"),
+        ("How do I reset my password?", "I forgot my password"),
+        ("where is my order?", "WHERE IS MY ORDER"),
+        ("refund?", "refund please"),
+        ("my card was declined", "my card keeps getting declined"),
+    ],
+)
+def test_asking_again_what_was_answered_is_a_loop(earlier, again):
+    assert repeats_answered_question(again, [earlier], SETTINGS.repeat_similarity, KNOWLEDGE.best_passage)
+
+
+@pytest.mark.parametrize(
+    ("earlier", "follow_up"),
+    [
+        ("How do I reset my password?", "how do I turn on two-factor authentication?"),
+        ("how do I cancel", "if I cancel do I get a refund"),
+        ("How do I track my Hub order?", "How do I cancel my Hub order?"),
+        ("where is order NWH-100001?", "where is order NWH-100002?"),
+    ],
+)
+def test_a_follow_up_is_not_a_loop(earlier, follow_up):
+    assert not repeats_answered_question(follow_up, [earlier], SETTINGS.repeat_similarity, KNOWLEDGE.best_passage)
 
 
 def _turn(**changes):
@@ -174,6 +197,31 @@ def test_customer_facts_are_extracted_from_what_they_wrote():
         "account_number": "ACC-99812",
     }
     assert "name" not in customer_facts(["I'm Still waiting for my refund"])
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        ("Hi, I'm Sean O'Brien", {"name": "Sean O'Brien"}),
+        ("hello, Tom Becker here", {"name": "Tom Becker"}),
+        ("my name is jean-luc picard", {"name": "Jean-luc Picard"}),
+        ("I'm Canadian and I'm Locked out", {}),
+        ("call me at (555) 123-4567", {"phone": "(555) 123-4567"}),
+        ("I was charged on 2024-03-05", {}),
+        ("my order is NWH-482910, and order #A-10293 too", {"order_number": "NWH-482910, A-10293"}),
+        ("invoice number INV-2024-001 for workspace id ws-4411", {"invoice_number": "INV-2024-001", "workspace_id": "ws-4411"}),
+    ],
+)
+def test_customer_facts_in_other_words(said, expected):
+    assert customer_facts([said]) == expected
+
+
+def test_a_card_number_is_never_a_fact_and_never_quoted_to_an_agent():
+    said = "my card 4111 1111 1111 1111 was charged twice, please help a person"
+    assert customer_facts([said]) == {}
+    brief = write_brief([said], [-0.4], "handoff_request", SETTINGS.skills, [])
+    assert "4111 1111" not in brief.summary + brief.first_question + brief.latest_message
+    assert "card ending 1111" in brief.first_question
 
 
 def test_skills_are_tagged_from_the_configured_list():
