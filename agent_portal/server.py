@@ -143,7 +143,18 @@ class PortalServer:
         for event, action in actions.items():
             self.sio.on(event, self._validated(event, action))
 
-    async def _connect(self, sid: str, environ: dict, auth: Any = None) -> None:
+    def _reserved_event(self, sid: str) -> dict[str, Any] | None:
+        """An error when a connected client sends an event named 'connect' or 'disconnect'.
+
+        python-socketio routes such an event to the same handler as the handshake; during a real
+        handshake or disconnect the socket is not counted as connected."""
+        if self.sio.manager.is_connected(sid, "/"):
+            return _error("'connect' and 'disconnect' are reserved event names; see docs/portal-protocol.md")
+        return None
+
+    async def _connect(self, sid: str, environ: Any = None, auth: Any = None, *_: Any) -> dict[str, Any] | None:
+        if refused := self._reserved_event(sid):
+            return refused
         token = auth.get("token") if isinstance(auth, dict) else None
         holder = self.tokens.holder(token) if isinstance(token, str) else None
         agent = await self.service.tickets.agent(holder[0]) if holder else None
@@ -157,6 +168,7 @@ class PortalServer:
         self._online[agent.name] += 1
         if self._online[agent.name] == 1:
             await self.sio.emit("presence", {"agent": agent.name, "online": True}, to="agents")
+        return None
 
     async def _join_rooms(self, sid: str, session: dict[str, Any], agent: AgentProfile) -> None:
         """Puts the socket in exactly the rooms the agent's current rights give; the server decides.
@@ -180,17 +192,20 @@ class PortalServer:
         await self.sio.emit("session_ended", {"reason": reason}, to=sid)
         await self.sio.disconnect(sid)
 
-    async def _disconnect(self, sid: str, reason: Any = None) -> None:
+    async def _disconnect(self, sid: str, reason: Any = None, *_: Any) -> dict[str, Any] | None:
+        if refused := self._reserved_event(sid):
+            return refused
         if expiry := self._expiries.pop(sid, None):
             expiry.cancel()
         session = await self.sio.get_session(sid)
         name = session.get("agent")
         if not name:
-            return
+            return None
         self._online[name] -= 1
         if self._online[name] <= 0:
             del self._online[name]
             await self.sio.emit("presence", {"agent": name, "online": False}, to="agents")
+        return None
 
     async def _unknown_event(self, event: str, sid: str, *data: Any) -> dict[str, Any]:
         return _error(f"unknown event {event[:64]!r}; see docs/portal-protocol.md")

@@ -170,7 +170,9 @@ class ConversationService:
     async def customer_message(self, thread_id: str, text: str, message_id: str | None = None) -> AsyncIterator[Event]:
         """Handles one customer message, yielding this turn's events as they happen, tokens included.
 
-        An empty message is ignored; one over the size limit yields an error and stores nothing.
+        An empty message is ignored; one over the size limit yields an error and stores nothing. The
+        front end names the message; a name already recorded is the same message sent again (ignored)
+        or, from another thread or with other words, not the client's to reuse: it gets a fresh one.
         """
         text = text.strip()
         if not text:
@@ -178,8 +180,12 @@ class ConversationService:
         if problem := self.check_customer_text(text):
             yield ErrorEvent(thread_id=thread_id, message=problem)
             return
+        if message_id and (recorded := await self.transcript.find(message_id)):
+            if recorded == (thread_id, text):
+                return
+            message_id = None
         message: ChatMessage = {
-            "id": message_id or uuid.uuid4().hex,
+            "id": message_id or str(uuid.uuid4()),
             "role": "customer",
             "author": "Customer",
             "content": text,

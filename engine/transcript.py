@@ -64,6 +64,16 @@ class TranscriptStore:
         async with self._engine.begin() as connection:
             await connection.execute(upsert)
 
+    async def find(self, message_id: str) -> tuple[str, str] | None:
+        """The thread and text of a recorded message, or None."""
+        async with self._engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(TranscriptRow.thread_id, TranscriptRow.content).where(TranscriptRow.message_id == message_id)
+                )
+            ).first()
+        return (row.thread_id, row.content) if row else None
+
     async def read(self, thread_id: str) -> list[dict[str, Any]]:
         """Every message of the thread, in the order it was said."""
         async with self._sessions() as session:

@@ -77,6 +77,20 @@ async def test_what_the_customer_says_while_waiting_reaches_the_brief(service):
     assert (await service.tickets.get(ticket.id)).customer_facts["order_number"] == "NWH-123456"
 
 
+async def test_a_message_id_the_front_end_reuses_never_overwrites_what_was_said(service):
+    async def send(thread_id: str, text: str) -> list:
+        return [event async for event in service.customer_message(thread_id, text, "client-chosen-id")]
+
+    await send("t-ids-a", "How do I reset my password?")
+    assert await send("t-ids-a", "How do I reset my password?") == []  # the same message sent twice
+    await send("t-ids-a", "and how do I turn on two-factor?")
+    await send("t-ids-b", "where is my order?")  # another customer, the same id
+    said_in_a = [m["content"] for m in await service.history("t-ids-a") if m["role"] == "customer"]
+    said_in_b = [m["content"] for m in await service.history("t-ids-b") if m["role"] == "customer"]
+    assert said_in_a == ["How do I reset my password?", "and how do I turn on two-factor?"]
+    assert said_in_b == ["where is my order?"]
+
+
 async def test_agent_claims_replies_and_the_paused_thread_records_each_action(service):
     customer = Recorder()
     service.bus.subscribe(thread_topic("t-loop"), customer)

@@ -144,6 +144,25 @@ async def test_bad_unknown_and_oversized_events_get_error_acks_and_the_server_ke
         await agent.close()
 
 
+async def test_a_client_cannot_replay_the_handshake_or_fake_its_own_disconnect(app):
+    await app.add_agent("Jo", ["General"])
+    await app.add_agent("Lu", ["Billing"], supervisor=True)
+    jo = await PortalAgent(app, "Jo").connect()
+    watcher = await PortalAgent(app, "Lu").connect()
+    try:
+        supervisor_token = await PortalAgent(app, "Lu").login()
+        as_supervisor = await jo.sio.call("connect", ({}, {"token": supervisor_token}), timeout=15)
+        assert as_supervisor["ok"] is False and "reserved" in as_supervisor["error"]
+        assert (await jo.call("overview"))["ok"] is False  # still Jo, with Jo's rights
+        gone = await jo.sio.call("disconnect", "client disconnect", timeout=15)
+        assert gone["ok"] is False and "reserved" in gone["error"]
+        assert not [p for p in watcher.log.named("presence") if p == {"agent": "Jo", "online": False}]
+        assert (await jo.call("queue"))["ok"] is True
+    finally:
+        await jo.close()
+        await watcher.close()
+
+
 async def test_copilot_drafts_reach_only_the_agent_and_can_be_sent_or_discarded(app):
     await app.add_agent("Gus", ["General", "Account"])
     agent = await PortalAgent(app, "Gus").connect()
