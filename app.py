@@ -17,7 +17,16 @@ from chat.chainlit_ci import drop_placeholder_key
 from chat.event_loop import restore_stock_asyncio
 from chat.history import ResumeLatestThread, create_history_tables, make_data_layer
 from chat.identity import CustomerSignIn, customer_user, ensure_auth_secret
-from chat.render import ASSISTANT, GREETING, queue_text, remove_stop_notice, render, support_message, thread_renderer
+from chat.render import (
+    ASSISTANT,
+    GREETING,
+    RATING_PROMPT,
+    queue_text,
+    remove_stop_notice,
+    render,
+    support_message,
+    thread_renderer,
+)
 from chat.resume import add_missing_messages, restore_status_line
 from chat.subscriptions import ThreadSubscriptions
 from chat.typing import typing_route
@@ -146,10 +155,13 @@ def _source_line(content: str, sources: list[str]) -> str:
 
 @cl.action_callback("rate")
 async def rate_conversation(action: cl.Action) -> None:
+    prompt: cl.Message | None = cl.user_session.get(RATING_PROMPT)
     try:
         await engine().rate(_thread_id(), int(action.payload.get("rating", 0)))
     except (ActionRefused, ValueError, TypeError) as refused:
         await support_message(f"Your rating was not saved: {refused}").send()
         return
-    await action.remove()
+    finally:
+        for button in prompt.actions if prompt else [action]:  # one rating per conversation
+            await button.remove()
     await support_message("Thank you for your feedback!").send()

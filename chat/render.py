@@ -23,6 +23,7 @@ SUPPORT = "Support"
 _STATUS = "ee_status_message"
 _TYPING = "ee_typing_message"
 _AGENT = "ee_agent_name"
+RATING_PROMPT = "ee_rating_prompt"
 
 
 def _minutes(seconds: int) -> str:
@@ -60,11 +61,11 @@ def adopt_status_line(status: cl.Message) -> None:
     cl.user_session.set(_STATUS, status)
 
 
-async def show_status(text: str) -> None:
+async def show_status(text: str, event_id: str | None = None) -> None:
     """One status line per conversation, updated in place as the handoff moves along."""
     status: cl.Message | None = cl.user_session.get(_STATUS)
     if status is None:
-        status = status_line(text)
+        status = status_line(text, event_id)
         adopt_status_line(status)
         await status.send()
     else:
@@ -90,17 +91,17 @@ async def render(event: Event) -> None:
         case "status_change":
             if event.mode in ("ai", "resolved"):
                 cl.user_session.set(_STATUS, None)  # the next handoff gets a fresh status line
-                await support_message(event.text).send()
+                await support_message(event.text, id=event.event_id).send()
             else:
                 if event.mode == "waiting":  # back in the queue (a transfer): nobody holds the chat now
                     await _clear_typing()
                     cl.user_session.set(_AGENT, None)
-                await show_status(event.text)
+                await show_status(event.text, event.event_id)
         case "queue_position":
-            await show_status(queue_text(event))
+            await show_status(queue_text(event), event.event_id)
         case "agent_joined":
             cl.user_session.set(_AGENT, event.agent_name)
-            await show_status(f"{event.agent_name} joined the conversation and can see everything so far.")
+            await show_status(f"{event.agent_name} joined the conversation and can see everything so far.", event.event_id)
         case "agent_message":
             await _clear_typing()
             await cl.Message(id=event.message_id, author=event.agent_name, content=event.content).send()
@@ -108,7 +109,7 @@ async def render(event: Event) -> None:
             if event.is_typing and cl.user_session.get(_TYPING) is None:
                 typing = cl.Message(author=event.name, content="")
                 cl.user_session.set(_TYPING, typing)
-                await typing.stream_token(f"_{event.name} is typing…_")
+                await typing.stream_token(f"{event.name} is typing…")
             elif not event.is_typing:
                 await _clear_typing()
         case "customer_message":
@@ -119,7 +120,9 @@ async def render(event: Event) -> None:
             await _clear_typing()
             cl.user_session.set(_AGENT, None)
             ratings = [cl.Action(name="rate", payload={"rating": stars}, label="★" * stars) for stars in range(1, 6)]
-            await support_message(f"{event.agent_name} resolved this conversation. How did we do?", actions=ratings).send()
+            prompt = support_message(f"{event.agent_name} resolved this conversation. How did we do?", actions=ratings, id=event.event_id)
+            cl.user_session.set(RATING_PROMPT, prompt)
+            await prompt.send()
         case "handed_back":
             await _clear_typing()
             cl.user_session.set(_AGENT, None)

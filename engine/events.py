@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated, Literal, Union
 
@@ -19,6 +20,8 @@ def thread_topic(thread_id: str) -> str:
 
 class _Event(BaseModel):
     thread_id: str
+    # Names what a front end shows for this event: every open tab of a chat renders it under one id.
+    event_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
 
 
 class TokenStream(_Event):

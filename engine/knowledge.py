@@ -151,11 +151,14 @@ class KnowledgeBase:
         candidates = [index for index in sorted(range(len(scores)), key=scores.__getitem__, reverse=True)[:limit + 2] if scores[index] > 0]
         if not candidates:
             return Retrieval([], 0.0)
-        # BM25 finds the candidates; how much of the question each covers orders them, so the
-        # passage an answer quotes is the one the confidence is about.
+        # BM25 finds the candidates; how much of the question each covers (in steps of a fifth, so
+        # one incidental word does not decide) orders them, so the passage an answer quotes is the
+        # one the confidence is about.
         coverage = {index: self._coverage(question_terms, index) for index in candidates}
         in_titles = {index: self._title_hits(question_terms, index) for index in candidates}
-        ranked = sorted(candidates, key=lambda index: (-round(coverage[index], 3), -in_titles[index], -scores[index]))[:limit]
+        ranked = sorted(
+            candidates, key=lambda index: (-math.floor(coverage[index] * 5), -in_titles[index], -scores[index])
+        )[:limit]
         return Retrieval([self.passages[index] for index in ranked], round(coverage[ranked[0]], 3))
 
     def best_passage(self, question: str) -> str | None:

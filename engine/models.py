@@ -10,15 +10,18 @@ from typing import Any, TypeVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict
 
 from .config import Settings
 from .knowledge import KnowledgeBase
-from .signals import is_small_talk
+from .facts import customer_facts
+from .signals import is_small_talk, without_handoff_request
 
 CANNOT_HELP = "I'm not able to help with that"
+# The copilot prompt's first words: the offline model drafts in the agent's voice when it sees them.
+DRAFT_FOR_AGENT = "You draft replies for a human support agent"
 Chunk = TypeVar("Chunk")
 
 
@@ -88,8 +91,33 @@ class OfflineChatModel(BaseChatModel):
         section = "" if best.heading == best.title else f" — {best.heading}"
         return f"{lead} From **{best.title}**{section}:\n\n{body}\n\nSource: {best.title}"
 
-    def _question(self, messages: list[BaseMessage]) -> str:
-        return next((str(m.content) for m in reversed(messages) if isinstance(m, HumanMessage)), "")
+    def draft_for_agent(self, customer_messages: list[str]) -> str:
+        """The agent's next reply: greets the customer by name, answers from the best article if
+        one fits the latest message, and otherwise says the agent is on it."""
+        name = customer_facts(customer_messages).get("name", "")
+        greeting = f"Hi {name.split()[0]}, thanks" if name else "Thanks"
+        question = without_handoff_request(customer_messages[-1]) if customer_messages else ""
+        retrieval = self.knowledge.search(question)
+        if not retrieval.passages or retrieval.confidence < self.confidence_threshold:
+            return (
+                f"{greeting} for your patience. I've read through your conversation so far, so there's no need to "
+                "repeat anything. Let me look into this for you; I'll be back with you here in a moment."
+            )
+        best = retrieval.passages[0]
+        steps = best.text.strip()
+        if len(steps) > 600:
+            steps = steps[:600].rsplit(" ", 1)[0] + " …"
+        return (
+            f"{greeting} for your patience. Here's what to do, from our article “{best.title}”:\n\n{steps}\n\n"
+            "Does that sort it out? If not, tell me what you see and I'll take it from there."
+        )
+
+    def _reply(self, messages: list[BaseMessage]) -> str:
+        drafting = any(isinstance(m, SystemMessage) and str(m.content).startswith(DRAFT_FOR_AGENT) for m in messages)
+        if drafting:
+            return self.draft_for_agent([str(m.content) for m in messages if isinstance(m, HumanMessage)])
+        question = next((str(m.content) for m in reversed(messages) if isinstance(m, HumanMessage)), "")
+        return self.compose(question)
 
     def _generate(
         self,
@@ -98,7 +126,7 @@ class OfflineChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.compose(self._question(messages))))])
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self._reply(messages)))])
 
     def _stream(
         self,
@@ -107,7 +135,7 @@ class OfflineChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        for piece in re.findall(r"\S+\s*|\s+", self.compose(self._question(messages))):
+        for piece in re.findall(r"\S+\s*|\s+", self._reply(messages)):
             yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
 
     async def _astream(
@@ -117,7 +145,7 @@ class OfflineChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        for piece in re.findall(r"\S+\s*|\s+", self.compose(self._question(messages))):
+        for piece in re.findall(r"\S+\s*|\s+", self._reply(messages)):
             await asyncio.sleep(self.token_delay_seconds)
             chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
             if run_manager:

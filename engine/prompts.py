@@ -8,7 +8,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from .knowledge import Retrieval
-from .models import CANNOT_HELP
+from .models import CANNOT_HELP, DRAFT_FOR_AGENT
 
 HISTORY_LIMIT = 20
 RECENT_MESSAGES = 6  # sent as chat messages; older ones in the window go as one block of text
@@ -19,7 +19,7 @@ Be brief and concrete. If the articles do not answer the question, reply with a 
 starts exactly with "{CANNOT_HELP}" and nothing else of substance: a person will take over.
 Earlier messages may include replies from human support agents; treat them as part of the conversation."""
 
-_COPILOT_RULES = """You draft replies for a human support agent, who will review them before sending.
+_COPILOT_RULES = f"""{DRAFT_FOR_AGENT}, who will review them before sending.
 Write the agent's next reply to the customer: warm, specific, grounded in the help articles, and
 never asking for anything the customer already gave (name, email, account or order numbers)."""
 

@@ -336,7 +336,8 @@ class ConversationService:
         if not isinstance(rating, int) or not 1 <= rating <= 5:
             raise ActionRefused("a rating is a whole number from 1 to 5")
         rated = await self.tickets.rate(ticket.id, rating)
-        assert rated is not None
+        if rated is None:  # one rating per conversation: the first one counts
+            raise ActionRefused("this conversation was already rated; thank you")
         await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=thread_id, ticket=rated))
         return rated
 

@@ -188,6 +188,13 @@ def wants_human(text: str) -> bool:
     )
 
 
+def without_handoff_request(text: str) -> str:
+    """The message minus its request for a person: "I want a person, my reset link fails" asks
+    about the reset link."""
+    rest = _HANDOFF.sub(" ", _normalized(text))
+    return "" if all(word in _ASKED_FOR or word in _FILLER for word in words(rest)) else rest
+
+
 def is_small_talk(text: str) -> bool:
     """Greetings and thanks: answered politely, never escalated for lack of a KB article."""
     if len(words(text)) > 10 or not _PLEASANTRIES.search(text):

@@ -250,7 +250,9 @@ class TicketStore:
             raise ValueError("a rating is a whole number from 1 to 5")
         async with self._sessions.begin() as session:
             result = await session.execute(
-                update(TicketRow).where(TicketRow.id == ticket_id, TicketRow.status == RESOLVED).values(rating=rating)
+                update(TicketRow)
+                .where(TicketRow.id == ticket_id, TicketRow.status == RESOLVED, TicketRow.rating.is_(None))
+                .values(rating=rating)
             )
             if result.rowcount != 1:
                 return None

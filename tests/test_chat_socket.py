@@ -152,6 +152,12 @@ async def test_a_resolved_conversation_asks_for_a_rating_and_stores_it(app):
         await customer.message_from("Support", "Thank you for your feedback")
         updated = await agent.log.wait_for("ticket_updated", lambda t: t["id"] == ticket["id"] and t.get("rating") == 4)
         assert updated["status"] == "resolved"
+        await customer.log.wait_for("remove_action", lambda a: a["id"] == actions[-1]["id"])
+        assert {a["id"] for a in customer.log.named("remove_action")} == {a["id"] for a in actions}  # every star goes
+
+        await customer.click(actions[0])  # a second rating, from a stale tab say
+        await customer.message_from("Support", "already rated")
+        assert not [t for t in agent.log.named("ticket_updated") if t["id"] == ticket["id"] and t.get("rating") == 1]
     finally:
         await customer.close()
         await agent.close()

@@ -139,6 +139,9 @@ async def test_resolve_closes_the_ticket_and_the_customer_can_rate_it(service):
     assert rated.rating == 5 and rated.status == "resolved"
     with pytest.raises(ActionRefused):
         await service.rate("t-resolve", 9)
+    with pytest.raises(ActionRefused, match="already rated"):
+        await service.rate("t-resolve", 1)
+    assert (await service.tickets.get(ticket.id)).rating == 5
 
 
 async def test_an_empty_message_is_ignored_and_an_oversized_one_is_refused_without_storing(service):

@@ -9,6 +9,7 @@ import pytest
 
 from engine.config import Settings
 from engine.knowledge import KnowledgeBase
+from engine.models import OfflineChatModel
 
 DATA = Path(__file__).parent / "data"
 
@@ -59,3 +60,12 @@ def test_names_and_numbers_do_not_lower_confidence(knowledge):
 def test_a_folder_without_articles_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="no markdown articles"):
         KnowledgeBase(tmp_path)
+
+
+def test_the_offline_copilot_drafts_in_the_agents_voice_from_the_latest_message(knowledge):
+    model = OfflineChatModel(knowledge=knowledge)
+    answered = model.draft_for_agent(["Hi, I'm Maria Lopez", "I want a person, my password reset link fails"])
+    assert answered.startswith("Hi Maria") and "“Resetting Your Password”" in answered
+    assert "person from our team" not in answered
+    nothing_to_quote = model.draft_for_agent(["agent please"])
+    assert "no need to repeat" in nothing_to_quote and "article" not in nothing_to_quote
