@@ -7,6 +7,7 @@ Rooms are decided here, never by a client: `agent:<name>` (all of an agent's tab
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 SOCKET_IO_CLIENT = Path(__file__).resolve().parent.parent / "node_modules" / "socket.io-client" / "dist"
 MAX_PACKET_BYTES = 256 * 1024
+MAX_LOGIN_BYTES = 16 * 1024
 
 Action = Callable[[AgentProfile, Any], Awaitable[dict[str, Any]]]
 
@@ -111,10 +113,16 @@ class PortalServer:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
     async def _login(self, request: Request) -> Response:
+        received = bytearray()
+        async for chunk in request.stream():
+            received += chunk
+            if len(received) > MAX_LOGIN_BYTES:
+                return JSONResponse({"error": f"a login is at most {MAX_LOGIN_BYTES:,} bytes"}, status_code=413)
         try:
-            body = await request.json()
+            body = json.loads(received)
             name, password = str(body["name"])[:64], str(body["password"])[:256]
-        except (ValueError, KeyError, TypeError):
+            name.encode(), password.encode()  # a lone surrogate cannot be a name or a password
+        except (ValueError, KeyError, TypeError, RecursionError):
             return JSONResponse({"error": 'send JSON {"name": ..., "password": ...}'}, status_code=400)
         agent = await self.service.tickets.verify_agent(name, password)
         if agent is None:

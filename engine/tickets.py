@@ -313,7 +313,7 @@ class TicketStore:
         avatar_url: str = "",
     ) -> AgentProfile:
         """Creates or replaces an agent account; the password is stored only as a bcrypt hash."""
-        password_hash = (await asyncio.to_thread(bcrypt.hashpw, password.encode(), bcrypt.gensalt())).decode()
+        password_hash = (await asyncio.to_thread(bcrypt.hashpw, password.encode()[:72], bcrypt.gensalt())).decode()
         async with self._sessions.begin() as session:
             row = await session.get(AgentRow, name) or AgentRow(name=name)
             row.password_hash, row.skills, row.is_supervisor = password_hash, skills, is_supervisor
@@ -336,5 +336,6 @@ class TicketStore:
         async with self._sessions() as session:
             row = await session.get(AgentRow, name)
         stored = row.password_hash.encode() if row else _UNKNOWN_AGENT_HASH
-        matches = await asyncio.to_thread(bcrypt.checkpw, password.encode(), stored)
+        # bcrypt reads 72 bytes (version 5 refuses more), so that is what a password is checked on.
+        matches = await asyncio.to_thread(bcrypt.checkpw, password.encode()[:72], stored)
         return _profile(row) if row and matches else None

@@ -21,8 +21,14 @@ async def test_login_with_a_wrong_password_is_refused(app):
     async with httpx.AsyncClient(base_url=app.base_url) as http:
         wrong = await http.post("/portal/login", json={"name": "Lee", "password": "guess"})
         garbage = await http.post("/portal/login", content=b"not json")
+        too_long = await http.post("/portal/login", json={"name": "Lee", "password": "p" * 200})
+        lone_surrogate = await http.post("/portal/login", content=b'{"name": "Lee", "password": "\\ud800"}')
+        nested = await http.post("/portal/login", content=b"[" * 5_000 + b"]" * 5_000)
+        huge = await http.post("/portal/login", content=b" " * (1024 * 1024))
     assert wrong.status_code == 401 and wrong.json()["error"] == "wrong name or password"
     assert garbage.status_code == 400
+    assert too_long.status_code == 401 and lone_surrogate.status_code == 400 and nested.status_code == 400
+    assert huge.status_code == 413
 
 
 @pytest.mark.parametrize("token", [None, "", "forged.token.value", "eyJhZ2VudCI6IkRhbmEifQ.awjmgQ.AAAAAAAAAAAAAAAAAAAAAAAAAAA"])
