@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CUSTOMER_COOKIE = "ee_customer"
+VISITOR_PREFIX = "visitor:"
 _COOKIE_VALUE = re.compile(r"^[0-9a-f]{32}$")
 ONE_YEAR = 365 * 24 * 3600
 
@@ -106,11 +107,12 @@ def _session_cookies(request: Request, identifier: str) -> list[tuple[bytes, byt
 def _identify(headers: Headers, id_header: str, visitor: str) -> str:
     if id_header and (site_id := headers.get(id_header, "").strip()):
         return f"customer:{site_id[:128]}"
-    return f"visitor:{visitor}"
+    return f"{VISITOR_PREFIX}{visitor}"
 
 
 def _customer(identifier: str) -> cl.User:
-    return cl.User(identifier=identifier, metadata={"role": "customer"})
+    shown_as = "Guest" if identifier.startswith(VISITOR_PREFIX) else identifier
+    return cl.User(identifier=identifier, display_name=shown_as, metadata={"role": "customer"})
 
 
 def customer_identifier(headers: Headers, id_header: str) -> str | None:
@@ -119,7 +121,7 @@ def customer_identifier(headers: Headers, id_header: str) -> str | None:
     visitor = cookie[CUSTOMER_COOKIE].value if CUSTOMER_COOKIE in cookie else ""
     if id_header and headers.get(id_header, "").strip():
         return _identify(headers, id_header, visitor)
-    return f"visitor:{visitor}" if _COOKIE_VALUE.match(visitor) else None
+    return f"{VISITOR_PREFIX}{visitor}" if _COOKIE_VALUE.match(visitor) else None
 
 
 def customer_user(headers: Headers, id_header: str) -> cl.User | None:

@@ -42,6 +42,11 @@ async def remove_stop_notice() -> None:
         await notice.remove()
 
 
+def agent_text(name: str, text: str) -> str:
+    """An agent's words as the customer sees them: under their name, where Chainlit shows only an initial."""
+    return f"**{name}** · support team\n\n{text}"
+
+
 def support_message(text: str, *, status: bool = False, **extra: object) -> cl.Message:
     """A message from Support (not the assistant, not an agent), under the support avatar."""
     metadata = {"avatarName": "support", "status": True} if status else {"avatarName": "support"}
@@ -101,10 +106,17 @@ async def render(event: Event) -> None:
             await show_status(queue_text(event), event.event_id)
         case "agent_joined":
             cl.user_session.set(_AGENT, event.agent_name)
-            await show_status(f"{event.agent_name} joined the conversation and can see everything so far.", event.event_id)
+            # Said where the customer is looking: a new line at the bottom, not an edit far above.
+            waiting_line: cl.Message | None = cl.user_session.get(_STATUS)
+            if waiting_line is not None:
+                waiting_line.content = f"Connected you to {event.agent_name}."
+                await waiting_line.update()
+            joined = status_line(f"{event.agent_name} joined the conversation and can see everything so far.", event.event_id)
+            adopt_status_line(joined)
+            await joined.send()
         case "agent_message":
             await _clear_typing()
-            await cl.Message(id=event.message_id, author=event.agent_name, content=event.content).send()
+            await cl.Message(id=event.message_id, author=event.agent_name, content=agent_text(event.agent_name, event.content)).send()
         case "typing":
             if event.is_typing and cl.user_session.get(_TYPING) is None:
                 typing = cl.Message(author=event.name, content="")
@@ -120,7 +132,7 @@ async def render(event: Event) -> None:
             await _clear_typing()
             cl.user_session.set(_AGENT, None)
             ratings = [cl.Action(name="rate", payload={"rating": stars}, label="★" * stars) for stars in range(1, 6)]
-            prompt = support_message(f"{event.agent_name} resolved this conversation. How did we do?", actions=ratings, id=event.event_id)
+            prompt = support_message("How did we do? One tap to rate this conversation.", actions=ratings, id=event.event_id)
             cl.user_session.set(RATING_PROMPT, prompt)
             await prompt.send()
         case "handed_back":

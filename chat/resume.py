@@ -15,7 +15,7 @@ from chainlit.types import ThreadDict
 
 from engine.graph import ChatMessage
 
-from .render import ASSISTANT, CHAINLIT_STOP_NOTICE, adopt_status_line, is_status_line, status_line
+from .render import ASSISTANT, CHAINLIT_STOP_NOTICE, adopt_status_line, agent_text, is_status_line, status_line
 
 
 def _chainlit_time(iso: str) -> str:
@@ -41,7 +41,7 @@ async def add_missing_messages(thread: ThreadDict, transcript: list[ChatMessage]
         step = cl.Message(
             id=message["id"],
             author=ASSISTANT if message["role"] == "assistant" else message["author"],
-            content=message["content"],
+            content=agent_text(message["author"], message["content"]) if message["role"] == "agent" else message["content"],
             type="user_message" if customer else "assistant_message",
             created_at=_chainlit_time(message["at"]),
         ).to_dict()

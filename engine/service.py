@@ -163,7 +163,7 @@ class ConversationService:
         if len(text) > self.settings.max_message_chars:
             return (
                 f"Your message is {len(text):,} characters long; the limit is {self.settings.max_message_chars:,}. "
-                "Please shorten it or split it into parts. Nothing was sent."
+                "It was not passed on: copy it from above to shorten it or split it into parts."
             )
         return None
 
@@ -451,8 +451,8 @@ class ConversationService:
         assert closed is not None
         topic = thread_topic(ticket.thread_id)
         if kind == "resolve":
-            await self.bus.publish(topic, Resolved(thread_id=ticket.thread_id, ticket_id=ticket.id, agent_name=agent.name))
             await self.bus.publish(topic, StatusChange(thread_id=ticket.thread_id, mode="resolved", text=f"{agent.name} marked this conversation as resolved."))
+            await self.bus.publish(topic, Resolved(thread_id=ticket.thread_id, ticket_id=ticket.id, agent_name=agent.name))
         else:
             await self.bus.publish(topic, HandedBack(thread_id=ticket.thread_id, ticket_id=ticket.id, agent_name=agent.name))
             await self.bus.publish(topic, StatusChange(thread_id=ticket.thread_id, mode="ai", text="You're back with the assistant."))
