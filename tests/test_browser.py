@@ -97,6 +97,10 @@ async def test_the_customer_gets_a_streamed_answer_and_then_a_person(browser, ap
     avatar = customer.locator('img[src*="/avatars/Paige"]')
     await avatar.first.wait_for(timeout=15_000)
     await customer.screenshot(path=ARTIFACTS / "customer-agent-reply.png", full_page=True)
+    assert await portal.locator("#messages li.assistant strong", has_text="Resetting Your Password").count()  # **bold**
+
+    await portal.reload()  # the agent's page comes back to the open conversation
+    await portal.locator("#messages li", has_text="Paige here").first.wait_for(timeout=15_000)
     await portal.screenshot(path=ARTIFACTS / "portal-conversation.png", full_page=True)
 
 
@@ -211,7 +215,7 @@ async def test_the_agent_edits_a_copilot_draft_sends_it_and_resolves_in_the_port
     draft = await portal.locator("#draft-text").inner_text()
     assert draft.strip()
     await portal.click("#draft-use")  # into the reply box, to edit before sending
-    assert await portal.input_value("#reply-text") == draft
+    assert (await portal.input_value("#reply-text")).replace("**", "") == draft  # the page shows **bold** as bold
     await portal.fill("#reply-text", f"Remy here: I sent you a fresh reset link for case {marker}.")
     await portal.click("#reply-send")
     await customer.get_by_text(f"I sent you a fresh reset link for case {marker}").first.wait_for(timeout=15_000)

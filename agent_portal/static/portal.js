@@ -21,6 +21,11 @@ function el(tag, className, text) {
   return node;
 }
 
+// **bold** from the help articles as bold; every piece is still inserted as text.
+function withBold(text) {
+  return text.split(/\*\*(.+?)\*\*/s).map((part, index) => (index % 2 ? el("strong", "", part) : document.createTextNode(part)));
+}
+
 function toast(text) {
   const box = $("toast");
   box.textContent = text;
@@ -100,7 +105,8 @@ function connect() {
     portal.tickets = new Map(ack.tickets.map((ticket) => [ticket.id, ticket]));
     showOnline(ack.online);
     renderLists();
-    if (portal.current) openTicket(portal.current);
+    const reopen = portal.current || sessionStorage.getItem("portal.current");  // after a reload too
+    if (reopen && portal.tickets.has(reopen)) openTicket(reopen);
   }
 
   function endSession(message) {
@@ -180,7 +186,7 @@ function ticketCard(ticket, button) {
   const tags = el("div");
   for (const skill of ticket.skills) tags.append(el("span", "tag", skill));
   item.append(tags, el("div", "summary", ticket.summary));
-  item.append(el("div", "meta", `${ticket.reason.replace(/_/g, " ")} · sentiment ${ticket.sentiment.toFixed(2)} · waited ${waited(ticket)}${ticket.assigned_agent ? " · " + ticket.assigned_agent : ""}`));
+  item.append(el("div", "meta", `${ticket.reason.replace(/_/g, " ")} · sentiment ${ticket.sentiment.toFixed(2)} · ${ticket.assigned_agent ? "with " + ticket.assigned_agent : "waiting " + waited(ticket)}`));
   if (button) item.append(button);
   return item;
 }
@@ -226,6 +232,7 @@ async function openTicket(ticketId) {
   const ack = await emit("open", { ticket_id: ticketId });
   if (!ack.ok) return;
   portal.current = ticketId;
+  sessionStorage.setItem("portal.current", ticketId);
   $("empty").hidden = true;
   $("conversation").hidden = false;
   renderBrief(ack.ticket, ack.brief, ack.sentiments);
@@ -243,6 +250,7 @@ async function openTicket(ticketId) {
 function closeConversation(reason) {
   stopTyping();
   portal.current = null;
+  sessionStorage.removeItem("portal.current");
   $("conversation").hidden = true;
   $("empty").hidden = false;
   $("empty").textContent = reason || "Pick a conversation from the queue.";
@@ -267,14 +275,15 @@ function appendMessage(message) {
   if (message.id && list.querySelector(`[data-message-id="${CSS.escape(message.id)}"]`)) return;
   const item = el("li", message.role);
   if (message.id) item.dataset.messageId = message.id;
-  item.append(el("span", "author", message.author), document.createTextNode(message.content));
+  item.append(el("span", "author", message.author), ...withBold(message.content));
+  if (message.stopped) item.append(el("em", "stopped", " (stopped by the customer)"));
   list.append(item);
   list.scrollTop = list.scrollHeight;
 }
 
 function showDraft(draft) {
   portal.draft = draft;
-  $("draft-text").textContent = draft.content;
+  $("draft-text").replaceChildren(...withBold(draft.content));
   $("copilot").hidden = false;
 }
 
