@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import Counter
+import time
+from collections import Counter, defaultdict, deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +36,18 @@ STATIC = Path(__file__).resolve().parent / "static"
 SOCKET_IO_CLIENT = Path(__file__).resolve().parent.parent / "node_modules" / "socket.io-client" / "dist"
 MAX_PACKET_BYTES = 256 * 1024
 MAX_LOGIN_BYTES = 16 * 1024
+LOGIN_ATTEMPTS = 5  # wrong passwords per agent name within LOGIN_WINDOW_SECONDS, then a pause
+LOGIN_WINDOW_SECONDS = 300
+# The page runs only its own files: no inline script, no framing, nothing from elsewhere.
+PAGE_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 Action = Callable[[AgentProfile, Any], Awaitable[dict[str, Any]]]
 
@@ -79,6 +92,7 @@ class PortalServer:
         self._unsubscribe: Callable[[], None] | None = None
         self._online: Counter[str] = Counter()
         self._expiries: dict[str, asyncio.TimerHandle] = {}
+        self._failed_logins: defaultdict[str, deque[float]] = defaultdict(deque)  # per process
         self._register_handlers()
 
     # ----- lifecycle and HTTP -----------------------------------------------------------------
@@ -110,7 +124,7 @@ class PortalServer:
         ]
 
     async def _page(self, request: Request) -> Response:
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store", **PAGE_SECURITY_HEADERS})
 
     async def _login(self, request: Request) -> Response:
         received = bytearray()
@@ -124,9 +138,17 @@ class PortalServer:
             name.encode(), password.encode()  # a lone surrogate cannot be a name or a password
         except (ValueError, KeyError, TypeError, RecursionError):
             return JSONResponse({"error": 'send JSON {"name": ..., "password": ...}'}, status_code=400)
+        failures = self._failed_logins[name.lower()]
+        while failures and failures[0] < time.monotonic() - LOGIN_WINDOW_SECONDS:
+            failures.popleft()
+        if len(failures) >= LOGIN_ATTEMPTS:
+            wait = int(failures[0] + LOGIN_WINDOW_SECONDS - time.monotonic()) + 1
+            return JSONResponse({"error": f"too many wrong passwords for {name}; try again in {wait} s"}, status_code=429)
         agent = await self.service.tickets.verify_agent(name, password)
         if agent is None:
+            failures.append(time.monotonic())
             return JSONResponse({"error": "wrong name or password"}, status_code=401)
+        failures.clear()
         return JSONResponse({"token": self.tokens.issue(agent.name), "agent": agent.model_dump()})
 
     # ----- socket handlers --------------------------------------------------------------------
@@ -221,7 +243,9 @@ class PortalServer:
     def _validated(self, event: str, action: Action) -> Callable[..., Awaitable[dict[str, Any]]]:
         request_type = REQUESTS[event]
 
-        async def handle(sid: str, data: Any = None) -> dict[str, Any]:
+        async def handle(sid: str, data: Any = None, *more: Any) -> dict[str, Any]:
+            if more:
+                return _error(f"invalid {event}: send one payload object, not {1 + len(more)} arguments")
             try:
                 request = request_type.model_validate({} if data is None else data)
             except ValidationError as invalid:

@@ -386,7 +386,9 @@ class ConversationService:
                 assert current is not None
                 if current.status == WAITING:  # still free: the limit refused it
                     raise ActionRefused(f"you already hold {agent.max_chats} conversations, your limit")
-                raise ActionRefused(f"ticket {ticket_id} was already taken by {current.assigned_agent or current.status}")
+                if current.status == ASSIGNED:
+                    raise ActionRefused(f"ticket {ticket_id} was already taken by {current.assigned_agent}")
+                raise ActionRefused(f"ticket {ticket_id} is {current.status.replace('_', ' ')}; it takes no more actions")
             if not await self._paused_for_human(ticket.thread_id):
                 await self.tickets.unclaim(ticket.id, agent.name)
                 raise ActionRefused(f"the conversation of ticket {ticket.id} is not waiting for an agent")
@@ -462,6 +464,7 @@ class ConversationService:
     async def transfer(self, ticket_id: str, agent: AgentProfile, skills: list[str] | None = None, to_agent: str | None = None) -> TicketView:
         """Passes the ticket to another skill's queue, or straight to a named agent."""
         if skills:
+            skills = list(dict.fromkeys(skills))
             unknown = sorted(set(skills) - set(self.settings.skills))
             if unknown:
                 raise ActionRefused(f"unknown skills: {', '.join(unknown)}")
@@ -469,11 +472,11 @@ class ConversationService:
             target = await self.tickets.agent(to_agent)
             if target is None:
                 raise ActionRefused(f"there is no agent called {to_agent}")
-            if to_agent == agent.name:
-                raise ActionRefused("you already hold this ticket")
         elif not skills:
             raise ActionRefused("a transfer names skills or an agent")
         async with self._holding(ticket_id, agent) as ticket:
+            if to_agent == agent.name:
+                raise ActionRefused("you already hold this ticket")
             await self._resume(ticket.thread_id, {"kind": "transfer", "agent": agent.name, "to_agent": to_agent, "skills": skills})
             moved = await self.tickets.requeue(ticket.id, agent.name, skills, to_agent)
         assert moved is not None

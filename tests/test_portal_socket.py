@@ -31,6 +31,17 @@ async def test_login_with_a_wrong_password_is_refused(app):
     assert huge.status_code == 413
 
 
+async def test_guessing_an_agents_password_is_paused_after_five_tries(app):
+    await app.add_agent("Max", ["General"])
+    async with httpx.AsyncClient(base_url=app.base_url) as http:
+        guesses = [await http.post("/portal/login", json={"name": "Max", "password": f"guess{n}"}) for n in range(6)]
+        right_password_too = await http.post("/portal/login", json={"name": "Max", "password": "Max-password"})
+        page = await http.get("/portal")
+    assert [g.status_code for g in guesses] == [401] * 5 + [429]
+    assert right_password_too.status_code == 429 and "try again" in right_password_too.json()["error"]
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+
+
 @pytest.mark.parametrize("token", [None, "", "forged.token.value", "eyJhZ2VudCI6IkRhbmEifQ.awjmgQ.AAAAAAAAAAAAAAAAAAAAAAAAAAA"])
 async def test_a_socket_without_a_valid_token_is_refused(app, token):
     client = socketio.AsyncClient(reconnection=False)
@@ -145,6 +156,8 @@ async def test_bad_unknown_and_oversized_events_get_error_acks_and_the_server_ke
         assert oversized["ok"] is False and "at most 4000" in oversized["error"]
         missing = await agent.call("claim", {"ticket_id": "doesnotexist"})
         assert missing["ok"] is False and "does not exist" in missing["error"]
+        several = await agent.sio.call("claim", ({"ticket_id": "a"}, {"ticket_id": "b"}), timeout=15)
+        assert several["ok"] is False and "one payload object" in several["error"]
         assert (await agent.call("queue"))["ok"] is True
     finally:
         await agent.close()
