@@ -36,7 +36,13 @@ class TranscriptStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
-        self._insert = postgres_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        insert = (postgres_insert if engine.dialect.name == "postgresql" else sqlite_insert)(TranscriptRow)
+        # Built once, rows passed as parameters: SQLAlchemy caches its compiled form (a statement
+        # with the rows inlined as VALUES was compiled again on every call).
+        self._upsert = insert.on_conflict_do_update(
+            index_elements=[TranscriptRow.message_id],
+            set_={name: insert.excluded[name] for name in ("role", "author", "content", "at", "extra")},
+        )
 
     async def record(self, thread_id: str, messages: list[dict[str, Any]]) -> None:
         """Adds messages; one already recorded (same id) is updated. Recording twice changes nothing.
@@ -56,13 +62,8 @@ class TranscriptStore:
             }
             for message in messages
         ]
-        upsert = self._insert(TranscriptRow).values(rows)
-        upsert = upsert.on_conflict_do_update(
-            index_elements=[TranscriptRow.message_id],
-            set_={name: upsert.excluded[name] for name in ("role", "author", "content", "at", "extra")},
-        )
         async with self._engine.begin() as connection:
-            await connection.execute(upsert)
+            await connection.execute(self._upsert, rows)
 
     async def find(self, message_id: str) -> tuple[str, str] | None:
         """The thread and text of a recorded message, or None."""
