@@ -162,7 +162,7 @@ class KnowledgeBase:
         return Retrieval([self.passages[index] for index in ranked], round(coverage[ranked[0]], 3))
 
     def best_passage(self, question: str) -> str | None:
-        """Which passage would answer the question ("article#heading"), if any."""
+        """Which passage would answer the question, as "article#section", if any."""
         passages = self.search(question, limit=1).passages
         return f"{passages[0].article}#{passages[0].heading}" if passages else None
 

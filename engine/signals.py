@@ -244,11 +244,13 @@ def repeats_answered_question(
 ) -> bool:
     """The loop of death: the customer asks again what the assistant already answered.
 
-    A question counts as asked again when it says what an answered one said, or when it shares a
-    word with one and the knowledge base's best passage for both is the same: the assistant
-    would only give the same answer again ("how do I reset my password?", then "I forgot my password").
+    A question counts as asked again when it says what an answered one said ("refund?" twice), or
+    when it mostly repeats one and the knowledge base would answer both the same way: from the same
+    passage, or from the same article when nearly all of the words are shared. A follow-up on the
+    same article ("what scopes can an API key have?" after "how do I create an API key?") asks
+    something new, and is answered from another section.
     """
-    passage = passage_of(text)
+    passage = passage_of(text)  # "article#section"
     terms, ids = _question_terms(text)
     for earlier in answered_questions:
         earlier_terms, earlier_ids = _question_terms(earlier)
@@ -256,8 +258,12 @@ def repeats_answered_question(
             continue
         if terms and terms == earlier_terms:
             return True
-        same_answer = passage is not None and passage == passage_of(earlier)
-        if same_answer and (terms & earlier_terms or similarity(text, earlier) >= threshold):
+        earlier_passage = passage_of(earlier)
+        if passage is None or earlier_passage is None or similarity(text, earlier) < threshold:
+            continue
+        all_shared = len(terms & earlier_terms) / len(terms | earlier_terms)
+        same_article = passage.split("#")[0] == earlier_passage.split("#")[0]
+        if passage == earlier_passage or (same_article and all_shared >= threshold):
             return True
     return False
 

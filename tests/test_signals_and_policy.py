@@ -112,7 +112,7 @@ KNOWLEDGE = KnowledgeBase(SETTINGS.kb_dir)
     ("earlier", "again"),
     [
         ("How do I reset my password?", "how do i reset my password??"),
-        ("How do I reset my password?", "I forgot my password"),
+        ("how do I get more storage space?", "how can I get more storage space for my workspace?"),
         ("where is my order?", "WHERE IS MY ORDER"),
         ("refund?", "refund please"),
         ("my card was declined", "my card keeps getting declined"),
@@ -129,6 +129,9 @@ def test_asking_again_what_was_answered_is_a_loop(earlier, again):
         ("how do I cancel", "if I cancel do I get a refund"),
         ("How do I track my Hub order?", "How do I cancel my Hub order?"),
         ("where is order NWH-100001?", "where is order NWH-100002?"),
+        ("How do I reset my password?", "how long is the reset link valid?"),
+        ("How do I turn on two-factor authentication?", "what if I lose my phone?"),
+        ("How do I create an API key?", "what scopes can an API key have?"),
     ],
 )
 def test_a_follow_up_is_not_a_loop(earlier, follow_up):
