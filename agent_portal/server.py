@@ -134,7 +134,7 @@ class PortalServer:
                 return JSONResponse({"error": f"a login is at most {MAX_LOGIN_BYTES:,} bytes"}, status_code=413)
         try:
             body = json.loads(received)
-            name, password = str(body["name"])[:64], str(body["password"])[:256]
+            name, password = str(body["name"]).strip()[:64], str(body["password"])[:256]
             name.encode(), password.encode()  # a lone surrogate cannot be a name or a password
         except (ValueError, KeyError, TypeError, RecursionError):
             return JSONResponse({"error": 'send JSON {"name": ..., "password": ...}'}, status_code=400)
@@ -143,7 +143,11 @@ class PortalServer:
             failures.popleft()
         if len(failures) >= LOGIN_ATTEMPTS:
             wait = int(failures[0] + LOGIN_WINDOW_SECONDS - time.monotonic()) + 1
-            return JSONResponse({"error": f"too many wrong passwords for {name}; try again in {wait} s"}, status_code=429)
+            return JSONResponse(
+                {"error": f"too many wrong passwords for {name}; try again in {wait} s"},
+                status_code=429,
+                headers={"Retry-After": str(wait)},
+            )
         agent = await self.service.tickets.verify_agent(name, password)
         if agent is None:
             failures.append(time.monotonic())
@@ -319,7 +323,8 @@ class PortalServer:
         if event.type in ("escalation_request", "ticket_updated"):
             ticket = event.ticket
             skill_rooms = sorted(f"skill:{skill}" for skill in ticket.skills)
-            private_rooms = ["supervisors"] + ([f"agent:{ticket.assigned_agent}"] if ticket.assigned_agent else [])
+            holders = {ticket.assigned_agent, getattr(event, "released_by", None)} - {None}
+            private_rooms = ["supervisors", *sorted(f"agent:{name}" for name in holders)]
             if ticket.status == WAITING:
                 await self.sio.emit(event.type, _ticket_json(ticket), to=skill_rooms + private_rooms)
                 return

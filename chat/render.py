@@ -43,8 +43,9 @@ async def remove_stop_notice() -> None:
 
 
 def agent_text(name: str, text: str) -> str:
-    """An agent's words as the customer sees them: under their name, where Chainlit shows only an initial."""
-    return f"**{name}** · support team\n\n{text}"
+    """An agent's words as the customer sees them: under their name, where Chainlit shows only an
+    initial. A markdown image stays a link: the customer's browser fetches nothing an agent names."""
+    return f"**{name}** · support team\n\n{text.replace('![', '[')}"
 
 
 def support_message(text: str, *, status: bool = False, **extra: object) -> cl.Message:
@@ -100,18 +101,24 @@ async def render(event: Event) -> None:
             else:
                 if event.mode == "waiting":  # back in the queue (a transfer): nobody holds the chat now
                     await _clear_typing()
+                    if cl.user_session.get(_AGENT):  # news for the bottom of the chat, not the line about who left
+                        cl.user_session.set(_STATUS, None)
                     cl.user_session.set(_AGENT, None)
                 await show_status(event.text, event.event_id)
         case "queue_position":
             await show_status(queue_text(event), event.event_id)
         case "agent_joined":
+            previous: str | None = cl.user_session.get(_AGENT)
             cl.user_session.set(_AGENT, event.agent_name)
             # Said where the customer is looking: a new line at the bottom, not an edit far above.
             waiting_line: cl.Message | None = cl.user_session.get(_STATUS)
-            if waiting_line is not None:
+            if waiting_line is not None and previous is None:  # the queue line says who it connected to
                 waiting_line.content = f"Connected you to {event.agent_name}."
                 await waiting_line.update()
-            joined = status_line(f"{event.agent_name} joined the conversation and can see everything so far.", event.event_id)
+            handover = f"{previous} passed you to {event.agent_name}. " if previous and previous != event.agent_name else ""
+            joined = status_line(
+                f"{handover}{event.agent_name} joined the conversation and can see everything so far.", event.event_id
+            )
             adopt_status_line(joined)
             await joined.send()
         case "agent_message":

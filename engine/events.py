@@ -83,6 +83,7 @@ class EscalationRequest(_Event):
 class TicketUpdated(_Event):
     type: Literal["ticket_updated"] = "ticket_updated"
     ticket: TicketView
+    released_by: str | None = None  # the agent who held it until now (a transfer)
 
 
 class AgentJoined(_Event):

@@ -487,10 +487,12 @@ class ConversationService:
             await self.bus.publish(topic, AgentJoined(thread_id=ticket.thread_id, ticket_id=ticket.id, agent_name=target.name, avatar_url=target.avatar_url))
         else:
             queue = await self._announce_queue(skip_ticket=moved.id)
-            await self.bus.publish(topic, StatusChange(thread_id=ticket.thread_id, mode="waiting", text="Transferring you to a specialist."))
+            team = "/".join(moved.skills)
+            passed = f"{agent.name} passed your conversation to our {team} team. Connecting you to an agent."
+            await self.bus.publish(topic, StatusChange(thread_id=ticket.thread_id, mode="waiting", text=passed))
             await self.bus.publish(topic, self._at_position(moved, queue.get(moved.id, 1)))
             await self.bus.publish(PORTAL_TOPIC, EscalationRequest(thread_id=ticket.thread_id, ticket=moved))
-        await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=moved))
+        await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=moved, released_by=agent.name))
         return moved
 
     async def add_note(self, ticket_id: str, agent: AgentProfile, text: str) -> dict[str, Any]:

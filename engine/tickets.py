@@ -216,7 +216,12 @@ class TicketStore:
 
     async def requeue(self, ticket_id: str, actor: str, skills: list[str] | None, to_agent: str | None) -> TicketView | None:
         """A transfer: back to the queue for other skills, or straight to a named agent."""
-        values: dict = {"status": ASSIGNED if to_agent else WAITING, "assigned_agent": to_agent}
+        target = to_agent or f"the {'/'.join(skills or [])} queue"
+        values: dict = {
+            "status": ASSIGNED if to_agent else WAITING,
+            "assigned_agent": to_agent,
+            "summary": TicketRow.summary + f" Transferred by {actor} to {target}.",
+        }
         if skills:
             values["skills"] = skills
         if not to_agent:

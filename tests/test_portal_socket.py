@@ -39,6 +39,7 @@ async def test_guessing_an_agents_password_is_paused_after_five_tries(app):
         page = await http.get("/portal")
     assert [g.status_code for g in guesses] == [401] * 5 + [429]
     assert right_password_too.status_code == 429 and "try again" in right_password_too.json()["error"]
+    assert int(right_password_too.headers["retry-after"]) > 0
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
 
 
@@ -239,10 +240,16 @@ async def test_transfer_moves_the_ticket_to_the_other_skills_queue(app):
         assert (await ivy.call("claim", {"ticket_id": ticket["id"]}))["ok"]
         moved = await ivy.call("transfer", {"ticket_id": ticket["id"], "skills": ["Technical"]})
         assert moved["ok"] and moved["ticket"]["status"] == "waiting"
-        await jay.log.wait_for("escalation_request", lambda t: t["id"] == ticket["id"])
-        await customer.text_shown("Transferring you to a specialist")
+        request = await jay.log.wait_for("escalation_request", lambda t: t["id"] == ticket["id"])
+        assert "Transferred by Ivy to the Technical queue." in request["summary"]
+        released = await ivy.log.wait_for("ticket_updated", lambda t: t["id"] == ticket["id"] and t["status"] == "waiting")
+        assert released["assigned_agent"] is None  # Ivy's page learns the ticket left her
+        # Told at the bottom of the chat, as a new line, not by rewriting the line about Ivy joining.
+        await customer.message_from("Support", "Ivy passed your conversation to our Technical team")
         assert (await jay.call("claim", {"ticket_id": ticket["id"]}))["ok"]
-        await customer.text_shown("Jay joined the conversation")
+        await customer.message_from("Support", "Jay joined the conversation")
+        edited = [m["output"] for m in customer.log.named("update_message") if m.get("name") == "Support"]
+        assert not [text for text in edited if "Ivy passed" in text or "Jay joined" in text]
     finally:
         if customer:
             await customer.close()

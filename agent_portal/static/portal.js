@@ -127,13 +127,18 @@ function connect() {
     const before = portal.tickets.get(ticket.id);
     // A skill queue only hears that a ticket left it; its holder and supervisors get the full view next.
     if (!("summary" in ticket) && (mine || portal.agent?.is_supervisor)) return;
-    if (ticket.status === "waiting" || mine || portal.agent?.is_supervisor && ticket.status === "assigned") {
+    const inMyQueue = ticket.status === "waiting" && (portal.agent?.is_supervisor || ticket.skills.some((skill) => portal.agent?.skills.includes(skill)));
+    if (portal.current === ticket.id && !mine && !portal.agent?.is_supervisor && before?.assigned_agent === portal.agent?.name) {
+      closeConversation(`You passed ticket ${ticket.id} to ${ticket.assigned_agent || "the " + ticket.skills.join("/") + " queue"}.`);
+    }
+    if ((inMyQueue && "summary" in ticket) || mine || portal.agent?.is_supervisor && ticket.status === "assigned") {
       portal.tickets.set(ticket.id, ticket);
     } else {
       portal.tickets.delete(ticket.id);
       if (before && before.status === "waiting" && ticket.assigned_agent) toast(`${ticket.assigned_agent} took ticket ${ticket.id}`);
     }
     if (portal.current === ticket.id && !["waiting", "assigned"].includes(ticket.status)) closeConversation(`Ticket ${ticket.status.replace("_", " ")}.`);
+    if (portal.current === ticket.id && "summary" in ticket && portal.tickets.has(ticket.id)) renderBrief(ticket, portal.brief || {}, portal.sentiments);
     renderLists();
   });
   socket.on("customer_message", (event) => {
@@ -235,6 +240,8 @@ async function openTicket(ticketId) {
   sessionStorage.setItem("portal.current", ticketId);
   $("empty").hidden = true;
   $("conversation").hidden = false;
+  portal.brief = ack.brief;
+  portal.sentiments = ack.sentiments;
   renderBrief(ack.ticket, ack.brief, ack.sentiments);
   $("messages").replaceChildren();
   for (const message of ack.messages) appendMessage(message);
@@ -327,10 +334,10 @@ $("draft-discard").addEventListener("click", async () => {
 });
 
 $("note-add").addEventListener("click", async () => {
-  const text = $("reply-text").value.trim();
-  if (!text) return toast("Write the note in the reply box first");
+  const text = $("note-text").value.trim();
+  if (!text) return toast("Write the note first");
   const ack = await emit("note", { ticket_id: portal.current, text });
-  if (ack.ok) $("reply-text").value = "";
+  if (ack.ok) $("note-text").value = "";
 });
 $("transfer-skill").addEventListener("change", async () => {
   const skill = $("transfer-skill").value;
@@ -356,6 +363,7 @@ function stopTyping() {
 
 $("reply-text").addEventListener("input", () => {
   if (!portal.current || $("reply-text").disabled) return;
+  if ($("reply-text").value.length >= 4000) toast("A reply is at most 4,000 characters; the rest was cut");
   if (portal.typingSent !== portal.current) {
     stopTyping();
     portal.typingSent = portal.current;  // the ticket the indicator is on, whatever is open later
