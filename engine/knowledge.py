@@ -55,6 +55,8 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "employee": ("team", "member", "user", "seat"),
     "staff": ("team", "member", "user"),
     "teammate": ("team", "member", "invit"),
+    "yearly": ("annual",),
+    "annually": ("annual",),
     "user": ("member", "seat", "invit"),
     "admin": ("role", "owner"),
     "device": ("hub",),

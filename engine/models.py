@@ -16,12 +16,14 @@ from pydantic import ConfigDict
 
 from .config import Settings
 from .knowledge import KnowledgeBase
-from .facts import customer_facts
+from .facts import customer_facts, without_identifiers
 from .signals import is_small_talk, without_handoff_request
+from .text import content_terms
 
 CANNOT_HELP = "I'm not able to help with that"
 # The copilot prompt's first words: the offline model drafts in the agent's voice when it sees them.
 DRAFT_FOR_AGENT = "You draft replies for a human support agent"
+AGENT_LABEL = "Support agent"  # how prompts mark an agent's words: "(Support agent Dana) ...", "Support agent Dana: ..."
 Chunk = TypeVar("Chunk")
 
 
@@ -91,31 +93,36 @@ class OfflineChatModel(BaseChatModel):
         section = "" if best.heading == best.title else f" — {best.heading}"
         return f"{lead} From **{best.title}**{section}:\n\n{body}\n\nSource: {best.title}"
 
-    def draft_for_agent(self, customer_messages: list[str]) -> str:
-        """The agent's next reply: greets the customer by name, answers from the best article if
-        one fits the latest message, and otherwise says the agent is on it."""
+    def draft_for_agent(self, customer_messages: list[str], agent_has_replied: bool = False) -> str:
+        """The agent's next reply to the latest customer message: a greeting by name only when the
+        agent has not spoken yet, the best article's section in full when one fits, an
+        acknowledgement when the customer only gave details, else a promise to look into it."""
         name = customer_facts(customer_messages).get("name", "")
-        greeting = f"Hi {name.split()[0]}, thanks" if name else "Thanks"
-        question = without_handoff_request(customer_messages[-1]) if customer_messages else ""
+        opening = "" if agent_has_replied else f"Hi {name.split()[0]}, thanks" if name else "Thanks"
+        opening = f"{opening} for your patience. " if opening else ""
+        latest = customer_messages[-1] if customer_messages else ""
+        question = without_handoff_request(latest)
+        if customer_facts([latest]) and not content_terms(without_identifiers(question)):
+            return f"{opening}Thank you, I've noted that. Give me a moment to look into it."
         retrieval = self.knowledge.search(question)
         if not retrieval.passages or retrieval.confidence < self.confidence_threshold:
             return (
-                f"{greeting} for your patience. I've read through your conversation so far, so there's no need to "
-                "repeat anything. Let me look into this for you; I'll be back with you here in a moment."
+                f"{opening}I've read through your conversation so far, so there's no need to repeat anything. "
+                "Let me look into this for you; I'll be back with you here in a moment."
             )
         best = retrieval.passages[0]
-        steps = best.text.strip()
-        if len(steps) > 600:
-            steps = steps[:600].rsplit(" ", 1)[0] + " …"
         return (
-            f"{greeting} for your patience. Here's what to do, from our article “{best.title}”:\n\n{steps}\n\n"
+            f"{opening}Here's what to do, from our article “{best.title}”:\n\n{best.text.strip()}\n\n"
             "Does that sort it out? If not, tell me what you see and I'll take it from there."
         )
 
     def _reply(self, messages: list[BaseMessage]) -> str:
         drafting = any(isinstance(m, SystemMessage) and str(m.content).startswith(DRAFT_FOR_AGENT) for m in messages)
         if drafting:
-            return self.draft_for_agent([str(m.content) for m in messages if isinstance(m, HumanMessage)])
+            agent_has_replied = any(
+                f"{AGENT_LABEL} " in str(m.content) for m in messages if isinstance(m, AIMessage | SystemMessage)
+            )
+            return self.draft_for_agent([str(m.content) for m in messages if isinstance(m, HumanMessage)], agent_has_replied)
         question = next((str(m.content) for m in reversed(messages) if isinstance(m, HumanMessage)), "")
         return self.compose(question)
 

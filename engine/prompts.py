@@ -8,7 +8,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from .knowledge import Retrieval
-from .models import CANNOT_HELP, DRAFT_FOR_AGENT
+from .models import AGENT_LABEL, CANNOT_HELP, DRAFT_FOR_AGENT
 
 HISTORY_LIMIT = 20
 RECENT_MESSAGES = 6  # sent as chat messages; older ones in the window go as one block of text
@@ -36,7 +36,7 @@ def _articles(retrieval: Retrieval) -> str:
 def _said_by(message: dict[str, Any]) -> str:
     if message["role"] == "customer":
         return "Customer"
-    return f"Support agent {message['author']}" if message["role"] == "agent" else "Assistant"
+    return f"{AGENT_LABEL} {message['author']}" if message["role"] == "agent" else "Assistant"
 
 
 def _history(messages: Sequence[dict[str, Any]]) -> list[BaseMessage]:
@@ -54,7 +54,7 @@ def _history(messages: Sequence[dict[str, Any]]) -> list[BaseMessage]:
         if message["role"] == "customer":
             converted.append(HumanMessage(content=message["content"]))
         elif message["role"] == "agent":
-            converted.append(AIMessage(content=f"(support agent {message['author']}) {message['content']}"))
+            converted.append(AIMessage(content=f"({AGENT_LABEL} {message['author']}) {message['content']}"))
         else:
             converted.append(AIMessage(content=message["content"]))
     return converted

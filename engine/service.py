@@ -47,7 +47,7 @@ from .llm_errors import LLM_ERRORS
 from .models import make_chat_model
 from .prompts import copilot_prompt, summary_prompt
 from .queue import places
-from .signals import sentiment
+from .signals import sentiment, without_handoff_request
 from .storage import make_lock_engine, make_sql_engine, open_checkpointer
 from .transcript import TranscriptStore
 from .tickets import ASSIGNED, HANDED_BACK, RESOLVED, WAITING, AgentProfile, TicketStore
@@ -530,7 +530,7 @@ class ConversationService:
         last_customer = next((m for m in reversed(messages) if m["role"] == "customer"), None)
         if last_customer is None:
             return
-        retrieval = self.knowledge.search(last_customer["content"])
+        retrieval = self.knowledge.search(without_handoff_request(last_customer["content"]))
         try:
             draft = await self.model.ainvoke(copilot_prompt(messages, retrieval))
         except LLM_ERRORS:

@@ -86,6 +86,6 @@ async def test_after_a_hand_back_the_model_reads_the_whole_conversation_the_agen
     await say(llm_service, "t-back", "thanks, and will I get a tracking email?")
     prompt = " ".join(message["content"] for message in fake_llm.requests[-1]["messages"])
     assert "Where is my order NW-55555?" in prompt  # from before the handoff
-    assert "(support agent Dana) I rerouted NW-55555 to your office" in prompt  # the agent's part
+    assert "(Support agent Dana) I rerouted NW-55555 to your office" in prompt  # the agent's part
     assert fake_llm.requests[-1]["messages"][-1] == {"role": "user", "content": "thanks, and will I get a tracking email?"}
     assert len(fake_llm.requests[-1]["messages"]) <= 8  # older turns travel as one block of text
