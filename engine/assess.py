@@ -33,7 +33,7 @@ def assess_conversation(messages: list[dict[str, str]], settings: Settings, know
             wants_human=signals.wants_human,
             small_talk=signals.small_talk,
             frustration=signals.frustration,
-            previous_frustration=earlier_frustration[-1] if earlier_frustration else 0.0,
+            previous_frustration=earlier_frustration[-1] if earlier_frustration else None,
             retrieval_confidence=retrieval.confidence,
             repeated_question=repeats_answered_question(
                 question, answered, settings.repeat_similarity, knowledge.best_passage

@@ -130,7 +130,7 @@ async def analyze(state: ConversationState, config: RunnableConfig, runtime: Run
         wants_human=signals.wants_human,
         small_talk=signals.small_talk,
         frustration=signals.frustration,
-        previous_frustration=state.get("frustration", 0.0),
+        previous_frustration=state.get("frustration"),
         retrieval_confidence=retrieval.confidence,
         repeated_question=repeated,
     )

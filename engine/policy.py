@@ -31,7 +31,7 @@ class TurnAssessment:
     wants_human: bool
     small_talk: bool
     frustration: float
-    previous_frustration: float
+    previous_frustration: float | None  # None on the conversation's first turn: nothing to rise from
     retrieval_confidence: float
     repeated_question: bool
 
@@ -44,7 +44,10 @@ def escalation_reason(turn: TurnAssessment, settings: Settings) -> EscalationRea
     """
     if turn.wants_human:
         return "handoff_request"
-    sharp_rise = turn.frustration - turn.previous_frustration >= settings.frustration_jump
+    sharp_rise = (
+        turn.previous_frustration is not None
+        and turn.frustration - turn.previous_frustration >= settings.frustration_jump
+    )
     if turn.frustration >= settings.frustration_threshold or (
         sharp_rise and turn.frustration >= settings.frustration_threshold / 2
     ):

@@ -114,11 +114,13 @@ def _normalized(text: str) -> str:
 
 
 _FRUSTRATION_PHRASES = re.compile(
-    r"\b(?:ridiculous|useless|unacceptable|pathetic|terrible|horrible|worst|awful|scam|rip[- ]?off|"
+    r"\b(?:ridiculous|useless|unacceptable|pathetic|terrible|horrible|awful|scam|rip[- ]?off|garbage|rubbish|"
+    r"incompetent|hopeless|livid|fuming|disaster|last\s+straw|(?:are\s+you|you(?:'re|\s+are))\s+(?:kidding|joking)|"
+    r"(?:is|are)\s+a\s+joke|worst\s+(?:experience|service|support|company|app|product|ever)|"
     r"waste\s+of\s+(?:my\s+)?time|fed\s+up|sick\s+of|tired\s+of|nothing\s+works|still\s+(?:not|doesn't|isn't|broken|can't)|"
     r"(?:second|third|fourth|fifth|\d+(?:st|nd|rd|th))\s+time|(?:two|three|four|five|six|several|many|multiple|\d+)\s+times|"
     r"again\s+and\s+again|over\s+and\s+over|again\s*[?!]|already\s+(?:told|said|asked|tried)|"
-    r"doesn't\s+(?:help|answer)|not\s+helpful|you\s+(?:don't|do\s+not)\s+understand|stupid|annoy|angry|furious|"
+    r"doesn't\s+(?:help|answer)|not\s+helpful|you\s+(?:don't|do\s+not)\s+understand|(?<!a\s)stupid(?!\s+question)|annoy|angry|furious|"
     r"frustrat|disappoint|cancel\s+everything|lawyer|sue\b|complain|(?:so\s+)?done\s+with\s+(?:this|you|it)|"
     r"unbelievable|upset|(?:nobody|no\s+one)\s+(?:answers|helps|replies|cares|responds))",
     re.IGNORECASE,
@@ -132,6 +134,8 @@ _STRONG_WORDS = re.compile(
     r"cancell?ing|overcharging))",
     re.IGNORECASE,
 )
+# Shouting inside a sentence: "WHERE IS MY HUB", "and NOTHING" (not "API" or "2FA").
+_SHOUTED_WORDS = re.compile(r"\b[A-Z]{2,}(?:\s+[A-Z]{2,}){2,}\b|\b[A-Z]{6,}\b")
 # An angry ending: "locked out AGAIN", "broken again!"
 _AGAIN_AT_END = re.compile(r"\bagain\W*$", re.IGNORECASE)
 
@@ -168,7 +172,8 @@ def sentiment(text: str) -> float:
 def frustration(text: str, sentiment_score: float) -> float:
     """Frustration blends negative sentiment with what angry customers do: shout, repeat, complain."""
     letters = [char for char in text if char.isalpha()]
-    shouting = len(letters) >= 12 and sum(char.isupper() for char in letters) / len(letters) > 0.6
+    mostly_capitals = len(letters) >= 12 and sum(char.isupper() for char in letters) / len(letters) > 0.6
+    shouting = mostly_capitals or bool(_SHOUTED_WORDS.search(text))
     phrase_hits = len(_FRUSTRATION_PHRASES.findall(text)) + (1 if _AGAIN_AT_END.search(text) else 0)
     score = 0.55 * max(0.0, -sentiment_score)
     score += min(0.5, 0.25 * phrase_hits + 0.35 * len(_STRONG_WORDS.findall(text)))

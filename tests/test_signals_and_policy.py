@@ -152,6 +152,7 @@ def _turn(**changes):
         (_turn(frustration=0.9), "frustration"),
         (_turn(frustration=0.45, previous_frustration=0.0), "frustration"),  # sharp rise
         (_turn(frustration=0.45, previous_frustration=0.4), None),
+        (_turn(frustration=0.45, previous_frustration=None), None),  # a first message has nothing to rise from
         (_turn(repeated_question=True), "repeated_question"),
         (_turn(retrieval_confidence=0.1), "low_confidence"),
         (_turn(retrieval_confidence=0.1, small_talk=True), None),
