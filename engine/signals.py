@@ -16,24 +16,28 @@ from .text import content_terms, words
 # Who a customer asks for. A lookahead keeps "a person's email", "agent role", "human-readable" and
 # "people limits" out: there the word describes something else.
 _NOT_A_REQUEST_AFTER = (
-    r"(?!'s\b|-|\s+(?:roles?|accounts?|seats?|limits?|permissions?|access|emails?|names?|fields?|strings?|"
+    r"(?!'s\b|-|\s+else\b|\s+(?:roles?|accounts?|seats?|limits?|permissions?|access|emails?|names?|fields?|strings?|"
     r"headers?|keys?|ids?|plans?|widgets?|profiles?|settings?|licen[cs]es?|view|readable)\b)"
 )
 _PERSON = (
     r"(?:human(?:s|\s+being|\s+(?:help|assistance|support))?|person|people|someone|somebody|anyone|anybody|"
     r"agents?|reps?|representatives?|operators?|supervisors?|managers?|staff(?:\s+members?)?|employees?|"
-    r"colleagues?|team\s+members?|tech(?:nician)?s?|specialists?|"
+    r"colleagues?|team\s+members?|tech(?:nician)?s?|specialists?|advis[eo]rs?|folks|member\s+of\s+(?:your\s+)?staff|"
+    r"(?:support\s+)?engineers?|"
     r"(?:customer|tech(?:nical)?)\s+(?:service|support|care)(?:\s+(?:team|agents?|reps?))?|"
-    r"support\s+(?:team|staff|agents?|reps?|person|people)|live\s+(?:chat|support)|help\s*desk)"
+    r"support\s+(?:team|staff|agents?|reps?|person|people|folks)|live\s+(?:chat|support)|help\s*desk)"
     + _NOT_A_REQUEST_AFTER
 )
 # "billing", "the sales team": where a person is asked for by the team they sit in.
-_DEPARTMENT = r"(?:billing|sales|support|accounts|shipping|returns|team)(?:\s+(?:team|department|dept|desk))?\b"
+_DEPARTMENT = (
+    r"(?:billing|sales|support|accounts|shipping|returns|team)(?:\s+(?:team|department|dept|desk))?\b"
+    r"(?!\s+(?:page|section|tab|screen|menu|settings?|address|email|portal|info|details|history|plans?|cycle|date|site))"
+)
 _WHO = rf"(?:a|an|the|your|some|one\s+of\s+your|someone\s+(?:from|on|in)\s+(?:your|the))?\s*(?:real|actual|live|human)?\s*{_PERSON}"
 _BOT = r"(?:bot|robot|chat\s*bot|ai|machine|computer|automat\w*(?:\s+(?:replies|answers|system|assistant))?|assistant)"
 _HANDOFF_PATTERNS = [
     # "can I talk to someone real", "let me speak with an agent", "put me through to billing"
-    rf"\b(?:talk|speak|chat|connect|transfer|escalate|put|pass|hand|switch|forward|route)"
+    rf"\b(?:talk|speak|chat|connect|transfer|escalate|put|pass|hand|switch|forward|route|get|be)"
     rf"(?:\s+(?:me|this|it|us))?\s+(?:to|with|through\s+to|over\s+to|in\s+touch\s+with)\s+"
     rf"(?:{_WHO}\b|(?:the|your)?\s*{_DEPARTMENT})",
     # "get me your supervisor", "fetch me a human"
@@ -47,24 +51,36 @@ _HANDOFF_PATTERNS = [
     rf"\b(?:is|are)\s+there\s+(?:a|an|any)?\s*(?:real|actual|live)?\s*(?:human|person|people|agent)s?\b{_NOT_A_REQUEST_AFTER}",
     r"\b(?:is|are)\s+(?:there\s+)?(?:anyone|anybody|someone|somebody|a\s+(?:real\s+)?(?:human|person))\s+"
     r"(?:there|here|around|available|online|real)\b",
-    rf"(?<!\bis a )(?<!\bis an )\b(?:real|actual|live)\s+(?:human|person|people|agent|representative)s?\b{_NOT_A_REQUEST_AFTER}",
+    rf"(?<!\bis a )(?<!\bis an )\b(?:real|actual|live)\s+(?:support\s+)?(?:human|person|people|agent|representative)s?\b"
+    rf"{_NOT_A_REQUEST_AFTER}",
+    r"\b(?:is|are)\s+(?:a|an|any)\s+(?:real\s+|live\s+|human\s+)?(?:agent|person|human|representative|operator)s?\s+"
+    r"(?:available|free|online|around|there)\b",
+    # "who can I call?", "who do I talk to about this?"
+    r"\bwho\s+(?:can|do|should|could)\s+i\s+(?:call|phone|ring|contact|talk\s+to|speak\s+(?:to|with))\b",
+    # "put a person on the line", "can I get a callback"
+    rf"\bput\s+{_WHO}\s+on\s+the\s+(?:line|phone)\b",
+    r"\b(?:get|request(?:ing|ed)?|want|need|schedule|arrange|have)\s+(?:a\s+)?call\s*-?back\b(?!\s*(?:url|function|endpoint|handler))",
     # "are you a bot", "am I talking to a robot", "no more AI", "I'm done with this bot"
     rf"\b(?:are\s+you|is\s+this|am\s+i\s+(?:talking|speaking|chatting)\s+(?:to|with))\s+(?:a|an|just\s+a)?\s*"
     rf"(?:{_BOT}|human|person)\b",
-    rf"\b(?:stop|enough\s+(?:with|of)|no\s+more|done\s+with|hate|tired\s+of|sick\s+of|(?:don't|do\s+not)\s+want)\s+"
+    rf"\b(?:stop|enough\s+(?:with|of)|no\s+more|done\s+with|hate|tired\s+of|sick\s+of|(?:don't|do\s+not)\s+want|"
+    rf"(?:i'd|i\s+would)\s+rather\s+not)\s+"
     rf"(?:(?:to\s+)?(?:talk|speak|chat)(?:ing)?\s+(?:to|with)\s+)?(?:this|the|your|a|an|you)?\s*"
     rf"(?:stupid\s+|useless\s+|dumb\s+)?{_BOT}\b",
     # "call me back", "can someone call me?", "have somebody contact me"
     r"\b(?:call|phone|ring)\s+me(?:\s+(?:back|please|now|asap|at|on|today|tomorrow)\b|\W*$)",
     r"\b(?:have|get|can|could|would|will)\s+(?:someone|somebody|a\s+(?:real\s+)?(?:person|human)|an\s+agent|"
-    r"one\s+of\s+your\s+\w+|a\s+member\s+of\s+(?:your\s+)?\w+)\s+(?:please\s+)?(?:to\s+)?"
-    r"(?:call|phone|ring|contact|email|reach|get\s+back\s+to)\s+(?:me|us)\b",
+    r"one\s+of\s+your\s+\w+|a\s+member\s+of\s+(?:your\s+)?\w+|an?\s+(?:support\s+)?(?:engineer|specialist|advis[eo]r|technician))"
+    r"\s+(?:please\s+)?(?:to\s+)?(?:call|phone|ring|contact|email|reach(?:\s+out\s+to)?|get\s+back\s+to|get\s+in\s+touch\s+with)"
+    r"\s+(?:me|us)\b",
     r"\b(?:can|could|would|will)\s+(?:a\s+(?:real\s+)?(?:person|human)|an\s+agent|one\s+of\s+your\s+\w+|"
     r"(?:someone|somebody)\s+(?:from|on|in|at)\s+(?:your\s+|the\s+)?(?:support|team|billing|sales|staff|company|end))"
     r"\s+(?:please\s+)?help\b",
+    r"\b(?:someone|somebody|a\s+person)\s+(?:from|on|at|in)\s+(?:your|the)\s+\w+\s+(?:could|can|would|will|to)\s+"
+    r"(?:please\s+)?(?:get\s+in\s+touch|call|phone|contact|reach\s+out|email\s+me)\b",
     # "with a human", "escalate this"
-    r"\b(?:with|to)\s+(?:a|an)\s+(?:real\s+|actual\s+|live\s+)?(?:human|human\s+being|representative|operator)\b",
-    r"\bescalat(?:e|ion)\b",
+    r"\b(?:with|to)\s+(?:a|an)\s+(?:real\s+|actual\s+|live\s+)?(?:human|human\s+being|representative|operator|manager|supervisor)\b",
+    r"\bescalat(?:e|ion)\b(?!\s+(?:my\s+|the\s+|their\s+)?(?:permissions?|privileges?|access|rights|roles?))",
 ]
 _HANDOFF = re.compile("|".join(f"(?:{pattern})" for pattern in _HANDOFF_PATTERNS))
 _PERSON_RE = re.compile(rf"\b{_PERSON}\b")
@@ -73,19 +89,20 @@ _PERSON_RE = re.compile(rf"\b{_PERSON}\b")
 # service", "no more AI, person please", "is anyone there?".
 _ASKED_FOR = frozenset(
     """human humans person persons people agent agents operator operators representative rep supervisor
-    manager staff someone somebody anyone anybody colleague employee tech technician escalate
+    manager staff someone somebody anyone anybody colleague employee tech technician escalate transfer
     humano humanos agente persona operador humain humaine mitarbeiter mensch""".split()
 )
 _FILLER = frozenset(
     """please now asap a an the i me my to talk speak chat with can could get give want need just real live
-    actual hello hi hey is are there here any this no more ai bot you your on line for god's sake ffs right
+    actual hello hi hey is are there here any this no more ai bot you your on line for god's sake ffs right only
     away immediately urgently someone's be quick help customer service support care team desk
     por favor quiero hablar con un una je veux parler bitte einen""".split()
 )
 _LONG_REQUEST_WORDS = ("representative", "supervisor", "operator", "technician", "colleague", "escalate")
 _SHORT_REQUEST_WORDS = ("human", "agent", "person", "people", "manager")
 _SHORTHAND = {"2": "to", "wanna": "want to", "gimme": "give me", "u": "you", "ur": "your", "ppl": "people",
-              "pls": "please", "plz": "please", "plox": "please", "hooman": "human", "ai's": "ai"}
+              "pls": "please", "plz": "please", "plox": "please", "hooman": "human", "hoomans": "humans", "ai's": "ai",
+              "sb": "somebody", "sum1": "someone", "some1": "someone", "any1": "anyone", "ppls": "people"}
 
 
 def _corrected(word: str) -> str:
@@ -95,13 +112,16 @@ def _corrected(word: str) -> str:
     if len(word) >= 7:
         close = difflib.get_close_matches(word, _LONG_REQUEST_WORDS, n=1, cutoff=0.85)
         return close[0] if close else word
-    for target in _SHORT_REQUEST_WORDS:  # one wrong or swapped letter: "humna", "agnet", "preson"
-        if len(word) == len(target) and word != target and _one_slip(word, target):
+    for target in _SHORT_REQUEST_WORDS:
+        if len(word) in (len(target), len(target) - 1) and word != target and len(word) >= 4 and _one_slip(word, target):
             return target
     return word
 
 
 def _one_slip(word: str, target: str) -> bool:
+    """One wrong, swapped or dropped letter ("humna", "agnet", "persn"), the first letter right."""
+    if len(word) == len(target) - 1:
+        return word[0] == target[0] and any(target[:index] + target[index + 1 :] == word for index in range(1, len(target)))
     different = [index for index, (a, b) in enumerate(zip(word, target)) if a != b]
     if len(different) == 1:
         return word[0] == target[0]

@@ -43,6 +43,12 @@ SETTINGS = Settings()
         "can someone call me?",
         "please escalate this",
         "humano por favor",
+        "who can I call?",
+        "Is a live agent available right now?",
+        "please have a support engineer reach out to me",
+        "can I get a callback?",
+        "I would rather not talk to a machine",
+        "persn please",
     ],
 )
 def test_a_request_for_a_person_is_recognised_however_phrased(text):
@@ -65,6 +71,11 @@ def test_a_request_for_a_person_is_recognised_however_phrased(text):
         "Call me Dana. How do I reset my password?",
         "Is live chat included in the Starter plan?",
         "I'm a real estate agent, which plan suits me?",
+        "Can I have someone else pay for my subscription?",
+        "How do I escalate permissions for a team member?",
+        "how do I set the webhook callback url",
+        "how do I get to the billing page",
+        "how do I transfer my domain",
     ],
 )
 def test_mentioning_people_is_not_asking_for_one(text):
