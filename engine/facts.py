@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import re
 
-_ID = r"(?:is\s+|was\s+|=\s*)?([A-Z]{0,5}-?\d[\w-]{2,})"
+# "order number: NW-1", "acct # 55-9102", "invoice INV/2025/0193": a label (kept in group 1, if any), then the id.
+_LABEL = r"(\s*(?:number|no\.?|nr\.?|num|id|ref(?:erence)?|#)\s*[:#=]?|\s*[:#=])?"
+_ID = rf"{_LABEL}\s*(?:is\s+|was\s+)?([A-Z]{{0,5}}[-_/]?\d[\w/-]{{2,}})(?!\s*(?:dollars|euros|pounds|bucks|usd|eur|gbp|%|items?))"
 _ID_PATTERNS: dict[str, re.Pattern[str]] = {
-    "order_number": re.compile(rf"\border\s*(?:number|no\.?|num|id|#)?\s*[:#]?\s*{_ID}", re.IGNORECASE),
-    "account_number": re.compile(
-        rf"\b(?:account|acct|customer)\s*(?:number|no\.?|num|id|#)?\s*[:#]?\s*{_ID}", re.IGNORECASE
-    ),
-    "invoice_number": re.compile(rf"\binvoice\s*(?:number|no\.?|num|id|#)?\s*[:#]?\s*{_ID}", re.IGNORECASE),
-    "workspace_id": re.compile(rf"\bworkspace\s*(?:id|name|#)?\s*[:#]?\s*{_ID}", re.IGNORECASE),
+    "order_number": re.compile(rf"\border{_ID}", re.IGNORECASE),
+    "account_number": re.compile(rf"\b(?:account|acct|customer){_ID}", re.IGNORECASE),
+    "invoice_number": re.compile(rf"\binvoice{_ID}", re.IGNORECASE),
+    "workspace_id": re.compile(r"\bworkspace(\s*(?:id|name|#)\s*[:#=]?|\s*[:#=])?\s*([a-z0-9][\w-]*(?:\d|-)[\w-]*)", re.IGNORECASE),
     "serial_number": re.compile(
-        r"\bserial\s*(?:number|no\.?|num|#)?\s*[:#]?\s*(?:is\s+)?([A-Z0-9]*\d[A-Z0-9-]{3,})", re.IGNORECASE
+        r"\bserial(\s*(?:number|no\.?|num|#)\s*[:#]?|\s*[:#])?\s*(?:is\s+)?([A-Z0-9][A-Z0-9-]{4,})", re.IGNORECASE
     ),
 }
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-_PHONE = re.compile(r"(?<![\w-])(?:\+|\()?\d[\d\s().-]{5,}\d\b")
+_PHONE = re.compile(r"(?<![\w./-])(?:\+|\()?\d[\d\s().-]{5,}\d\b(?:\s*(?:ext\.?|x)\s*\d{1,5})?(?![\w.])")
+_NOT_A_PHONE = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$|^\d{5}-\d{4}$")  # an IP address, a US ZIP+4
 _DATE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}$")
 _CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 
@@ -33,9 +34,12 @@ _NAME = (
 )
 _NAME_PATTERNS = [
     # "my name is o'brien" says outright that a name follows, so its case does not matter
-    re.compile(r"\b(?i:my\s+name\s+is|my\s+name's|name\s*:)\s+([\w'’-]+(?:\s+[\w'’-]+)?)"),
+    re.compile(
+        r"\b(?i:my\s+name\s+is|my\s+name's|name\s*[:-])\s+"
+        r"([\w'’-]+(?:\s+(?!(?i:and|my|i|is|but|from|with|at|or|the|please|here|email|phone)\b)[\w'’-]+){0,2})"
+    ),
     re.compile(rf"\b(?i:this\s+is|i\s+am|i'm|i’m|call\s+me|it's|it’s)\s+{_NAME}"),
-    re.compile(rf"(?:^|[.!?,]\s*|\b(?i:hi|hello|hey)\W+){_NAME}\s+(?i:here)\b"),
+    re.compile(rf"(?:^|[.!?,;]\s*|\b(?i:hi|hello|hey)\W+){_NAME}\s+(?i:here|speaking)\b"),
 ]
 # Words that follow "I'm" or "this is" without being a name ("I'm Frustrated" never is one).
 _NOT_NAMES = frozenset(
@@ -84,7 +88,7 @@ def _name(message: str) -> str | None:
             if index == 0:
                 if not first or first.lower() in _NOT_NAME_WORDS_LOWER:
                     continue
-                return " ".join(word[:1].upper() + word[1:] for word in value.split())
+                return re.sub(r"(^|[\s'’-])(\w)", lambda m: m.group(1) + m.group(2).upper(), value)
             if first in _NOT_NAMES or first.lower().endswith(_NOT_NAME_ENDINGS):
                 continue
             return value
@@ -97,8 +101,10 @@ def _phones(message: str, taken: list[str]) -> list[str]:
         value = match.group(0).strip()
         if value.startswith("(") and ")" not in value:
             value = value[1:]
-        digits = re.sub(r"\D", "", value)
-        if not 7 <= len(digits) <= 15 or _DATE.match(value) or _is_card_number(value):
+        digits = re.sub(r"\D", "", value.split("x")[0].split("ext")[0])
+        if not 7 <= len(digits) <= 15 or _DATE.match(value) or _NOT_A_PHONE.match(value) or _is_card_number(value):
+            continue
+        if value.isdigit() and len(value) < 10:  # a bare short number is an id or a build, not a phone
             continue
         if any(digits == re.sub(r"\D", "", other) or value in other for other in taken):
             continue  # an order or account number, not a phone
@@ -106,9 +112,25 @@ def _phones(message: str, taken: list[str]) -> list[str]:
     return phones
 
 
+def _numbers(text: str) -> list[tuple[str, str]]:
+    """(fact, value) for each order, account, invoice, workspace and serial number in the text.
+
+    Without a label ("order 150 dollars", "account 2FA", "customer 360 view") a number needs four
+    digits to count."""
+    found = []
+    for fact, pattern in _ID_PATTERNS.items():
+        for match in pattern.finditer(text):
+            label, value = match.group(1), match.group(2).strip("-/")
+            digits = sum(char.isdigit() for char in value)
+            if fact != "workspace_id" and (digits < (1 if label else 4) or _is_card_number(value)):
+                continue
+            found.append((fact, value))
+    return found
+
+
 def identifiers(text: str) -> list[str]:
     """The order, account, invoice, workspace and serial numbers in a message."""
-    return [match.group(1) for pattern in _ID_PATTERNS.values() for match in pattern.finditer(text)]
+    return [value for _, value in _numbers(text)]
 
 
 def customer_facts(customer_messages: list[str]) -> dict[str, str]:
@@ -127,17 +149,13 @@ def customer_facts(customer_messages: list[str]) -> dict[str, str]:
         if emails:
             facts["email"] = emails[-1]
         message_ids = []
-        for fact, pattern in _ID_PATTERNS.items():
-            for match in pattern.finditer(message):
-                value = match.group(1).strip("-")
-                if _is_card_number(value):
-                    continue
-                message_ids.append(value)
-                if value not in numbers.setdefault(fact, []):
-                    numbers[fact].append(value)
+        for fact, value in _numbers(message):
+            message_ids.append(value)
+            if value not in numbers.setdefault(fact, []):
+                numbers[fact].append(value)
         phones = _phones(_EMAIL.sub(" ", message), message_ids)
         if phones:
-            facts["phone"] = phones[-1]
+            facts["phone"] = ", ".join(dict.fromkeys(phones))
     facts.update({fact: ", ".join(values) for fact, values in numbers.items()})
     return facts
 
@@ -147,7 +165,7 @@ def without_identifiers(text: str) -> str:
     text = _CARD.sub(" ", _EMAIL.sub(" ", text))
     text = _PHONE.sub(" ", text)
     for pattern in _ID_PATTERNS.values():
-        text = pattern.sub(lambda match: match.group(0).replace(match.group(1), " "), text)
+        text = pattern.sub(lambda match: match.group(0).replace(match.group(2), " "), text)
     for pattern in _NAME_PATTERNS:
         text = pattern.sub(lambda match: match.group(0).replace(match.group(1), " "), text)
     return text

@@ -16,7 +16,8 @@ STOPWORDS = frozenset(
     with would you your yours yourself hi hello hey please thanks thank ok okay get got also still
     im ive dont cant want need like know tell let us one long take work make way much many thing
     things stuff lot really guys u ur pls plz ppl anything something someone somebody possible
-    able go going happen happens happened use using used since ago yet already""".split()
+    able go going happen happens happened use using used since ago yet already what's where's how's
+    who's when's why's there's that's let's i'd i'll you're we're they're""".split()
 )
 
 
