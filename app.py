@@ -24,6 +24,7 @@ from chat.render import (
     queue_text,
     remove_stop_notice,
     render,
+    show_in_other_tabs,
     support_message,
     thread_renderer,
 )
@@ -119,6 +120,7 @@ async def reopen_chat(thread: ThreadDict) -> None:
 @cl.on_message
 async def on_customer_message(message: cl.Message) -> None:
     answer: cl.Message | None = None
+    said = [message]  # what the customer's other tabs should show when the turn is over
     try:
         async with aclosing(engine().customer_message(_thread_id(), message.content, message.id)) as events:
             async for event in events:
@@ -130,6 +132,7 @@ async def on_customer_message(message: cl.Message) -> None:
                     answer.content = event.content + _source_line(event.content, event.sources)
                     answer.content += "\n\n_(stopped)_" if event.stopped else ""
                     await answer.send()
+                    said.append(answer)
                     answer = None
                 else:
                     await render(event)
@@ -138,7 +141,10 @@ async def on_customer_message(message: cl.Message) -> None:
         if answer is not None and answer.content:
             answer.content += "\n\n_(stopped)_"
             await asyncio.shield(answer.send())
+            said.append(answer)
         raise
+    finally:
+        await asyncio.shield(show_in_other_tabs(_thread_id(), said))
 
 
 @cl.on_stop

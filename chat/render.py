@@ -153,15 +153,36 @@ def live_sessions(thread_id: str) -> list[WebsocketSession]:
     return [session for session in list(ws_sessions_id.values()) if session.thread_id == thread_id]
 
 
-async def render_in_session(session: WebsocketSession, event: Event) -> None:
-    """Renders an event that arrived from outside the customer's own turn (an agent, the queue)."""
-
+async def _in_session(session: WebsocketSession, work: Callable[[], Awaitable[None]]) -> None:
     async def in_context() -> None:
         init_ws_context(session)
-        await render(event)
+        await work()
 
     # A fresh context: the message must not nest under whatever step the caller happens to be in.
     await asyncio.create_task(in_context(), context=contextvars.Context())
+
+
+async def render_in_session(session: WebsocketSession, event: Event) -> None:
+    """Renders an event that arrived from outside the customer's own turn (an agent, the queue)."""
+    await _in_session(session, lambda: render(event))
+
+
+async def show_in_other_tabs(thread_id: str, messages: list[cl.Message]) -> None:
+    """A turn's messages in the chat's other open tabs, and in a tab reopened while the turn ran
+    (its stored copy of the thread was read before the answer was finished). The same ids: a page
+    that has a message already updates it, and the history stores it once."""
+    here = cl.context.session.id
+
+    async def send_copies() -> None:
+        for message in messages:
+            await cl.Message(
+                id=message.id, author=message.author, content=message.content, type=message.type,
+                metadata=message.metadata, created_at=message.created_at,
+            ).send()
+
+    for session in live_sessions(thread_id):
+        if session.id != here:
+            await _in_session(session, send_copies)
 
 
 def thread_renderer(thread_id: str) -> Callable[[Event], Awaitable[None]]:

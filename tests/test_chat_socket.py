@@ -198,3 +198,24 @@ async def test_the_agent_sees_when_the_customer_is_typing(app):
     finally:
         await customer.close()
         await agent.close()
+
+
+async def test_a_second_tab_of_the_chat_shows_what_the_first_one_said_and_was_answered(app):
+    first_tab = await ChainlitCustomer(app).connect()
+    second_tab = None
+    try:
+        await first_tab.say("How do I reset my password?")
+        await first_tab.message_from("Assistant", "Resetting Your Password")
+        second_tab = await ChainlitCustomer(app, first_tab.cookies).connect(first_tab.thread_id)
+        await second_tab.log.wait_for("resume_thread")
+
+        await first_tab.say("and how do I turn on two-factor authentication?")
+        answer = await first_tab.message_from("Assistant", "Two-Factor")
+        echoed = await second_tab.log.wait_for("new_message", lambda m: "turn on two-factor" in (m.get("output") or ""))
+        assert echoed["type"] == "user_message"
+        copy = await second_tab.message_from("Assistant", "Two-Factor")
+        assert copy["id"] == answer["id"] and copy["output"] == answer["output"]
+    finally:
+        await first_tab.close()
+        if second_tab:
+            await second_tab.close()
