@@ -21,6 +21,7 @@ from chat.render import (
     ASSISTANT,
     GREETING,
     RATING_PROMPT,
+    live_sessions,
     queue_text,
     remove_stop_notice,
     render,
@@ -110,11 +111,20 @@ async def reopen_chat(thread: ThreadDict) -> None:
     thread_id = thread["id"]
     subscriptions.watch(thread_id)
     await add_missing_messages(thread, await engine().history(thread_id))
+    await engine().customer_presence(thread_id, online=True)
     ticket = await engine().tickets.open_for_thread(thread_id)
     if ticket and ticket.assigned_agent:
         await restore_status_line(thread, f"You're chatting with {ticket.assigned_agent}.")
     elif ticket:
         await restore_status_line(thread, queue_text(await engine().queue_position(ticket)))
+
+
+@cl.on_chat_end
+async def leave_chat() -> None:
+    """The tab closed or lost its connection: agents learn the customer left, unless another tab is open."""
+    thread_id = _thread_id()
+    if thread_id and not [tab for tab in live_sessions(thread_id) if tab.id != cl.context.session.id]:
+        await engine().customer_presence(thread_id, online=False)
 
 
 @cl.on_message

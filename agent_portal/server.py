@@ -334,6 +334,13 @@ class PortalServer:
             await self.sio.emit(event.type, departed, to=skill_rooms)
             await self.sio.emit(event.type, _ticket_json(ticket), to=private_rooms)
             return
+        if event.type == "customer_presence":
+            ticket = await self.service.tickets.get(event.ticket_id)
+            if ticket:  # a waiting customer who left matters to the whole queue
+                rooms = [f"skill:{skill}" for skill in ticket.skills] if ticket.status == WAITING else []
+                rooms += ["supervisors"] + ([f"agent:{ticket.assigned_agent}"] if ticket.assigned_agent else [])
+                await self.sio.emit(event.type, event.model_dump(mode="json"), to=sorted(rooms))
+            return
         if event.type == "typing":
             ticket = await self.service.tickets.open_for_thread(event.thread_id)
         elif event.type in ("customer_message", "agent_message", "copilot_suggestion"):

@@ -118,6 +118,14 @@ class Typing(_Event):
     is_typing: bool
 
 
+class CustomerPresence(_Event):
+    """Whether the customer still has the chat open: a live chat and an abandoned one look alike otherwise."""
+
+    type: Literal["customer_presence"] = "customer_presence"
+    ticket_id: str
+    online: bool
+
+
 class CopilotSuggestion(_Event):
     type: Literal["copilot_suggestion"] = "copilot_suggestion"
     ticket_id: str
@@ -156,6 +164,7 @@ Event = Annotated[
         AgentMessage,
         CustomerMessage,
         Typing,
+        CustomerPresence,
         CopilotSuggestion,
         Resolved,
         HandedBack,

@@ -27,6 +27,7 @@ from .events import (
     AssistantAnswer,
     CopilotSuggestion,
     CustomerMessage,
+    CustomerPresence,
     ErrorEvent,
     EscalationRequest,
     Event,
@@ -322,6 +323,12 @@ class ConversationService:
             updated = await self.tickets.update_facts(ticket.id, facts)
             if updated:
                 await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=updated))
+
+    async def customer_presence(self, thread_id: str, online: bool) -> None:
+        """Tells the agents whether the customer of an open ticket still has the chat open."""
+        ticket = await self.tickets.open_for_thread(thread_id)
+        if ticket:
+            await self.bus.publish(PORTAL_TOPIC, CustomerPresence(thread_id=thread_id, ticket_id=ticket.id, online=online))
 
     async def customer_typing(self, thread_id: str, is_typing: bool) -> None:
         ticket = await self.tickets.open_for_thread(thread_id)

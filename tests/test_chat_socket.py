@@ -219,3 +219,21 @@ async def test_a_second_tab_of_the_chat_shows_what_the_first_one_said_and_was_an
         await first_tab.close()
         if second_tab:
             await second_tab.close()
+
+
+async def test_agents_see_when_the_customer_leaves_the_chat_and_comes_back(app):
+    await app.add_agent("Noor", ["General"])
+    agent = await PortalAgent(app, "Noor").connect()
+    customer = await ChainlitCustomer(app).connect()
+    try:
+        ticket = await escalate(customer, agent)
+        thread_id, cookies = customer.thread_id, customer.cookies
+        await customer.close()
+        left = await agent.log.wait_for("customer_presence", lambda p: p["ticket_id"] == ticket["id"])
+        assert left["online"] is False
+        customer = await ChainlitCustomer(app, cookies).connect(thread_id)
+        back = await agent.log.wait_for("customer_presence", lambda p: p["ticket_id"] == ticket["id"] and p["online"])
+        assert back["thread_id"] == thread_id
+    finally:
+        await customer.close()
+        await agent.close()

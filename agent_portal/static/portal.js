@@ -11,6 +11,7 @@ const portal = {
   draft: null,          // the copilot draft on screen: {draft_id, content}
   drafts: new Map(),    // ticket id -> its latest copilot draft not yet sent or discarded
   typingTimer: null,
+  away: new Set(),      // tickets whose customer closed the chat (since this page loaded)
   typingSent: false,    // the ticket id the typing indicator is on, or false
 };
 
@@ -141,7 +142,14 @@ function connect() {
     if (portal.current === ticket.id && "summary" in ticket && portal.tickets.has(ticket.id)) renderBrief(ticket, portal.brief || {}, portal.sentiments);
     renderLists();
   });
+  socket.on("customer_presence", (event) => {
+    event.online ? portal.away.delete(event.ticket_id) : portal.away.add(event.ticket_id);
+    if (event.ticket_id === portal.current) $("customer-away").hidden = event.online;
+    renderLists();
+  });
   socket.on("customer_message", (event) => {
+    portal.away.delete(event.ticket_id);
+    if (event.ticket_id === portal.current) $("customer-away").hidden = true;
     if (event.ticket_id === portal.current) appendMessage({ id: event.message_id, role: "customer", author: "Customer", content: event.content });
     else toast("New customer message");
     $("customer-typing").hidden = true;
@@ -190,6 +198,7 @@ function ticketCard(ticket, button) {
   item.dataset.ticketId = ticket.id;
   const tags = el("div");
   for (const skill of ticket.skills) tags.append(el("span", "tag", skill));
+  if (portal.away.has(ticket.id)) tags.append(el("span", "tag away", "customer left"));
   item.append(tags, el("div", "summary", ticket.summary));
   item.append(el("div", "meta", `${ticket.reason.replace(/_/g, " ")} · sentiment ${ticket.sentiment.toFixed(2)} · ${ticket.assigned_agent ? "with " + ticket.assigned_agent : "waiting " + waited(ticket)}`));
   if (button) item.append(button);
@@ -238,6 +247,7 @@ async function openTicket(ticketId) {
   if (!ack.ok) return;
   portal.current = ticketId;
   sessionStorage.setItem("portal.current", ticketId);
+  $("customer-away").hidden = !portal.away.has(ticketId);
   $("empty").hidden = true;
   $("conversation").hidden = false;
   portal.brief = ack.brief;
