@@ -168,6 +168,7 @@ class ChainlitCustomer:
             transports=["websocket"],
             headers={"Cookie": cookie_header},
             auth={"sessionId": self.session_id, "clientType": "webapp", "userEnv": "{}", "chatProfile": "", "threadId": thread_id or ""},
+            wait_timeout=10,  # the client's default second is too short for a server under the benchmark's load
         )
         if thread_id:
             self.thread_id = thread_id
