@@ -25,7 +25,7 @@ SKILL_KEYWORDS: dict[str, tuple[str, ...]] = {
         "delet", "export", "gdpr", "locked", "access", "profil", "user", "seat",
     ),
     "Shipping": (
-        "ship", "shipp", "deliver", "order", "track", "package", "parcel", "hub", "carrier", "return",
+        "ship", "deliver", "order", "track", "package", "parcel", "hub", "carrier", "return",
         "warranty", "address", "courier", "arriv",
     ),
 }

@@ -9,61 +9,7 @@ from pathlib import Path
 from rank_bm25 import BM25Okapi
 
 from .facts import without_identifiers
-from .text import content_terms, stem
-
-# Customers rarely use the articles' words. Each entry maps a stem customers use to stems the
-# articles use; both count as covering the question. Kept small and general to support desks.
-_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "money": ("refund",),
-    "reimburs": ("refund",),
-    "charg": ("billing", "payment", "invoic"),
-    "bill": ("billing", "invoic"),
-    "receipt": ("invoic",),
-    "card": ("payment",),
-    "reject": ("declin", "fail"),
-    "bounc": ("declin", "fail"),
-    "price": ("pricing", "plan", "cost"),
-    "cost": ("pricing", "price"),
-    "expensiv": ("pricing", "plan"),
-    "cheaper": ("downgrad", "plan"),
-    "package": ("shipping", "order", "track"),
-    "parcel": ("shipping", "order", "track"),
-    "deliver": ("shipping", "deliver"),
-    "arriv": ("shipping", "deliver"),
-    "login": ("log", "sign", "password"),
-    "locked": ("password", "reset"),
-    "forgot": ("reset", "password"),
-    "2fa": ("two", "factor", "authenticat"),
-    "mfa": ("two", "factor", "authenticat"),
-    "authenticator": ("two", "factor"),
-    "code": ("authenticat", "verificat"),
-    "quit": ("cancel",),
-    "unsubscrib": ("cancel",),
-    "clos": ("cancel", "delet"),
-    "broken": ("defect", "warranty", "return"),
-    "faulty": ("defect", "warranty"),
-    "throttl": ("rate", "limit"),
-    "429": ("rate", "limit"),
-    "quota": ("limit",),
-    "space": ("storag",),
-    "upload": ("fil", "storag"),
-    "down": ("outag", "status"),
-    "outag": ("status",),
-    "gdpr": ("export", "delet", "data"),
-    "coworker": ("team", "member", "user", "seat"),
-    "colleague": ("team", "member", "user", "seat"),
-    "employee": ("team", "member", "user", "seat"),
-    "staff": ("team", "member", "user"),
-    "teammate": ("team", "member", "invit"),
-    "yearly": ("annual",),
-    "annually": ("annual",),
-    "user": ("member", "seat", "invit"),
-    "admin": ("role", "owner"),
-    "device": ("hub",),
-    "abroad": ("international", "country"),
-    "international": ("country", "region"),
-}
-
+from .text import content_terms, expand
 
 @dataclass(frozen=True)
 class Passage:
@@ -100,13 +46,6 @@ def _split_article(path: Path) -> list[Passage]:
     if "".join(body).strip():
         passages.append(Passage(path.stem, title, heading, "\n".join(body).strip()))
     return passages
-
-
-_STEMMED_SYNONYMS = {stem(word): tuple(stem(target) for target in targets) for word, targets in _SYNONYMS.items()}
-
-
-def _expand(term: str) -> tuple[str, ...]:
-    return (term, *_STEMMED_SYNONYMS.get(term, ()))
 
 
 class KnowledgeBase:
@@ -148,7 +87,7 @@ class KnowledgeBase:
         question_terms = list(dict.fromkeys(content_terms(without_identifiers(question))))
         if not question_terms:
             return Retrieval([], 0.0)
-        query = [variant for term in question_terms for variant in _expand(term)]
+        query = [variant for term in question_terms for variant in expand(term)]
         scores = self._bm25.get_scores(query)
         candidates = [index for index in sorted(range(len(scores)), key=scores.__getitem__, reverse=True)[:limit + 2] if scores[index] > 0]
         if not candidates:
@@ -172,7 +111,7 @@ class KnowledgeBase:
         """How many of the question's terms the passage's article title or heading names."""
         passage = self.passages[index]
         titles = set(content_terms(f"{passage.title} {passage.heading}"))
-        return sum(any(variant in titles for variant in _expand(term)) for term in question_terms)
+        return sum(any(variant in titles for variant in expand(term)) for term in question_terms)
 
     def _coverage(self, question_terms: list[str], index: int) -> float:
         """IDF-weighted share of the question's terms that the passage (or its article's titles) contains."""
@@ -181,6 +120,6 @@ class KnowledgeBase:
         for term in question_terms:
             weight = self._idf.get(term, self._unknown_idf)
             weight_total += weight
-            if any(variant in available for variant in _expand(term)):
+            if any(variant in available for variant in expand(term)):
                 covered += weight
         return covered / weight_total

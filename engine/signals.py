@@ -11,7 +11,7 @@ from functools import lru_cache
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from .facts import identifiers, without_identifiers
-from .text import content_terms, words
+from .text import content_terms, expand, words
 
 # Who a customer asks for. A lookahead keeps "a person's email", "agent role", "human-readable" and
 # "people limits" out: there the word describes something else.
@@ -238,8 +238,10 @@ def score_turn(text: str) -> TurnSignals:
 
 
 def _question_terms(text: str) -> tuple[set[str], set[str]]:
-    """What a message asks about, and the order or account numbers it asks it for."""
-    return set(content_terms(without_identifiers(text))), set(identifiers(text))
+    """What a message asks about (its stems and the help articles' words for them: "2FA" is
+    "two-factor"), and the order or account numbers it asks it for."""
+    terms = {variant for term in content_terms(without_identifiers(text)) for variant in expand(term)}
+    return terms, set(identifiers(text))
 
 
 def _about_different_numbers(first_ids: set[str], second_ids: set[str]) -> bool:

@@ -1,4 +1,4 @@
-"""Word-level text helpers shared by the retriever and the signals: tokens, stems, stopwords."""
+"""Word-level text helpers shared by the retriever and the signals: tokens, stems, stopwords, synonyms."""
 
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ def stem(word: str) -> str:
                 return base + "y"
             if suffix == "es" and not base.endswith(("s", "x", "z", "ch", "sh")):
                 base = word[:-1]
+            if suffix in ("ing", "ings", "ed") and len(base) >= 4 and base[-1] == base[-2] and base[-1] not in "lsz":
+                base = base[:-1]  # "shipping", "shipped" -> "ship", as "ships" is
             word = base
             break
     return word[:-1] if word.endswith("e") and len(word) > 4 else word
@@ -43,3 +45,63 @@ def stem(word: str) -> str:
 def content_terms(text: str) -> list[str]:
     """Stemmed words without stopwords: what a question is actually about."""
     return [stem(word) for word in words(text) if word not in STOPWORDS and len(word) > 1]
+
+
+# Customers rarely use the articles' words. Each entry maps a stem customers use to stems the
+# articles use; both count as covering the question. Kept small and general to support desks.
+_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "money": ("refund",),
+    "reimburs": ("refund",),
+    "charg": ("billing", "payment", "invoic"),
+    "bill": ("billing", "invoic"),
+    "receipt": ("invoic",),
+    "card": ("payment",),
+    "reject": ("declin", "fail"),
+    "bounc": ("declin", "fail"),
+    "price": ("pricing", "plan", "cost"),
+    "cost": ("pricing", "price"),
+    "expensiv": ("pricing", "plan"),
+    "cheaper": ("downgrad", "plan"),
+    "package": ("shipping", "order", "track"),
+    "parcel": ("shipping", "order", "track"),
+    "deliver": ("shipping", "deliver"),
+    "arriv": ("shipping", "deliver"),
+    "login": ("log", "sign", "password"),
+    "locked": ("password", "reset"),
+    "forgot": ("reset", "password"),
+    "2fa": ("two", "factor", "authenticat"),
+    "mfa": ("two", "factor", "authenticat"),
+    "authenticator": ("two", "factor"),
+    "code": ("authenticat", "verificat"),
+    "quit": ("cancel",),
+    "unsubscrib": ("cancel",),
+    "clos": ("cancel", "delet"),
+    "broken": ("defect", "warranty", "return"),
+    "faulty": ("defect", "warranty"),
+    "throttl": ("rate", "limit"),
+    "429": ("rate", "limit"),
+    "quota": ("limit",),
+    "space": ("storag",),
+    "upload": ("fil", "storag"),
+    "down": ("outag", "status"),
+    "outag": ("status",),
+    "gdpr": ("export", "delet", "data"),
+    "coworker": ("team", "member", "user", "seat"),
+    "colleague": ("team", "member", "user", "seat"),
+    "employee": ("team", "member", "user", "seat"),
+    "staff": ("team", "member", "user"),
+    "teammate": ("team", "member", "invit"),
+    "yearly": ("annual",),
+    "annually": ("annual",),
+    "user": ("member", "seat", "invit"),
+    "admin": ("role", "owner"),
+    "device": ("hub",),
+    "abroad": ("international", "country"),
+    "international": ("country", "region"),
+}
+_STEMMED_SYNONYMS = {stem(word): tuple(stem(target) for target in targets) for word, targets in _SYNONYMS.items()}
+
+
+def expand(term: str) -> tuple[str, ...]:
+    """A stem and the stems the help articles use for the same thing."""
+    return (term, *_STEMMED_SYNONYMS.get(term, ()))
