@@ -99,12 +99,14 @@ async def render(event: Event) -> None:
                 cl.user_session.set(_STATUS, None)  # the next handoff gets a fresh status line
                 await support_message(event.text, id=event.event_id).send()
             else:
-                if event.mode == "waiting":  # back in the queue (a transfer): nobody holds the chat now
+                if event.mode == "waiting" and cl.user_session.get(_AGENT):
+                    # A transfer: said once at the bottom of the chat; the queue gets a line of its own.
                     await _clear_typing()
-                    if cl.user_session.get(_AGENT):  # news for the bottom of the chat, not the line about who left
-                        cl.user_session.set(_STATUS, None)
                     cl.user_session.set(_AGENT, None)
-                await show_status(event.text, event.event_id)
+                    cl.user_session.set(_STATUS, None)
+                    await support_message(event.text, id=event.event_id).send()
+                else:
+                    await show_status(event.text, event.event_id)
         case "queue_position":
             await show_status(queue_text(event), event.event_id)
         case "agent_joined":

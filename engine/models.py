@@ -23,6 +23,10 @@ from .text import content_terms
 CANNOT_HELP = "I'm not able to help with that"
 # The copilot prompt's first words: the offline model drafts in the agent's voice when it sees them.
 DRAFT_FOR_AGENT = "You draft replies for a human support agent"
+# Words that only introduce a detail: "my order is NW-1 and my email is a@b.c" asks nothing.
+_FACT_LABELS = re.compile(
+    r"\b(?:order|account|acct|invoice|email|e-mail|phone|mobile|number|workspace|serial|customer|name|ref)s?\b", re.I
+)
 AGENT_LABEL = "Support agent"  # how prompts mark an agent's words: "(Support agent Dana) ...", "Support agent Dana: ..."
 Chunk = TypeVar("Chunk")
 
@@ -102,7 +106,7 @@ class OfflineChatModel(BaseChatModel):
         opening = f"{opening} for your patience. " if opening else ""
         latest = customer_messages[-1] if customer_messages else ""
         question = without_handoff_request(latest)
-        if customer_facts([latest]) and not content_terms(without_identifiers(question)):
+        if customer_facts([latest]) and not content_terms(_FACT_LABELS.sub(" ", without_identifiers(question))):
             return f"{opening}Thank you, I've noted that. Give me a moment to look into it."
         retrieval = self.knowledge.search(question)
         if not retrieval.passages or retrieval.confidence < self.confidence_threshold:

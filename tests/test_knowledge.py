@@ -69,7 +69,7 @@ def test_the_offline_copilot_drafts_in_the_agents_voice_from_the_latest_message(
     assert "person from our team" not in answered
     nothing_to_quote = model.draft_for_agent(["agent please"])
     assert "no need to repeat" in nothing_to_quote and "article" not in nothing_to_quote
-    details_only = model.draft_for_agent(["agent please", "+1 415 555 0134"], agent_has_replied=True)
+    details_only = model.draft_for_agent(["agent please", "my order is NWH-123456, email maria@example.com"], agent_has_replied=True)
     assert details_only == "Thank you, I've noted that. Give me a moment to look into it."
     follow_up = model.draft_for_agent(["agent please", "how do I switch to yearly billing?"], agent_has_replied=True)
     assert not follow_up.startswith("Thanks for your patience") and "…" not in follow_up

@@ -244,12 +244,13 @@ async def test_transfer_moves_the_ticket_to_the_other_skills_queue(app):
         assert "Transferred by Ivy to the Technical queue." in request["summary"]
         released = await ivy.log.wait_for("ticket_updated", lambda t: t["id"] == ticket["id"] and t["status"] == "waiting")
         assert released["assigned_agent"] is None  # Ivy's page learns the ticket left her
-        # Told at the bottom of the chat, as a new line, not by rewriting the line about Ivy joining.
+        # Told at the bottom of the chat, as a line of its own that stays, then the queue line.
         await customer.message_from("Support", "Ivy passed your conversation to our Technical team")
+        await customer.log.wait_for("new_message", lambda m: "Connecting you to an agent. You're" in (m.get("output") or ""))
         assert (await jay.call("claim", {"ticket_id": ticket["id"]}))["ok"]
         await customer.message_from("Support", "Jay joined the conversation")
         edited = [m["output"] for m in customer.log.named("update_message") if m.get("name") == "Support"]
-        assert not [text for text in edited if "Ivy passed" in text or "Jay joined" in text]
+        assert not [text for text in edited if "Ivy passed" in text or "Jay joined" in text or "Ivy joined" in text]
     finally:
         if customer:
             await customer.close()
