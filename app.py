@@ -33,6 +33,7 @@ from chat.resume import add_missing_messages, restore_status_line
 from chat.subscriptions import ThreadSubscriptions
 from chat.typing import typing_route
 from engine.config import get_settings
+from engine.facts import mask_card_numbers
 from engine.service import ActionRefused, ConversationService
 
 log = logging.getLogger("escalation_engine")
@@ -131,6 +132,10 @@ async def leave_chat() -> None:
 async def on_customer_message(message: cl.Message) -> None:
     answer: cl.Message | None = None
     said = [message]  # what the customer's other tabs should show when the turn is over
+    if (masked := mask_card_numbers(message.content)) != message.content:
+        message.content = masked  # Chainlit stored the message before this hook: the stored copy too
+        await message.update()
+        await cl.context.emitter.send_toast("We hid your card number. Please never share it in a chat.", "warning")
     try:
         async with aclosing(engine().customer_message(_thread_id(), message.content, message.id)) as events:
             async for event in events:

@@ -41,7 +41,7 @@ from .events import (
     Typing,
     thread_topic,
 )
-from .facts import customer_facts
+from .facts import customer_facts, mask_card_numbers
 from .graph import ChatMessage, EngineContext, answer_id, build_graph, now_iso
 from .knowledge import KnowledgeBase
 from .llm_errors import LLM_ERRORS
@@ -175,7 +175,7 @@ class ConversationService:
         front end names the message; a name already recorded is the same message sent again (ignored)
         or, from another thread or with other words, not the client's to reuse: it gets a fresh one.
         """
-        text = text.strip()
+        text = mask_card_numbers(text.strip())  # a card number is never stored, whatever the transport
         if not text:
             return
         if problem := self.check_customer_text(text):

@@ -237,3 +237,23 @@ async def test_agents_see_when_the_customer_leaves_the_chat_and_comes_back(app):
     finally:
         await customer.close()
         await agent.close()
+
+
+async def test_a_card_number_is_hidden_in_the_chat_and_never_reaches_the_agent(app):
+    await app.add_agent("Omar", ["Billing", "General"])
+    agent = await PortalAgent(app, "Omar").connect()
+    customer = await ChainlitCustomer(app).connect()
+    try:
+        ticket = await escalate(customer, agent)
+        assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+        await customer.say("you charged my card 4111 1111 1111 1111 twice")
+        hidden = await customer.log.wait_for("update_message", lambda m: "card ending 1111" in (m.get("output") or ""))
+        assert "4111 1111" not in hidden["output"]
+        await customer.log.wait_for("toast", lambda t: "hid your card number" in t["message"])
+        delivered = await agent.log.wait_for("customer_message", lambda e: e["ticket_id"] == ticket["id"])
+        assert delivered["content"] == "you charged my card [card ending 1111] twice"
+        opened = await agent.call("open", {"ticket_id": ticket["id"]})
+        assert not [m for m in opened["messages"] if "4111 1111" in m["content"]]
+    finally:
+        await customer.close()
+        await agent.close()
