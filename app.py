@@ -21,9 +21,10 @@ from chat.render import (
     ASSISTANT,
     GREETING,
     RATING_PROMPT,
-    live_sessions,
+    connected_sessions,
     queue_text,
     remove_stop_notice,
+    remember_agent,
     render,
     show_in_other_tabs,
     support_message,
@@ -115,6 +116,7 @@ async def reopen_chat(thread: ThreadDict) -> None:
     await engine().customer_presence(thread_id, online=True)
     ticket = await engine().tickets.open_for_thread(thread_id)
     if ticket and ticket.assigned_agent:
+        remember_agent(ticket.assigned_agent)
         await restore_status_line(thread, f"You're chatting with {ticket.assigned_agent}.")
     elif ticket:
         await restore_status_line(thread, queue_text(await engine().queue_position(ticket)))
@@ -124,7 +126,7 @@ async def reopen_chat(thread: ThreadDict) -> None:
 async def leave_chat() -> None:
     """The tab closed or lost its connection: agents learn the customer left, unless another tab is open."""
     thread_id = _thread_id()
-    if thread_id and not [tab for tab in live_sessions(thread_id) if tab.id != cl.context.session.id]:
+    if thread_id and not [tab for tab in connected_sessions(thread_id) if tab.id != cl.context.session.id]:
         await engine().customer_presence(thread_id, online=False)
 
 
@@ -159,7 +161,10 @@ async def on_customer_message(message: cl.Message) -> None:
             said.append(answer)
         raise
     finally:
-        await asyncio.shield(show_in_other_tabs(_thread_id(), said))
+        try:
+            await asyncio.shield(show_in_other_tabs(_thread_id(), said))
+        except Exception:  # the other tabs are a courtesy: their failure is not this turn's
+            log.warning("could not show the turn in the chat's other tabs", exc_info=True)
 
 
 @cl.on_stop

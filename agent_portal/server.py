@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 import time
-from collections import Counter, defaultdict, deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,11 +38,12 @@ MAX_PACKET_BYTES = 256 * 1024
 MAX_LOGIN_BYTES = 16 * 1024
 LOGIN_ATTEMPTS = 5  # wrong passwords per agent name within LOGIN_WINDOW_SECONDS, then a pause
 LOGIN_WINDOW_SECONDS = 300
+MAX_TRACKED_LOGIN_NAMES = 10_000
 # The page runs only its own files: no inline script, no framing, nothing from elsewhere.
 PAGE_SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     ),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
@@ -92,7 +93,7 @@ class PortalServer:
         self._unsubscribe: Callable[[], None] | None = None
         self._online: Counter[str] = Counter()
         self._expiries: dict[str, asyncio.TimerHandle] = {}
-        self._failed_logins: defaultdict[str, deque[float]] = defaultdict(deque)  # per process
+        self._failed_logins: dict[str, deque[float]] = {}  # per process; a name's entry goes with its last failure
         self._register_handlers()
 
     # ----- lifecycle and HTTP -----------------------------------------------------------------
@@ -138,21 +139,29 @@ class PortalServer:
             name.encode(), password.encode()  # a lone surrogate cannot be a name or a password
         except (ValueError, KeyError, TypeError, RecursionError):
             return JSONResponse({"error": 'send JSON {"name": ..., "password": ...}'}, status_code=400)
-        failures = self._failed_logins[name.lower()]
-        while failures and failures[0] < time.monotonic() - LOGIN_WINDOW_SECONDS:
-            failures.popleft()
-        if len(failures) >= LOGIN_ATTEMPTS:
-            wait = int(failures[0] + LOGIN_WINDOW_SECONDS - time.monotonic()) + 1
+        key = name.lower()
+        if len(self._failed_logins) > MAX_TRACKED_LOGIN_NAMES:  # forget names whose failures are all old
+            cutoff = time.monotonic() - LOGIN_WINDOW_SECONDS
+            self._failed_logins = {n: tries for n, tries in self._failed_logins.items() if tries and tries[-1] >= cutoff}
+        attempts = self._failed_logins.setdefault(key, deque())
+        while attempts and attempts[0] < time.monotonic() - LOGIN_WINDOW_SECONDS:
+            attempts.popleft()
+        if len(attempts) >= LOGIN_ATTEMPTS:
+            wait = int(attempts[0] + LOGIN_WINDOW_SECONDS - time.monotonic()) + 1
             return JSONResponse(
                 {"error": f"too many wrong passwords for {name}; try again in {wait} s"},
                 status_code=429,
                 headers={"Retry-After": str(wait)},
             )
+        # Counted before the password check, which takes a while: guesses sent side by side count too.
+        attempt = time.monotonic()
+        attempts.append(attempt)
         agent = await self.service.tickets.verify_agent(name, password)
         if agent is None:
-            failures.append(time.monotonic())
             return JSONResponse({"error": "wrong name or password"}, status_code=401)
-        failures.clear()
+        attempts.remove(attempt)
+        if not attempts:
+            del self._failed_logins[key]
         return JSONResponse({"token": self.tokens.issue(agent.name), "agent": agent.model_dump()})
 
     # ----- socket handlers --------------------------------------------------------------------
@@ -329,7 +338,8 @@ class PortalServer:
                 await self.sio.emit(event.type, _ticket_json(ticket), to=skill_rooms + private_rooms)
                 return
             # The skill queues only learn that the ticket left them (and who took it); what is in it
-            # stays with its holder and the supervisors. Sent first, so the full view arrives last.
+            # stays with its holder, the agent who passed it on, and the supervisors. Sent first, so
+            # the full view arrives last.
             departed = {key: getattr(ticket, key) for key in ("id", "status", "assigned_agent", "skills")}
             await self.sio.emit(event.type, departed, to=skill_rooms)
             await self.sio.emit(event.type, _ticket_json(ticket), to=private_rooms)

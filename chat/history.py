@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import OrderedDict
 from pathlib import Path
@@ -26,14 +27,17 @@ def _decoded(value: Any) -> Any:
 
 
 class HistoryDataLayer(SQLAlchemyDataLayer):
-    """Chainlit's SQLAlchemy layer, with JSON decoded on SQLite (which hands JSON back as text), and
-    without re-checking, before every step it stores, that a thread this process stored exists."""
+    """Chainlit's SQLAlchemy layer, with JSON decoded on SQLite (which hands JSON back as text),
+    without re-checking, before every step it stores, that a thread this process stored exists, and
+    with the writes of one step kept in order."""
 
     _REMEMBERED_THREADS = 50_000
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._stored_threads: OrderedDict[str, None] = OrderedDict()
+        self._step_locks: dict[str, asyncio.Lock] = {}
+        self._step_writers: dict[str, int] = {}  # writes of a step queued or running; its lock goes at 0
 
     async def update_thread(
         self,
@@ -52,6 +56,21 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
         self._stored_threads.move_to_end(thread_id)
         if len(self._stored_threads) > self._REMEMBERED_THREADS:
             self._stored_threads.popitem(last=False)
+
+    async def create_step(self, step_dict: Any) -> None:
+        # Chainlit stores each write of a step from a task of its own: a status line created and
+        # updated a moment later could be stored as created, when the two transactions finished
+        # out of order. The writes of one step now run in the order they were issued.
+        step_id = step_dict.get("id", "")
+        lock = self._step_locks.setdefault(step_id, asyncio.Lock())
+        self._step_writers[step_id] = self._step_writers.get(step_id, 0) + 1
+        try:
+            async with lock:
+                await super().create_step(step_dict)
+        finally:
+            self._step_writers[step_id] -= 1
+            if not self._step_writers[step_id]:
+                del self._step_writers[step_id], self._step_locks[step_id]
 
     async def delete_thread(self, thread_id: str) -> None:
         self._stored_threads.pop(thread_id, None)

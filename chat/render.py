@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 import chainlit as cl
 from chainlit.chat_context import chat_context
 from chainlit.context import init_ws_context
+from chainlit.server import sio
 from chainlit.session import WebsocketSession, ws_sessions_id
 
 from engine.events import Event, QueuePosition
@@ -84,6 +85,11 @@ def queue_text(position: QueuePosition) -> str:
     return f"Connecting you to an agent. You're {place}; estimated wait {_minutes(position.estimated_wait_seconds)}."
 
 
+def remember_agent(name: str) -> None:
+    """The agent who holds this chat, for a chat reopened mid-conversation (a transfer reads it)."""
+    cl.user_session.set(_AGENT, name)
+
+
 async def _clear_typing() -> None:
     typing: cl.Message | None = cl.user_session.get(_TYPING)
     if typing is not None:
@@ -152,7 +158,13 @@ async def render(event: Event) -> None:
 
 
 def live_sessions(thread_id: str) -> list[WebsocketSession]:
+    """The thread's sessions, a disconnected one included until Chainlit clears it (it may come back)."""
     return [session for session in list(ws_sessions_id.values()) if session.thread_id == thread_id]
+
+
+def connected_sessions(thread_id: str) -> list[WebsocketSession]:
+    """The thread's sessions whose socket is connected right now."""
+    return [session for session in live_sessions(thread_id) if sio.manager.is_connected(session.socket_id, "/")]
 
 
 async def _in_session(session: WebsocketSession, work: Callable[[], Awaitable[None]]) -> None:

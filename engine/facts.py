@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 
 # "order number: NW-1", "acct # 55-9102", "invoice INV/2025/0193": a label (kept in group 1, if any), then the id.
-_LABEL = r"(\s*(?:number|no\.?|nr\.?|num|id|ref(?:erence)?|#)\s*[:#=]?|\s*[:#=])?"
-_ID = rf"{_LABEL}\s*(?:is\s+|was\s+)?([A-Z]{{0,5}}[-_/]?\d[\w/-]{{2,}})(?!\s*(?:dollars|euros|pounds|bucks|usd|eur|gbp|%|items?))"
+_LABEL = r"(\s*(?:number|no\.?|nr\.?|num|id|ref(?:erence)?|#)\s*[:#=]?|\s*[:#=]|\s+(?:is|was)\b)?"
+_ID = rf"{_LABEL}\s*(?:is\s+|was\s+)?([A-Z]{{0,5}}[-_/]?\d[\w/-]*)\b(?!\s*(?:dollars|euros|pounds|bucks|usd|eur|gbp|%|items?))"
 _ID_PATTERNS: dict[str, re.Pattern[str]] = {
     "order_number": re.compile(rf"\border{_ID}", re.IGNORECASE),
     "account_number": re.compile(rf"\b(?:account|acct|customer){_ID}", re.IGNORECASE),
@@ -25,9 +25,10 @@ _PHONE = re.compile(r"(?<![\w./-])(?:\+|\()?\d[\d\s().-]{5,}\d\b(?:\s*(?:ext\.?|
 _NOT_A_PHONE = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$|^\d{5}-\d{4}$")  # an IP address, a US ZIP+4
 _DATE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}$")
 _CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+_NOT_A_CARD_LABEL = re.compile(r"\b(?:order|tracking|imei|serial|invoice|account|acct|ref)\b[^.!?]*$", re.IGNORECASE)
 
 # A name: capitalised words, with the particles and punctuation real names have.
-_NAME_WORD = r"[A-ZÀ-Þ][\w'’-]*"
+_NAME_WORD = r"(?!(?:Hi|Hello|Hey|Thanks|Yes|No|Ok|Okay|Dear)\b)[A-ZÀ-Þ][\w'’-]*"
 _NAME = (
     rf"((?:(?:Dr|Mr|Mrs|Ms|Prof)\.?\s+)?{_NAME_WORD}"
     rf"(?:\s+(?:(?:van|von|der|den|de|da|del|la|le|di|du|bin|al)\s+){{0,2}}{_NAME_WORD}){{0,2}})"
@@ -38,7 +39,8 @@ _NAME_PATTERNS = [
         r"\b(?i:my\s+name\s+is|my\s+name's|name\s*[:-])\s+"
         r"([\w'’-]+(?:\s+(?!(?i:and|my|i|is|but|from|with|at|or|the|please|here|email|phone)\b)[\w'’-]+){0,2})"
     ),
-    re.compile(rf"\b(?i:this\s+is|i\s+am|i'm|i’m|call\s+me|it's|it’s)\s+{_NAME}"),
+    re.compile(rf"\b(?i:this\s+is|i\s+am|i'm|i’m|call\s+me)\s+{_NAME}"),
+    re.compile(rf"\b(?i:it's|it’s)\s+{_NAME}(?=\s*(?:[,.;!]|$|(?i:here|from|speaking)\b))"),
     re.compile(rf"(?:^|[.!?,;]\s*|\b(?i:hi|hello|hey)\W+){_NAME}\s+(?i:here|speaking)\b"),
 ]
 # Words that follow "I'm" or "this is" without being a name ("I'm Frustrated" never is one).
@@ -46,7 +48,8 @@ _NOT_NAMES = frozenset(
     """Not Very So Really Just Still Trying Having Getting Looking Sorry Fine Good Done Unable Here The A An
     In On At From With Also Already Back New Sure Afraid Glad Able Ready Stuck Owner Admin Urgent Locked
     Unhappy Upset Angry Annoyed Confused Happy Calling Writing Contacting Waiting Your You My Our This That
-    It Is About Going Over Out Up Now Again Only Always Never Interested Customer User Member Client""".split()
+    It Is About Going Over Out Up Now Again Only Always Never Interested Customer User Member Client Monday
+    Tuesday Wednesday Thursday Friday Saturday Sunday Today Tomorrow Yesterday Fine Broken Down Ok Okay""".split()
 )
 _NOT_NAME_ENDINGS = ("ing", "ed", "ly", "ful", "ous", "ive", "able", "ible", "ian", "ese", "ish", "ent", "ant")
 _NOT_NAME_WORDS_LOWER = frozenset(
@@ -65,9 +68,20 @@ def _luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+# Issuer prefixes (Visa, Mastercard, Amex, Discover, JCB, Diners) and how cards are written: one run
+# of digits or groups of four (Amex 4-6-5). An order number like 561-6286473-1450685 is neither.
+_CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|6(?:011|5|4[4-9])|35|3[068])")
+_CARD_GROUPING = re.compile(r"^\d+$|^\d{4}(?:[ -]\d{4}){2,3}(?:[ -]\d{1,3})?$|^\d{4}[ -]\d{6}[ -]\d{5}$")
+
+
 def _is_card_number(text: str) -> bool:
     digits = re.sub(r"\D", "", text)
-    return 13 <= len(digits) <= 19 and _luhn_valid(digits)
+    return (
+        13 <= len(digits) <= 19
+        and bool(_CARD_PREFIX.match(digits))
+        and bool(_CARD_GROUPING.match(text.strip()))
+        and _luhn_valid(digits)
+    )
 
 
 def mask_card_numbers(text: str) -> str:
@@ -75,7 +89,8 @@ def mask_card_numbers(text: str) -> str:
 
     def masked(match: re.Match[str]) -> str:
         number = match.group(0)
-        return f"[card ending {re.sub(r'[^0-9]', '', number)[-4:]}]" if _is_card_number(number) else number
+        labelled = _NOT_A_CARD_LABEL.search(text[max(0, match.start() - 24) : match.start()])
+        return f"[card ending {re.sub(r'[^0-9]', '', number)[-4:]}]" if _is_card_number(number) and not labelled else number
 
     return _CARD.sub(masked, text)
 
@@ -122,7 +137,8 @@ def _numbers(text: str) -> list[tuple[str, str]]:
         for match in pattern.finditer(text):
             label, value = match.group(1), match.group(2).strip("-/")
             digits = sum(char.isdigit() for char in value)
-            if fact != "workspace_id" and (digits < (1 if label else 4) or _is_card_number(value)):
+            too_short = digits < (1 if label else 4) or len(value) < (1 if label else 4)
+            if fact != "workspace_id" and (too_short or _is_card_number(value) or _DATE.match(value)):
                 continue
             found.append((fact, value))
     return found

@@ -104,7 +104,7 @@ class KnowledgeBase:
 
     def best_passage(self, question: str) -> str | None:
         """Which passage would answer the question, as "article#section", if any."""
-        passages = self.search(question, limit=1).passages
+        passages = self.search(question).passages  # the answer's own search: the passage it quotes
         return f"{passages[0].article}#{passages[0].heading}" if passages else None
 
     def _title_hits(self, question_terms: list[str], index: int) -> int:

@@ -111,7 +111,8 @@ def _corrected(word: str) -> str:
         return _SHORTHAND[word]
     if len(word) >= 7:
         close = difflib.get_close_matches(word, _LONG_REQUEST_WORDS, n=1, cutoff=0.85)
-        return close[0] if close else word
+        # "escalated" is a word of its own, not a slip of "escalate"
+        return close[0] if close and not word.startswith(close[0][:-1]) else word
     for target in _SHORT_REQUEST_WORDS:
         if len(word) in (len(target), len(target) - 1) and word != target and len(word) >= 4 and _one_slip(word, target):
             return target
@@ -120,8 +121,8 @@ def _corrected(word: str) -> str:
 
 def _one_slip(word: str, target: str) -> bool:
     """One wrong, swapped or dropped letter ("humna", "agnet", "persn"), the first letter right."""
-    if len(word) == len(target) - 1:
-        return word[0] == target[0] and any(target[:index] + target[index + 1 :] == word for index in range(1, len(target)))
+    if len(word) == len(target) - 1:  # a letter dropped inside ("persn"), not at the end ("manage")
+        return word[0] == target[0] and any(target[:index] + target[index + 1 :] == word for index in range(1, len(target) - 1))
     different = [index for index, (a, b) in enumerate(zip(word, target)) if a != b]
     if len(different) == 1:
         return word[0] == target[0]
@@ -138,8 +139,10 @@ _FRUSTRATION_PHRASES = re.compile(
     r"incompetent|hopeless|livid|fuming|disaster|last\s+straw|(?:are\s+you|you(?:'re|\s+are))\s+(?:kidding|joking)|"
     r"(?:is|are)\s+a\s+joke|worst\s+(?:experience|service|support|company|app|product|ever)|"
     r"waste\s+of\s+(?:my\s+)?time|fed\s+up|sick\s+of|tired\s+of|nothing\s+works|still\s+(?:not|doesn't|isn't|broken|can't)|"
-    r"(?:second|third|fourth|fifth|\d+(?:st|nd|rd|th))\s+time|(?:two|three|four|five|six|several|many|multiple|\d+)\s+times|"
-    r"again\s+and\s+again|over\s+and\s+over|again\s*[?!]|already\s+(?:told|said|asked|tried)|"
+    r"(?:second|third|fourth|fifth|\d+(?:st|nd|rd|th))\s+time|"
+    r"(?:asked|told|tried|called|written|wrote|emailed|explained|said\s+(?:it|this))\s+(?:you\s+)?(?:this\s+)?"
+    r"(?:two|three|four|five|six|several|many|multiple|\d+)\s+times|"
+    r"again\s+and\s+again|over\s+and\s+over|already\s+(?:told|said|asked|tried)|"
     r"doesn't\s+(?:help|answer)|not\s+helpful|you\s+(?:don't|do\s+not)\s+understand|(?<!a\s)stupid(?!\s+question)|annoy|angry|furious|"
     r"frustrat|disappoint|cancel\s+everything|lawyer|sue\b|complain|(?:so\s+)?done\s+with\s+(?:this|you|it)|"
     r"unbelievable|upset|(?:nobody|no\s+one)\s+(?:answers|helps|replies|cares|responds))",
@@ -149,13 +152,13 @@ _FRUSTRATION_PHRASES = re.compile(
 _STRONG_WORDS = re.compile(
     r"(?:\bf[*#@!u]{1,3}(?:c?k|[*#@!]{1,2})\w*|\bwtf\b|\bffs\b|\bshit\w*|\bcrap\w*|\bbullshit\b|\bbs\b|\bdamn\w*|"
     r"\bsucks?\b|\bscrew\s+(?:this|you)|\bs[*#]{2,3}t\b|\bthanks?\s+(?:you\s+)?for\s+nothing|\bjust\s+great|"
-    r"\boh\s+(?:great|wonderful|perfect|fantastic)|\byeah\s+right|\bhow\s+many\s+times|"
+    r"\boh\s+(?:great|wonderful|perfect|fantastic)|\byeah\s+right|\bhow\s+many\s+times\s+(?:do|must|should|have)\s+i\b|"
     r"\b(?:thanks?|thank\s+you)\s+(?:so\s+much\s+|a\s+lot\s+)?for\s+(?:locking|charging|wasting|breaking|ignoring|losing|"
     r"cancell?ing|overcharging))",
     re.IGNORECASE,
 )
-# Shouting inside a sentence: "WHERE IS MY HUB", "and NOTHING" (not "API" or "2FA").
-_SHOUTED_WORDS = re.compile(r"\b[A-Z]{2,}(?:\s+[A-Z]{2,}){2,}\b|\b[A-Z]{6,}\b")
+# Shouting inside a sentence: "WHERE IS MY HUB" (three capitalised words; not "API" or "HTTP 403 FORBIDDEN").
+_SHOUTED_WORDS = re.compile(r"\b[A-Z]{2,}(?:\s+[A-Z]{2,}){2,}\b")
 # An angry ending: "locked out AGAIN", "broken again!"
 _AGAIN_AT_END = re.compile(r"\bagain\W*$", re.IGNORECASE)
 
@@ -191,8 +194,9 @@ def sentiment(text: str) -> float:
 
 def frustration(text: str, sentiment_score: float) -> float:
     """Frustration blends negative sentiment with what angry customers do: shout, repeat, complain."""
-    letters = [char for char in text if char.isalpha()]
-    mostly_capitals = len(letters) >= 12 and sum(char.isupper() for char in letters) / len(letters) > 0.6
+    longer_words = [word for word in re.findall(r"[A-Za-z]{2,}", text)]
+    capitalised = sum(word.isupper() for word in longer_words)
+    mostly_capitals = len(longer_words) >= 3 and capitalised / len(longer_words) > 0.6
     shouting = mostly_capitals or bool(_SHOUTED_WORDS.search(text))
     phrase_hits = len(_FRUSTRATION_PHRASES.findall(text)) + (1 if _AGAIN_AT_END.search(text) else 0)
     score = 0.55 * max(0.0, -sentiment_score)

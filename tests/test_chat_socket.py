@@ -234,6 +234,10 @@ async def test_agents_see_when_the_customer_leaves_the_chat_and_comes_back(app):
         customer = await ChainlitCustomer(app, cookies).connect(thread_id)
         back = await agent.log.wait_for("customer_presence", lambda p: p["ticket_id"] == ticket["id"] and p["online"])
         assert back["thread_id"] == thread_id
+        await customer.close()  # the first tab's session lingers in Chainlit for an hour; it is not connected
+        await agent.log.wait_for(
+            "customer_presence", lambda p: p["ticket_id"] == ticket["id"] and not p["online"] and p["event_id"] != left["event_id"]
+        )
     finally:
         await customer.close()
         await agent.close()

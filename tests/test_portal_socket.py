@@ -43,6 +43,16 @@ async def test_guessing_an_agents_password_is_paused_after_five_tries(app):
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
 
 
+async def test_guesses_sent_side_by_side_are_counted_too(app):
+    await app.add_agent("Pia", ["General"])
+    async with httpx.AsyncClient(base_url=app.base_url) as http:
+        guesses = await asyncio.gather(
+            *(http.post("/portal/login", json={"name": "Pia", "password": f"guess{n}"}) for n in range(12))
+        )
+    codes = sorted(g.status_code for g in guesses)
+    assert codes.count(401) == 5 and codes.count(429) == 7, codes
+
+
 @pytest.mark.parametrize("token", [None, "", "forged.token.value", "eyJhZ2VudCI6IkRhbmEifQ.awjmgQ.AAAAAAAAAAAAAAAAAAAAAAAAAAA"])
 async def test_a_socket_without_a_valid_token_is_refused(app, token):
     client = socketio.AsyncClient(reconnection=False)
