@@ -85,8 +85,17 @@ async def test_two_processes_share_postgres_and_redis_for_one_handoff(tmp_path, 
         await agent_side.stop()
 
 
+async def test_a_restart_mid_escalation_loses_nothing_on_embedded_defaults(tmp_path):
+    await restart_mid_escalation(app_env(tmp_path))
+
+
 async def test_a_restart_mid_escalation_loses_nothing(tmp_path, postgres_url, redis_url):
-    env = app_env(tmp_path, DATABASE_URL=postgres_url, REDIS_URL=redis_url)
+    await restart_mid_escalation(app_env(tmp_path, DATABASE_URL=postgres_url, REDIS_URL=redis_url))
+
+
+async def restart_mid_escalation(env: dict[str, str]) -> None:
+    """Escalate, stop the app, start it again on the same data: the ticket, its brief and the paused
+    conversation are all there, and the agent's claim and reply reach the customer."""
     port = free_port()
     app = await RunningApp(port, env).start()
     await app.add_agent("Omar", ["General", "Shipping"])
