@@ -100,6 +100,14 @@ def test_swearing_shouting_and_sarcasm_hand_a_calm_conversation_to_a_person(text
     assert escalation_reason(turn, SETTINGS) == "frustration", signals
 
 
+@pytest.mark.parametrize(
+    "text", ["I've wasted two hours on this nonsense", "Absolutely appalling. My invoices are all wrong."]
+)
+def test_plain_fury_escalates_even_as_a_first_message(text):
+    signals = score_turn(text)
+    assert escalation_reason(_turn(frustration=signals.frustration, previous_frustration=None), SETTINGS) == "frustration"
+
+
 @pytest.mark.parametrize("text", ["HOW DO I RESET MY PASSWORD", "can I try again later?", "I tried two times to log in"])
 def test_capitals_or_a_count_alone_are_not_anger(text):
     signals = score_turn(text)
