@@ -60,11 +60,10 @@ class KnowledgeBase:
         self._terms = [
             content_terms(f"{p.title} {p.heading} {p.title} {p.text}") for p in self.passages
         ]
+        self._title_terms = [set(content_terms(f"{p.title} {p.heading}")) for p in self.passages]
         self._article_terms: dict[str, set[str]] = {}
-        for passage in self.passages:
-            self._article_terms.setdefault(passage.article, set()).update(
-                content_terms(f"{passage.title} {passage.heading}")
-            )
+        for passage, titles in zip(self.passages, self._title_terms):
+            self._article_terms.setdefault(passage.article, set()).update(titles)
         self._bm25 = BM25Okapi(self._terms)
         document_frequency: dict[str, int] = {}
         for terms in self._terms:
@@ -109,8 +108,7 @@ class KnowledgeBase:
 
     def _title_hits(self, question_terms: list[str], index: int) -> int:
         """How many of the question's terms the passage's article title or heading names."""
-        passage = self.passages[index]
-        titles = set(content_terms(f"{passage.title} {passage.heading}"))
+        titles = self._title_terms[index]
         return sum(any(variant in titles for variant in expand(term)) for term in question_terms)
 
     def _coverage(self, question_terms: list[str], index: int) -> float:

@@ -213,16 +213,19 @@ def wants_human(text: str) -> bool:
     if _HANDOFF.search(normalized):
         return True
     said = words(_PERSON_RE.sub(" agent ", normalized))  # "customer service" is one person asked for
-    return 0 < len(said) <= 8 and any(word in _ASKED_FOR for word in said) and all(
-        word in _ASKED_FOR or word in _FILLER for word in said
-    )
+    return 0 < len(said) <= 8 and any(word in _ASKED_FOR for word in said) and _asks_for_nothing_else(said)
+
+
+def _asks_for_nothing_else(said: list[str]) -> bool:
+    """Every word is a person asked for or filler around the asking."""
+    return all(word in _ASKED_FOR or word in _FILLER for word in said)
 
 
 def without_handoff_request(text: str) -> str:
     """The message minus its request for a person: "I want a person, my reset link fails" asks
     about the reset link."""
     rest = _HANDOFF.sub(" ", _normalized(text))
-    return "" if all(word in _ASKED_FOR or word in _FILLER for word in words(rest)) else rest
+    return "" if _asks_for_nothing_else(words(rest)) else rest
 
 
 def is_small_talk(text: str) -> bool:
@@ -253,16 +256,13 @@ def _about_different_numbers(first_ids: set[str], second_ids: set[str]) -> bool:
     return bool(first_ids and second_ids and first_ids != second_ids)
 
 
-def similarity(first: str, second: str) -> float:
+def _overlap(first_terms: set[str], second_terms: set[str]) -> float:
     """How much of the shorter message the longer one repeats (overlap of content stems), 0..1.
 
     The same words are a repeat however short ("refund?" twice); otherwise one shared word never
     is: "how do I cancel" and "if I cancel, do I get a refund" share "cancel" but ask different
-    things. The same question about two different orders is two questions.
+    things.
     """
-    (first_terms, first_ids), (second_terms, second_ids) = _question_terms(first), _question_terms(second)
-    if _about_different_numbers(first_ids, second_ids):
-        return 0.0
     if first_terms and first_terms == second_terms:
         return 1.0
     shared = first_terms & second_terms
@@ -280,18 +280,23 @@ def repeats_answered_question(
     when it mostly repeats one and the knowledge base would answer both the same way: from the same
     passage, or from the same article when nearly all of the words are shared. A follow-up on the
     same article ("what scopes can an API key have?" after "how do I create an API key?") asks
-    something new, and is answered from another section.
+    something new, and is answered from another section. The same question about two different
+    orders is two questions. Passages ("article#section") are looked up only for a question that
+    comes close in words: each is a search.
     """
-    passage = passage_of(text)  # "article#section"
     terms, ids = _question_terms(text)
+    passage: str | None = None
     for earlier in answered_questions:
         earlier_terms, earlier_ids = _question_terms(earlier)
         if _about_different_numbers(ids, earlier_ids):
             continue
         if terms and terms == earlier_terms:
             return True
+        if _overlap(terms, earlier_terms) < threshold:
+            continue
+        passage = passage or passage_of(text)
         earlier_passage = passage_of(earlier)
-        if passage is None or earlier_passage is None or similarity(text, earlier) < threshold:
+        if passage is None or earlier_passage is None:
             continue
         all_shared = len(terms & earlier_terms) / len(terms | earlier_terms)
         same_article = passage.split("#")[0] == earlier_passage.split("#")[0]
