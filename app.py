@@ -113,8 +113,7 @@ async def reopen_chat(thread: ThreadDict) -> None:
     thread_id = thread["id"]
     subscriptions.watch(thread_id)
     await add_missing_messages(thread, await engine().history(thread_id))
-    await engine().customer_presence(thread_id, online=True)
-    ticket = await engine().tickets.open_for_thread(thread_id)
+    ticket = await engine().customer_presence(thread_id, online=True)
     if ticket and ticket.assigned_agent:
         remember_agent(ticket.assigned_agent)
         await restore_status_line(thread, f"You're chatting with {ticket.assigned_agent}.")

@@ -124,11 +124,8 @@ async def render(event: Event) -> None:
                 waiting_line.content = f"Connected you to {event.agent_name}."
                 await waiting_line.update()
             handover = f"{previous} passed you to {event.agent_name}. " if previous and previous != event.agent_name else ""
-            joined = status_line(
-                f"{handover}{event.agent_name} joined the conversation and can see everything so far.", event.event_id
-            )
-            adopt_status_line(joined)
-            await joined.send()
+            cl.user_session.set(_STATUS, None)
+            await show_status(f"{handover}{event.agent_name} joined the conversation and can see everything so far.", event.event_id)
         case "agent_message":
             await _clear_typing()
             await cl.Message(id=event.message_id, author=event.agent_name, content=agent_text(event.agent_name, event.content)).send()
@@ -194,7 +191,7 @@ async def show_in_other_tabs(thread_id: str, messages: list[cl.Message]) -> None
                 metadata=message.metadata, created_at=message.created_at,
             ).send()
 
-    for session in live_sessions(thread_id):
+    for session in connected_sessions(thread_id):
         if session.id != here:
             await _in_session(session, send_copies)
 

@@ -324,11 +324,13 @@ class ConversationService:
             if updated:
                 await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=updated))
 
-    async def customer_presence(self, thread_id: str, online: bool) -> None:
-        """Tells the agents whether the customer of an open ticket still has the chat open."""
+    async def customer_presence(self, thread_id: str, online: bool) -> TicketView | None:
+        """Tells the agents whether the customer of an open ticket still has the chat open; returns
+        that ticket, if there is one."""
         ticket = await self.tickets.open_for_thread(thread_id)
         if ticket:
             await self.bus.publish(PORTAL_TOPIC, CustomerPresence(thread_id=thread_id, ticket_id=ticket.id, online=online))
+        return ticket
 
     async def customer_typing(self, thread_id: str, is_typing: bool) -> None:
         ticket = await self.tickets.open_for_thread(thread_id)
