@@ -70,6 +70,13 @@ def _ticket_json(ticket: TicketView) -> dict[str, Any]:
     return data
 
 
+def _ticket_rooms(ticket: TicketView, released_by: str | None = None) -> tuple[list[str], list[str]]:
+    """The rooms of the agents who may take the ticket (its skills), and of those who may read all of
+    it: supervisors, its holder, and the agent who just passed it on."""
+    holders = {ticket.assigned_agent, released_by} - {None}
+    return sorted(f"skill:{skill}" for skill in ticket.skills), ["supervisors", *sorted(f"agent:{name}" for name in holders)]
+
+
 def _visible_in_queue(ticket: TicketView, agent: AgentProfile) -> bool:
     return agent.is_supervisor or ticket.assigned_agent == agent.name or (
         ticket.status == WAITING and bool(set(ticket.skills) & set(agent.skills))
@@ -331,9 +338,7 @@ class PortalServer:
         """Sends an engine event to the agents who should see it, and no one else."""
         if event.type in ("escalation_request", "ticket_updated"):
             ticket = event.ticket
-            skill_rooms = sorted(f"skill:{skill}" for skill in ticket.skills)
-            holders = {ticket.assigned_agent, getattr(event, "released_by", None)} - {None}
-            private_rooms = ["supervisors", *sorted(f"agent:{name}" for name in holders)]
+            skill_rooms, private_rooms = _ticket_rooms(ticket, getattr(event, "released_by", None))
             if ticket.status == WAITING:
                 await self.sio.emit(event.type, _ticket_json(ticket), to=skill_rooms + private_rooms)
                 return
@@ -347,9 +352,9 @@ class PortalServer:
         if event.type == "customer_presence":
             ticket = await self.service.tickets.get(event.ticket_id)
             if ticket:  # a waiting customer who left matters to the whole queue
-                rooms = [f"skill:{skill}" for skill in ticket.skills] if ticket.status == WAITING else []
-                rooms += ["supervisors"] + ([f"agent:{ticket.assigned_agent}"] if ticket.assigned_agent else [])
-                await self.sio.emit(event.type, event.model_dump(mode="json"), to=sorted(rooms))
+                skill_rooms, private_rooms = _ticket_rooms(ticket)
+                rooms = (skill_rooms if ticket.status == WAITING else []) + private_rooms
+                await self.sio.emit(event.type, event.model_dump(mode="json"), to=rooms)
             return
         if event.type == "typing":
             ticket = await self.service.tickets.open_for_thread(event.thread_id)
