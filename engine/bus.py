@@ -1,18 +1,27 @@
-"""The event bus: in-process by default, Redis pub/sub across processes when REDIS_URL is set."""
+"""The event bus: in-process by default, a Redis stream shared by processes when REDIS_URL is set."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .events import Event, event_adapter
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Event], Awaitable[None]]
-_CHANNEL_PREFIX = "escalation:"
+_STREAM = "escalation:events"
+# How many events the stream keeps: enough to ride out minutes of a process being away at full load.
+_STREAM_LENGTH = 100_000
+_OUTBOX_LIMIT = 100_000
+_READ_COUNT = 500
+_READ_BLOCK_MS = 1000
+_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 class EventBus:
@@ -62,65 +71,117 @@ class EventBus:
 
 
 class RedisEventBus(EventBus):
-    """Shared subscribers hear events from every process through one Redis pattern subscription."""
+    """Shared subscribers hear events from every process through one Redis stream.
+
+    A stream rather than pub/sub because pub/sub drops whatever is published while a subscriber is
+    away: each process reads on from the last id it saw, so a Redis blip or a slow reconnect delays
+    events but loses none. Publishing while Redis is down queues the event in the process and sends
+    it, in order, when Redis is back. Every retry waits: a dead Redis never spins a loop.
+    """
 
     def __init__(self, redis_url: str) -> None:
         super().__init__()
         import redis.asyncio as redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
 
-        self._redis = redis.from_url(redis_url)
-        self._pubsub = self._redis.pubsub()
+        # No retries inside redis-py: the bus has its own loops, and a publish must fail fast into the outbox.
+        self._redis = redis.from_url(
+            redis_url, socket_connect_timeout=2.0, socket_timeout=_READ_BLOCK_MS / 1000 + 3.0, retry=Retry(NoBackoff(), 0)
+        )
+        self._last_id = "0-0"
+        self._outbox: deque[tuple[str, str]] = deque(maxlen=_OUTBOX_LIMIT)
         self._listener: asyncio.Task[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self.connected = False
 
     async def start(self) -> None:
-        await self._pubsub.psubscribe(f"{_CHANNEL_PREFIX}*")
-        # Wait for Redis to confirm, so nothing published after start() is missed.
-        while (await self._pubsub.get_message(timeout=5.0)) is None:
-            pass
+        """Fails if Redis cannot be reached now; after that, outages are ridden out."""
+        newest = await self._redis.xrevrange(_STREAM, count=1)
+        self._last_id = newest[0][0].decode() if newest else "0-0"
+        self.connected = True
         self._listener = asyncio.create_task(self._listen(), name="redis-event-bus")
 
     async def _publish_shared(self, topic: str, event: Event) -> None:
-        await self._redis.publish(_CHANNEL_PREFIX + topic, event.model_dump_json())
+        entry = (topic, event.model_dump_json())
+        if not self._outbox:
+            try:
+                await self._append(*entry)
+                return
+            except _REDIS_DOWN:
+                log.warning("Redis is unreachable; holding events until it is back")
+        self._outbox.append(entry)  # behind anything already waiting, so order is kept
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="redis-event-outbox")
+
+    async def _append(self, topic: str, payload: str) -> None:
+        await self._redis.xadd(_STREAM, {"topic": topic, "event": payload}, maxlen=_STREAM_LENGTH, approximate=True)
+
+    async def _flush(self) -> None:
+        backoff = _BackOff()
+        while self._outbox:
+            try:
+                await self._append(*self._outbox[0])
+            except _REDIS_DOWN:
+                await backoff.wait()
+                continue
+            self._outbox.popleft()
+            backoff.reset()
 
     async def _listen(self) -> None:
-        """Delivers what Redis sends, for as long as the bus runs: a lost connection is re-made."""
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-
-        backoff = 0.1
+        """Delivers every event added to the stream after start, in order, for as long as the bus runs."""
+        backoff = _BackOff()
         while True:
             try:
-                async for message in self._pubsub.listen():
-                    backoff = 0.1
-                    if message["type"] == "pmessage":
-                        await self._dispatch(message)
-            except (RedisConnectionError, RedisTimeoutError, OSError):
-                log.warning("lost the Redis event bus; reconnecting in %.1f s", backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-                try:
-                    await self._pubsub.aclose()  # drops the dead connection; psubscribe makes a new one
-                    await self._pubsub.psubscribe(f"{_CHANNEL_PREFIX}*")
-                except (RedisConnectionError, RedisTimeoutError, OSError):
-                    continue
+                batches = await self._redis.xread({_STREAM: self._last_id}, count=_READ_COUNT, block=_READ_BLOCK_MS)
+            except _REDIS_DOWN:
+                if self.connected:
+                    log.warning("lost the Redis event bus; reading on from %s when it is back", self._last_id)
+                self.connected = False
+                await backoff.wait()
+                continue
+            if not self.connected:
+                log.info("the Redis event bus is back")
+            self.connected = True
+            backoff.reset()
+            for _stream, entries in batches:
+                for entry_id, fields in entries:
+                    self._last_id = entry_id.decode()
+                    await self._dispatch(fields)
 
-    async def _dispatch(self, message: dict) -> None:
-        topic = message["channel"].decode()[len(_CHANNEL_PREFIX) :]
+    async def _dispatch(self, fields: dict[bytes, bytes]) -> None:
+        topic = fields.get(b"topic", b"").decode()
         if topic not in self._handlers:
             return
         try:
-            event = event_adapter.validate_json(message["data"])
+            event = event_adapter.validate_json(fields.get(b"event", b""))
         except ValueError:
             log.warning("ignored a malformed event on %s", topic)
             return
         await self._deliver(self._handlers, topic, event)
 
     async def close(self) -> None:
-        if self._listener:
-            self._listener.cancel()
-            await asyncio.gather(self._listener, return_exceptions=True)
-        await self._pubsub.aclose()
+        for task in (self._listener, self._flusher):
+            if task:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if self._outbox:
+            log.warning("closing the event bus with %d events Redis never took", len(self._outbox))
         await self._redis.aclose()
+
+
+class _BackOff:
+    """Waits 0.05 s, then twice as long each time, up to 2 s."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._delay = 0.05
+
+    async def wait(self) -> None:
+        await asyncio.sleep(self._delay)
+        self._delay = min(self._delay * 2, 2.0)
 
 
 def make_bus(redis_url: str) -> EventBus:
