@@ -34,7 +34,6 @@ from chat.resume import add_missing_messages, restore_status_line
 from chat.subscriptions import ThreadSubscriptions
 from chat.typing import typing_route
 from engine.config import get_settings
-from engine.facts import mask_card_numbers
 from engine.service import ActionRefused, ConversationService
 
 log = logging.getLogger("escalation_engine")
@@ -133,10 +132,12 @@ async def leave_chat() -> None:
 async def on_customer_message(message: cl.Message) -> None:
     answer: cl.Message | None = None
     said = [message]  # what the customer's other tabs should show when the turn is over
-    if (masked := mask_card_numbers(message.content)) != message.content:
-        message.content = masked  # Chainlit stored the message before this hook: the stored copy too
+    stored, notices = engine().prepare_customer_text(message.content)
+    if stored != message.content:
+        message.content = stored  # Chainlit stored the message before this hook: the stored copy too
         await message.update()
-        await cl.context.emitter.send_toast("We hid your card number. Please never share it in a chat.", "warning")
+    for notice in notices:
+        await cl.context.emitter.send_toast(notice, "warning")
     try:
         async with aclosing(engine().customer_message(_thread_id(), message.content, message.id)) as events:
             async for event in events:
@@ -159,6 +160,12 @@ async def on_customer_message(message: cl.Message) -> None:
             await asyncio.shield(answer.send())
             said.append(answer)
         raise
+    except Exception:
+        # Chainlit would show the customer the exception's text (SQL and its parameters included).
+        log.exception("a customer message on thread %s failed", _thread_id())
+        await support_message(
+            "Sorry, something went wrong on our side and your last message may not have reached us. Please send it again."
+        ).send()
     finally:
         try:
             await asyncio.shield(show_in_other_tabs(_thread_id(), said))

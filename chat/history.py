@@ -16,6 +16,7 @@ from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from engine.config import Settings
+from engine.text import storable
 
 from .identity import customer_identifier
 
@@ -24,6 +25,17 @@ _SCHEMA = (Path(__file__).parent / "chainlit_schema.sql").read_text()
 
 def _decoded(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) and value else value
+
+
+def _storable(value: Any) -> Any:
+    """The value with every string in it made storable (no NUL, no lone surrogate), however nested."""
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, dict):
+        return {key: _storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    return value
 
 
 class HistoryDataLayer(SQLAlchemyDataLayer):
@@ -51,6 +63,7 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
         # SELECT and often an upsert per step, a large share of a chat turn's database work.
         if (name, user_id, metadata, tags) == (None, None, None, None) and thread_id in self._stored_threads:
             return
+        name = storable(name) if name else name  # Chainlit names a thread after its first message
         await super().update_thread(thread_id, name=name, user_id=user_id, metadata=metadata, tags=tags)
         self._stored_threads[thread_id] = None
         self._stored_threads.move_to_end(thread_id)
@@ -61,6 +74,7 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
         # Chainlit stores each write of a step from a task of its own: a status line created and
         # updated a moment later could be stored as created, when the two transactions finished
         # out of order. The writes of one step now run in the order they were issued.
+        step_dict = _storable(step_dict)  # Chainlit stores what the browser sent before our hook sees it
         step_id = step_dict.get("id", "")
         lock = self._step_locks.setdefault(step_id, asyncio.Lock())
         self._step_writers[step_id] = self._step_writers.get(step_id, 0) + 1

@@ -50,6 +50,7 @@ from .prompts import copilot_prompt, summary_prompt
 from .queue import places
 from .signals import sentiment, without_handoff_request
 from .storage import make_lock_engine, make_sql_engine, open_checkpointer
+from .text import storable
 from .transcript import TranscriptStore
 from .tickets import ASSIGNED, HANDED_BACK, RESOLVED, WAITING, AgentProfile, TicketStore
 
@@ -159,6 +160,16 @@ class ConversationService:
 
     # ----- the customer -----------------------------------------------------------------------
 
+    @staticmethod
+    def prepare_customer_text(text: str) -> tuple[str, list[str]]:
+        """The text as it will be stored, and what to tell the customer about how it changed."""
+        notices = []
+        if (masked := mask_card_numbers(text)) != text:
+            notices.append("We hid your card number. Please never share it in a chat.")
+        if (cleaned := storable(masked)) != masked:
+            notices.append("We removed characters from your message that we cannot store (such as control characters).")
+        return cleaned, notices
+
     def check_customer_text(self, text: str) -> str | None:
         """Why this text cannot be accepted, or None when it can."""
         if len(text) > self.settings.max_message_chars:
@@ -175,7 +186,7 @@ class ConversationService:
         front end names the message; a name already recorded is the same message sent again (ignored)
         or, from another thread or with other words, not the client's to reuse: it gets a fresh one.
         """
-        text = mask_card_numbers(text.strip())  # a card number is never stored, whatever the transport
+        text = self.prepare_customer_text(text)[0].strip()  # whatever the transport: no card number, nothing unstorable
         if not text:
             return
         if problem := self.check_customer_text(text):
@@ -413,7 +424,7 @@ class ConversationService:
 
     async def reply(self, ticket_id: str, agent: AgentProfile, text: str) -> ChatMessage:
         """Sends the agent's message to the customer; it resumes the paused thread."""
-        text = text.strip()
+        text = storable(text).strip()
         if not text:
             raise ActionRefused("an empty reply was not sent")
         if len(text) > self.settings.max_message_chars:
@@ -506,7 +517,7 @@ class ConversationService:
 
     async def add_note(self, ticket_id: str, agent: AgentProfile, text: str) -> dict[str, Any]:
         """A private note on the ticket: kept in its audit trail, never shown to the customer."""
-        text = text.strip()
+        text = storable(text).strip()
         if not text or len(text) > self.settings.max_message_chars:
             raise ActionRefused(f"a note has 1 to {self.settings.max_message_chars:,} characters")
         ticket = await self._held_ticket(ticket_id, agent, read_only=True)

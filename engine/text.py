@@ -5,6 +5,15 @@ from __future__ import annotations
 import re
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+# What no database column can hold: NUL and the other C0 controls (tabs and line breaks stay), and
+# lone UTF-16 surrogates, which JSON can carry but UTF-8 cannot encode.
+_UNSTORABLE_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """The text with what Postgres or SQLite would refuse taken out (controls) or replaced (lone surrogates)."""
+    return _LONE_SURROGATE.sub("\ufffd", _UNSTORABLE_CONTROLS.sub("", text))
 
 STOPWORDS = frozenset(
     """a about above after again all am an and any are as at be because been before being below

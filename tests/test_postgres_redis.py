@@ -168,3 +168,27 @@ async def test_events_published_while_redis_is_down_arrive_once_and_in_order_whe
         await publisher.close()
         redis_process.kill()
         await redis_process.wait()
+
+
+async def test_nul_bytes_and_lone_surrogates_never_poison_a_conversation(tmp_path, postgres_url):
+    service = await ConversationService.open(settings_for(tmp_path, DATABASE_URL=postgres_url))
+    try:
+        answered = await say(service, "pg-nul", "How do I reset my pass\x00word?\ud800")
+        assert "assistant_answer" in [event.type for event in answered]
+        await say(service, "pg-nul", "I want to talk to a person")
+        ticket = await service.tickets.open_for_thread("pg-nul")
+        dana = await service.tickets.add_agent("Dana", "pw", ["General"])
+        (waiting,) = await say(service, "pg-nul", "my order is NW-1\x00 \udfff thanks")
+        assert waiting.content == "my order is NW-1 \ufffd thanks"
+        await service.claim(ticket.id, dana)
+        sent = await service.reply(ticket.id, dana, "Hi\x00, I see NW-1")
+        assert sent["content"] == "Hi, I see NW-1"
+        await service.add_note(ticket.id, dana, "note\x00")
+        await say(service, "pg-nul", "great\x00")
+        resolved = await service.resolve(ticket.id, dana)
+        assert resolved.status == "resolved"
+        contents = [message["content"] for message in await service.history("pg-nul")]
+        assert contents[0] == "How do I reset my password?\ufffd" and "great" in contents
+        assert not any("\x00" in content for content in contents)
+    finally:
+        await service.close()
