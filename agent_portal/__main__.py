@@ -1,4 +1,4 @@
-"""`python -m agent_portal add-agent NAME --skills Billing,Technical [--supervisor]`: manage agent accounts."""
+"""`python -m agent_portal add-agent NAME --skills Billing,Technical [--languages en,es] [--supervisor]`: manage agent accounts."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ async def add_agent(arguments: argparse.Namespace) -> int:
     if not skills or unknown:
         print(f"error: skills must come from {', '.join(settings.skills)}; unknown: {', '.join(unknown) or 'none given'}", file=sys.stderr)
         return 2
+    languages = [code.strip().lower() for code in arguments.languages.split(",") if code.strip()]
+    if not languages or not all(len(code) == 2 and code.isalpha() for code in languages):
+        print("error: languages are two-letter ISO 639-1 codes, such as en,es", file=sys.stderr)
+        return 2
     password = os.environ.get("AGENT_PASSWORD") or getpass.getpass(f"Password for {arguments.name}: ")
     if len(password) < 8:
         print("error: a password has at least 8 characters", file=sys.stderr)
@@ -28,11 +32,16 @@ async def add_agent(arguments: argparse.Namespace) -> int:
     try:
         store = TicketStore(engine)
         await store.create_tables()
-        agent = await store.add_agent(arguments.name, password, skills, arguments.supervisor, arguments.max_chats)
+        agent = await store.add_agent(
+            arguments.name, password, skills, arguments.supervisor, arguments.max_chats, languages=languages
+        )
     finally:
         await engine.dispose()
     role = "supervisor" if agent.is_supervisor else "agent"
-    print(f"{role} {agent.name} saved with skills {', '.join(agent.skills)} (up to {agent.max_chats} chats at once)")
+    print(
+        f"{role} {agent.name} saved with skills {', '.join(agent.skills)}, speaking {', '.join(agent.languages)} "
+        f"(up to {agent.max_chats} chats at once)"
+    )
     return 0
 
 
@@ -44,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--skills", required=True, help="comma-separated, from the SKILLS setting")
     add.add_argument("--supervisor", action="store_true", help="sees every open ticket")
     add.add_argument("--max-chats", type=int, default=3, help="conversations held at once (default 3)")
+    add.add_argument("--languages", default="en", help="comma-separated ISO 639-1 codes the agent speaks (default en)")
     arguments = parser.parse_args(argv)
     return asyncio.run(add_agent(arguments))
 

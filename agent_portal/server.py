@@ -53,10 +53,10 @@ PAGE_SECURITY_HEADERS = {
 Action = Callable[[AgentProfile, Any], Awaitable[dict[str, Any]]]
 
 DEMO_AGENTS = [
-    # name, password, skills, supervisor
-    ("Dana", "dana-demo", ["Billing", "Account", "General"], False),
-    ("Sam", "sam-demo", ["Technical", "Shipping", "General"], False),
-    ("Alex", "alex-demo", ["Billing", "Technical", "Account", "Shipping", "General"], True),
+    # name, password, skills, supervisor, languages
+    ("Dana", "dana-demo", ["Billing", "Account", "General"], False, ["en", "es", "pt"]),
+    ("Sam", "sam-demo", ["Technical", "Shipping", "General"], False, ["en", "de", "nl"]),
+    ("Alex", "alex-demo", ["Billing", "Technical", "Account", "Shipping", "General"], True, ["en", "fr", "it"]),
 ]
 
 
@@ -115,8 +115,8 @@ class PortalServer:
         # local_only: socket.io's own manager already carries our emits to the other processes.
         self._unsubscribe = service.bus.subscribe(PORTAL_TOPIC, self._relay, local_only=True)
         if self.settings.demo_agents and not await service.tickets.agents():
-            for name, password, skills, supervisor in DEMO_AGENTS:
-                await service.tickets.add_agent(name, password, skills, is_supervisor=supervisor)
+            for name, password, skills, supervisor, languages in DEMO_AGENTS:
+                await service.tickets.add_agent(name, password, skills, is_supervisor=supervisor, languages=languages)
 
     async def stop(self) -> None:
         if self._unsubscribe:

@@ -21,6 +21,7 @@ from tests.conftest import POSTGRES_ADMIN_URL, free_port
 from tests.fake_openai import FakeOpenAI
 
 from . import figures
+from .analysis import analysis_latencies, model_memory_kib
 from .stats import Table, ratio, summary_ms
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -199,6 +200,17 @@ async def main(full: bool, databases: list[str], write: bool) -> None:
     print("baseline: bare python-socketio relay…", flush=True)
     relay = summary_ms(await figures.relay_latencies(500 if full else 200))
     table.add("baseline: bare socket.io relay client → server → client (p50/p95/p99)", fmt(relay, "p50", "p95", "p99"))
+    print("understanding one turn…", flush=True)
+    analysis_settings = Settings()
+    analysed, lexical = (summary_ms(samples) for samples in analysis_latencies(analysis_settings, 600 if full else 200))
+    table.add(
+        "analysing one turn: classifier + language + retrieval + repeats (p50/p99)",
+        fmt(analysed, "p50", "p99"),
+        f"BM25 scoring alone {fmt(lexical, 'p50', 'p99')}",
+        f"p50 {ratio(analysed['p50'], lexical['p50'])}",
+        "≤ 3 ms at p50",
+    )
+    table.add("resident memory the trained models add", f"{model_memory_kib(analysis_settings) / 1024:.0f} MiB", "—", "—", "≤ 150 MB")
     fake_llm = FakeOpenAI()
     await fake_llm.start()
     try:

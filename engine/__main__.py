@@ -1,11 +1,14 @@
-"""`python -m engine assess [FILE]`: JSON lines of conversations in, one JSON decision per line out."""
+"""`python -m engine assess [FILE]`: JSON lines of conversations in, one JSON decision per line out.
+
+`python -m engine assess --labels FILE` compares the decisions with labeled conversations instead.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from .assess import assess_lines
+from .assess import assess_lines, label_report
 from .config import get_settings
 
 
@@ -14,7 +17,17 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     assess = commands.add_parser("assess", help="replay transcripts against the escalation policy")
     assess.add_argument("file", nargs="?", type=argparse.FileType("r"), default=sys.stdin, help="JSON lines (default: stdin)")
+    assess.add_argument(
+        "--labels",
+        action="store_true",
+        help='the lines are labeled ({"messages": [...], "escalate": bool, "reason": ...}): print recall per reason, '
+        "false escalations and a confusion table",
+    )
     arguments = parser.parse_args(argv)
+    if arguments.labels:
+        report = label_report(arguments.file, get_settings())
+        print(report.render())
+        return 1 if report.errors else 0
     failed = False
     for line in assess_lines(arguments.file, get_settings()):
         failed = failed or line.startswith('{"error"')

@@ -40,6 +40,7 @@ class HandoffBrief(BaseModel):
     sentiment_trend: str
     first_question: str
     latest_message: str
+    language: str = "en"  # ISO 639-1: the customer's language, so a speaker of it can take the ticket
 
 
 def skill_tags(customer_messages: list[str], skills: list[str], articles: list[str]) -> list[str]:
@@ -81,6 +82,7 @@ def write_brief(
     reason: str,
     skills: list[str],
     articles: list[str],
+    language: str = "en",
 ) -> HandoffBrief:
     """The deterministic brief, ready at once; an LLM summary may refine `summary` later."""
     facts = customer_facts(customer_messages)
@@ -103,4 +105,5 @@ def write_brief(
         sentiment_trend=describe_trend(sentiments),
         first_question=first,
         latest_message=latest,
+        language=language,
     )

@@ -22,6 +22,7 @@ _OUTBOX_LIMIT = 100_000
 _READ_COUNT = 500
 _READ_BLOCK_MS = 1000
 _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+_CLOSE_SECONDS = 2.0
 
 
 class EventBus:
@@ -161,13 +162,18 @@ class RedisEventBus(EventBus):
         await self._deliver(self._handlers, topic, event)
 
     async def close(self) -> None:
-        for task in (self._listener, self._flusher):
-            if task:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        """Stops reading and publishing; bounded, so a dead or stalled Redis never holds up a shutdown."""
+        tasks = [task for task in (self._listener, self._flusher) if task and not task.done()]
+        for task in tasks:
+            task.cancel()
         if self._outbox:
             log.warning("closing the event bus with %d events Redis never took", len(self._outbox))
-        await self._redis.aclose()
+        # Disconnecting the pool also wakes a read that redis-py is still waiting on.
+        await asyncio.wait_for(self._redis.aclose(), _CLOSE_SECONDS)
+        if tasks:
+            _, stuck = await asyncio.wait(tasks, timeout=_CLOSE_SECONDS)
+            if stuck:
+                log.warning("the event bus's Redis tasks did not stop within %.0f s", _CLOSE_SECONDS)
 
 
 class _BackOff:

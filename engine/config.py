@@ -32,10 +32,15 @@ class Settings(BaseSettings):
         default=["Billing", "Technical", "Account", "Shipping", "General"], alias="SKILLS"
     )
 
-    # Router thresholds. Frustration is in [0, 1]; see engine/signals.py for how it is built.
-    frustration_threshold: float = Field(default=0.6, alias="FRUSTRATION_THRESHOLD")
+    # Understanding a turn: a team's own labeled turns are learned beside the shipped corpus; trained
+    # models are cached under the corpus's hash (default: DATA_DIR/models).
+    intent_examples: Path | None = Field(default=None, alias="INTENT_EXAMPLES")
+    model_cache_dir: Path | None = Field(default=None, alias="MODEL_CACHE_DIR")
+
+    # Router thresholds. Frustration is the turn classifier's probability that a turn is frustrated.
+    frustration_threshold: float = Field(default=0.35, alias="FRUSTRATION_THRESHOLD")
     frustration_jump: float = Field(default=0.35, alias="FRUSTRATION_JUMP")
-    confidence_threshold: float = Field(default=0.35, alias="CONFIDENCE_THRESHOLD")
+    confidence_threshold: float = Field(default=0.4, alias="CONFIDENCE_THRESHOLD")
     repeat_similarity: float = Field(default=0.6, alias="REPEAT_SIMILARITY")
 
     max_message_chars: int = Field(default=4000, alias="MAX_MESSAGE_CHARS")
@@ -56,6 +61,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [skill.strip() for skill in value.split(",") if skill.strip()]
         return value
+
+    @field_validator("intent_examples", "model_cache_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @property
     def uses_postgres(self) -> bool:
@@ -79,6 +89,10 @@ class Settings(BaseSettings):
         if self.uses_postgres:
             return self.sqlalchemy_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'chat_history.db'}"
+
+    @property
+    def model_cache_path(self) -> Path:
+        return self.model_cache_dir or self.data_dir / "models"
 
     @property
     def checkpoint_path(self) -> Path:

@@ -70,6 +70,7 @@ class TicketView(BaseModel):
     sentiment: float
     frustration: float
     customer_facts: dict[str, str]
+    language: str = "en"
     assigned_agent: str | None = None
     waiting_since: datetime
     rating: int | None = None

@@ -20,17 +20,17 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
+from .assessment import analyze_turn
 from .brief import write_brief
 from .config import Settings
 from .events import Mode
 from .knowledge import KnowledgeBase
 from .llm_errors import LLM_ERRORS
 from .models import CANNOT_HELP, stream_until_stopped
-from .policy import TurnAssessment, escalation_reason
 from .prompts import answer_prompt
-from .signals import repeats_answered_question, score_turn
 from .tickets import TicketStore
 from .transcript import TranscriptStore
+from .understanding import Understanding
 
 
 class ChatMessage(TypedDict):
@@ -73,8 +73,8 @@ class ConversationState(TypedDict, total=False):
     messages: Annotated[list[ChatMessage], merge_messages]
     sentiments: Annotated[list[float], recent_sentiments]  # one per customer turn, the trend's raw data
     frustration: float
-    wants_human: bool
-    small_talk: bool
+    intent: str  # the turn classifier's label for the latest customer message
+    language: str  # ISO 639-1 code of the customer's language, as of their latest message
     retrieval_confidence: float  # the complexity index: low means the KB cannot answer
     repeated_question: bool
     sources: list[str]  # articles retrieved for the latest turn
@@ -90,6 +90,7 @@ class ConversationState(TypedDict, total=False):
 class EngineContext:
     settings: Settings
     knowledge: KnowledgeBase
+    understanding: Understanding
     model: BaseChatModel
     tickets: TicketStore
     transcript: TranscriptStore
@@ -118,32 +119,29 @@ def _answered_questions(messages: list[ChatMessage]) -> list[str]:
 
 
 async def analyze(state: ConversationState, config: RunnableConfig, runtime: Runtime[EngineContext]) -> dict[str, Any]:
-    settings, messages = runtime.context.settings, state["messages"]
-    await runtime.context.transcript.record(config["configurable"]["thread_id"], messages[-1:])
-    question = messages[-1]["content"]
-    signals = score_turn(question)
-    retrieval = runtime.context.knowledge.search(question)
-    repeated = repeats_answered_question(
-        question, _answered_questions(messages[:-1]), settings.repeat_similarity, runtime.context.knowledge.best_passage
-    )
-    turn = TurnAssessment(
-        wants_human=signals.wants_human,
-        small_talk=signals.small_talk,
-        frustration=signals.frustration,
+    context, messages = runtime.context, state["messages"]
+    await context.transcript.record(config["configurable"]["thread_id"], messages[-1:])
+    before = messages[-2] if len(messages) > 1 else None
+    turn = analyze_turn(
+        messages[-1]["content"],
+        previous_assistant_message=before["content"] if before and before["role"] == "assistant" else None,
+        answered_questions=_answered_questions(messages[:-1]),
         previous_frustration=state.get("frustration"),
-        retrieval_confidence=retrieval.confidence,
-        repeated_question=repeated,
+        previous_language=state.get("language"),
+        understanding=context.understanding,
+        knowledge=context.knowledge,
+        settings=context.settings,
     )
     return {
-        "sentiments": [signals.sentiment],
-        "frustration": signals.frustration,
-        "wants_human": signals.wants_human,
-        "small_talk": signals.small_talk,
-        "retrieval_confidence": retrieval.confidence,
-        "repeated_question": repeated,
-        "sources": retrieval.articles,
+        "sentiments": [turn.sentiment],
+        "frustration": turn.assessment.frustration,
+        "intent": turn.reading.label,
+        "language": turn.language,
+        "retrieval_confidence": turn.retrieval.confidence,
+        "repeated_question": turn.assessment.repeated_question,
+        "sources": turn.retrieval.articles,
         "mode": "ai",
-        "escalation_reason": escalation_reason(turn, settings),
+        "escalation_reason": turn.reason,
     }
 
 
@@ -156,10 +154,11 @@ async def answer(
 ) -> Command[Literal["escalate", "__end__"]]:
     context = runtime.context
     question = state["messages"][-1]
-    retrieval = context.knowledge.search(question["content"])
+    retrieval = context.knowledge.search(question["content"], language=state.get("language", "en"))
     stop = context.stop_signal(config["configurable"]["thread_id"])
     try:
-        stream = context.model.astream(answer_prompt(state["messages"], retrieval), config)
+        prompt = answer_prompt(state["messages"], retrieval, state.get("intent", "question"), state.get("language", "en"))
+        stream = context.model.astream(prompt, config)
         pieces = [str(chunk.content) async for chunk in stream_until_stopped(stream, stop)]
     except LLM_ERRORS:
         return Command(goto="escalate", update={"escalation_reason": "assistant_unavailable"})
@@ -190,6 +189,7 @@ async def escalate(state: ConversationState, config: RunnableConfig, runtime: Ru
         reason=state["escalation_reason"] or "handoff_request",
         skills=context.settings.skills,
         articles=list(dict.fromkeys(s for m in messages for s in m.get("sources", []))),
+        language=state.get("language", "en"),
     )
     ticket = await context.tickets.open_ticket(
         thread_id, brief, state["sentiments"][-1], state.get("frustration", 0.0)

@@ -1,15 +1,36 @@
-"""The knowledge base: markdown articles split into passages, BM25 retrieval, and a confidence in [0, 1]."""
+"""The knowledge base: markdown articles split into passages, lexical and dense retrieval, and a
+calibrated confidence in [0, 1] that the best passage answers the question."""
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 from rank_bm25 import BM25Okapi
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from .facts import without_identifiers
 from .text import content_terms, expand
+from .understanding.corpus import CORPUS_DIR
+from .understanding.glossary import in_search_words
+from .understanding.vectors import embed
+
+SHIPPED_KB = Path(__file__).resolve().parent / "kb"
+# Labeled questions, answerable or not, about the shipped knowledge base: what the confidence is
+# calibrated on. Its features are about fit, not about Northwind, so the calibration carries over to
+# a team's own articles (KB_DIR).
+CALIBRATION_QUESTIONS = CORPUS_DIR / "retrieval.jsonl"
+# How a candidate passage is ranked: lexical coverage of the question, meaning (dense similarity to
+# the whole passage and to its headings) and BM25. Chosen on the calibration questions.
+RANK_WEIGHTS = (1.0, 1.0, 0.5, 0.2)
+_GLUE_WORD_LENGTH = 5
 
 @dataclass(frozen=True)
 class Passage:
@@ -51,7 +72,7 @@ def _split_article(path: Path) -> list[Passage]:
 class KnowledgeBase:
     """Retrieves passages for a question and says how sure it is that they answer it."""
 
-    def __init__(self, kb_dir: Path) -> None:
+    def __init__(self, kb_dir: Path, *, calibrated: bool = True) -> None:
         paths = sorted(Path(kb_dir).glob("*.md"))
         if not paths:
             raise ValueError(f"no markdown articles in {kb_dir}")
@@ -76,40 +97,96 @@ class KnowledgeBase:
         }
         # A word the knowledge base never uses is as telling as its rarest word.
         self._unknown_idf = math.log((total + 0.5) / 0.5 + 1)
+        self._passage_vectors = embed([f"{p.title}. {p.heading}. {p.text}" for p in self.passages])
+        self._heading_vectors = embed([f"{p.title}. {p.heading}" for p in self.passages])
+        self._calibrator: Pipeline | None = _shipped_calibrator() if calibrated else None
 
     @property
     def article_count(self) -> int:
         return len({passage.article for passage in self.passages})
 
-    def search(self, question: str, limit: int = 3) -> Retrieval:
-        """The passages that best answer the question, the one it covers best first."""
-        question_terms = list(dict.fromkeys(content_terms(without_identifiers(question))))
-        if not question_terms:
+    def search(self, question: str, limit: int = 3, language: str = "en") -> Retrieval:
+        """The passages that best answer the question, best first, and how sure we are the first does.
+
+        A question in another language is searched in the glossary's English words, the words the
+        articles share with it ("API", "Hub", "SSO") and its longer words, which may be its topic.
+        """
+        found = self._ranked(question) if language == "en" else self._ranked(in_search_words(question, language), known_only=True)
+        if found is None:
             return Retrieval([], 0.0)
+        ranked, fit = found
+        confidence = fit[0] if self._calibrator is None else float(self._calibrator.predict_proba([fit])[0, 1])
+        return Retrieval([self.passages[index] for index in ranked[:limit]], round(confidence, 3))
+
+    def fit_features(self, question: str) -> list[float] | None:
+        """What says how well the best passage fits the question (see `_ranked`), or None when nothing does."""
+        found = self._ranked(question)
+        return found[1] if found else None
+
+    def _ranked(self, question: str, known_only: bool = False) -> tuple[list[int], list[float]] | None:
+        """Candidate passages, best first, and the fit features of the best one.
+
+        BM25 and dense similarity each nominate candidates; they are ordered by a blend of the share of
+        the question's words a passage covers, how close it is in meaning, and BM25. The fit features
+        (coverage, both similarities, the similarity margin over the runner-up, the share of the
+        question's weight in words the knowledge base never uses) feed the calibrated confidence.
+        """
+        question_terms = list(dict.fromkeys(content_terms(without_identifiers(question))))
+        if known_only:
+            # Short words the articles do not use are most likely the language's own glue ("mit",
+            # "como", "les"); a long one may be what the question is about ("bitcoin", "oficina").
+            question_terms = [term for term in question_terms if self._known(term) or len(term) > _GLUE_WORD_LENGTH]
+        if not question_terms:
+            return None
         query = [variant for term in question_terms for variant in expand(term)]
         scores = self._bm25.get_scores(query)
-        candidates = [index for index in sorted(range(len(scores)), key=scores.__getitem__, reverse=True)[:limit + 2] if scores[index] > 0]
-        if not candidates:
-            return Retrieval([], 0.0)
-        # BM25 finds the candidates; how much of the question each covers (in steps of a fifth, so
-        # one incidental word does not decide) orders them, so the passage an answer quotes is the
-        # one the confidence is about.
+        vector = embed([" ".join(question_terms) if known_only else question.lower()])[0]
+        dense: npt.NDArray[np.float32] = self._passage_vectors @ vector
+        heading_dense: npt.NDArray[np.float32] = self._heading_vectors @ vector
+        lexical = [index for index in np.argsort(-scores)[:5] if scores[index] > 0]
+        candidates = list(dict.fromkeys([*lexical, *np.argsort(-dense)[:5]]))
+        top_score = float(scores.max()) or 1.0
         coverage = {index: self._coverage(question_terms, index) for index in candidates}
-        in_titles = {index: self._title_hits(question_terms, index) for index in candidates}
-        ranked = sorted(
-            candidates, key=lambda index: (-math.floor(coverage[index] * 5), -in_titles[index], -scores[index])
-        )[:limit]
-        return Retrieval([self.passages[index] for index in ranked], round(coverage[ranked[0]], 3))
+        weights = RANK_WEIGHTS
+
+        def rank(index: int) -> float:
+            return (
+                weights[0] * coverage[index]
+                + weights[1] * float(dense[index])
+                + weights[2] * float(heading_dense[index])
+                + weights[3] * float(scores[index]) / top_score
+            )
+
+        ranked = sorted(candidates, key=rank, reverse=True)
+        best = ranked[0]
+        runner_up = max((float(dense[index]) for index in ranked[1:]), default=0.0)
+        unknown = sum(self._unknown_idf for term in question_terms if not self._known(term))
+        weight_total = sum(self._idf.get(term, self._unknown_idf) for term in question_terms)
+        missed = self._missed(question_terms, best)
+        fit = [
+            coverage[best],
+            float(dense[best]),
+            float(heading_dense[best]),
+            float(dense[best]) - runner_up,
+            unknown / weight_total,
+            rank(best),
+            max((self._idf.get(term, self._unknown_idf) for term in missed), default=0.0) / self._unknown_idf,
+            min(len(missed), 4) / 4,
+        ]
+        return ranked, fit
+
+    def _missed(self, question_terms: list[str], index: int) -> list[str]:
+        """The question's terms that neither the passage nor its article's titles contain."""
+        available = set(self._terms[index]) | self._article_terms[self.passages[index].article]
+        return [term for term in question_terms if not any(variant in available for variant in expand(term))]
+
+    def _known(self, term: str) -> bool:
+        return any(variant in self._idf for variant in expand(term))
 
     def best_passage(self, question: str) -> str | None:
         """Which passage would answer the question, as "article#section", if any."""
         passages = self.search(question).passages  # the answer's own search: the passage it quotes
         return f"{passages[0].article}#{passages[0].heading}" if passages else None
-
-    def _title_hits(self, question_terms: list[str], index: int) -> int:
-        """How many of the question's terms the passage's article title or heading names."""
-        titles = self._title_terms[index]
-        return sum(any(variant in titles for variant in expand(term)) for term in question_terms)
 
     def _coverage(self, question_terms: list[str], index: int) -> float:
         """IDF-weighted share of the question's terms that the passage (or its article's titles) contains."""
@@ -121,3 +198,21 @@ class KnowledgeBase:
             if any(variant in available for variant in expand(term)):
                 covered += weight
         return covered / weight_total
+
+
+def calibration_questions() -> list[dict[str, object]]:
+    """The labeled questions the confidence is calibrated on (answerable or not, with their article)."""
+    return [json.loads(line) for line in CALIBRATION_QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@lru_cache(maxsize=1)
+def _shipped_calibrator() -> Pipeline:
+    """P(the best passage answers the question) from its fit features, fitted on the shipped articles."""
+    knowledge = KnowledgeBase(SHIPPED_KB, calibrated=False)
+    features, answerable = [], []
+    for row in calibration_questions():
+        fit = knowledge.fit_features(str(row["question"]))
+        if fit is not None:
+            features.append(fit)
+            answerable.append(bool(row["answerable"]))
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(features, answerable)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
+from pathlib import Path
 from typing import Any, TypeVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -17,10 +19,15 @@ from pydantic import ConfigDict
 from .config import Settings
 from .knowledge import KnowledgeBase
 from .facts import customer_facts, without_identifiers
-from .signals import is_small_talk, without_handoff_request
 from .text import content_terms
+from .understanding.classifier import without_words
 
 CANNOT_HELP = "I'm not able to help with that"
+# Lines of the answer prompt's instructions that tell the model what kind of turn it answers and in
+# which language; the offline model reads them back.
+TURN_KIND = "The customer's latest message reads as:"
+CUSTOMER_LANGUAGE = "The customer writes in the language with ISO 639-1 code:"
+_REPLIES: dict[str, dict[str, str]] = json.loads((Path(__file__).parent / "offline_replies.json").read_text(encoding="utf-8"))
 # The copilot prompt's first words: the offline model drafts in the agent's voice when it sees them.
 DRAFT_FOR_AGENT = "You draft replies for a human support agent"
 # Words that only introduce a detail: "my order is NW-1 and my email is a@b.c" asks nothing.
@@ -68,21 +75,20 @@ class OfflineChatModel(BaseChatModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     knowledge: KnowledgeBase
-    confidence_threshold: float = 0.35
+    handoff_words: frozenset[str] = frozenset()  # learned by the turn classifier: skipped when searching a draft
+    confidence_threshold: float = 0.4
     token_delay_seconds: float = 0.015
 
     @property
     def _llm_type(self) -> str:
         return "escalation-engine-offline"
 
-    def compose(self, question: str) -> str:
-        if is_small_talk(question):
-            if re.search(r"thank|thx|ty|cheers|helps|worked|works|perfect|great|awesome", question, re.I):
-                return "You're welcome! Is there anything else I can help you with?"
-            if re.search(r"\bbye\b|goodbye", question, re.I):
-                return "Goodbye, and thanks for contacting us!"
-            return "Hi! I'm the support assistant. Ask me about billing, your account, shipping or our API."
-        retrieval = self.knowledge.search(question)
+    def compose(self, question: str, kind: str = "question", language: str = "en") -> str:
+        """The answer to one customer message, given what kind of turn it is and the customer's language."""
+        replies = _REPLIES.get(language, _REPLIES["en"])
+        if kind in ("closing", "greeting"):
+            return replies[kind]
+        retrieval = self.knowledge.search(question, language=language)
         if not retrieval.passages or retrieval.confidence < self.confidence_threshold:
             return f"{CANNOT_HELP} from our help articles — a person from our team can."
         best = retrieval.passages[0]
@@ -95,7 +101,8 @@ class OfflineChatModel(BaseChatModel):
             else "Here's what I found."
         )
         section = "" if best.heading == best.title else f" — {best.heading}"
-        return f"{lead} From **{best.title}**{section}:\n\n{body}\n\nSource: {best.title}"
+        in_english = f"{replies['in_english']}\n\n" if replies["in_english"] else ""
+        return f"{in_english}{lead} From **{best.title}**{section}:\n\n{body}\n\nSource: {best.title}"
 
     def draft_for_agent(self, customer_messages: list[str], agent_has_replied: bool = False) -> str:
         """The agent's next reply to the latest customer message: a greeting by name only when the
@@ -105,7 +112,7 @@ class OfflineChatModel(BaseChatModel):
         opening = "" if agent_has_replied else f"Hi {name.split()[0]}, thanks" if name else "Thanks"
         opening = f"{opening} for your patience. " if opening else ""
         latest = customer_messages[-1] if customer_messages else ""
-        question = without_handoff_request(latest)
+        question = without_words(latest, self.handoff_words)
         if customer_facts([latest]) and not content_terms(_FACT_LABELS.sub(" ", without_identifiers(question))):
             return f"{opening}Thank you, I've noted that. Give me a moment to look into it."
         retrieval = self.knowledge.search(question)
@@ -128,7 +135,10 @@ class OfflineChatModel(BaseChatModel):
             )
             return self.draft_for_agent([str(m.content) for m in messages if isinstance(m, HumanMessage)], agent_has_replied)
         question = next((str(m.content) for m in reversed(messages) if isinstance(m, HumanMessage)), "")
-        return self.compose(question)
+        instructions = "\n".join(str(m.content) for m in messages if isinstance(m, SystemMessage))
+        kind = re.search(rf"^{re.escape(TURN_KIND)} (\w+)", instructions, re.M)
+        language = re.search(rf"^{re.escape(CUSTOMER_LANGUAGE)} (\w+)", instructions, re.M)
+        return self.compose(question, kind.group(1) if kind else "question", language.group(1) if language else "en")
 
     def _generate(
         self,
@@ -164,7 +174,7 @@ class OfflineChatModel(BaseChatModel):
             yield chunk
 
 
-def make_chat_model(settings: Settings, knowledge: KnowledgeBase) -> BaseChatModel:
+def make_chat_model(settings: Settings, knowledge: KnowledgeBase, handoff_words: frozenset[str]) -> BaseChatModel:
     """ChatOpenAI when an endpoint is configured, the offline model otherwise."""
     if settings.uses_llm_endpoint:
         from langchain_openai import ChatOpenAI
@@ -180,6 +190,7 @@ def make_chat_model(settings: Settings, knowledge: KnowledgeBase) -> BaseChatMod
         )
     return OfflineChatModel(
         knowledge=knowledge,
+        handoff_words=handoff_words,
         confidence_threshold=settings.confidence_threshold,
         token_delay_seconds=settings.offline_token_delay_seconds,
     )

@@ -11,6 +11,7 @@ EscalationReason = Literal[
     "handoff_request",
     "frustration",
     "repeated_question",
+    "account_action",
     "low_confidence",
     "assistant_cannot_help",
     "assistant_unavailable",
@@ -19,30 +20,35 @@ EscalationReason = Literal[
 REASON_TEXT: dict[str, str] = {
     "handoff_request": "the customer asked for a person",
     "frustration": "the customer is frustrated",
-    "repeated_question": "the customer repeated a question the assistant already answered",
+    "repeated_question": "the assistant's answer did not resolve it (the customer says so, or asks again)",
+    "account_action": "the customer needs someone to look at or change their account, order or invoice",
     "low_confidence": "the knowledge base has no confident answer",
     "assistant_cannot_help": "the assistant said it cannot help",
     "assistant_unavailable": "the assistant is unavailable",
 }
 
+# Turns that are not questions: a goodbye or a hello is answered politely, never escalated for want of an article.
+_PLEASANTRIES = ("closing", "greeting")
+
 
 @dataclass(frozen=True)
 class TurnAssessment:
-    wants_human: bool
-    small_talk: bool
-    frustration: float
+    intent: str  # the turn classifier's label (engine/understanding/corpus/LABELS.md)
+    frustration: float  # 0 (calm) .. 1: the classifier's probability that the turn is frustrated
     previous_frustration: float | None  # None on the conversation's first turn: nothing to rise from
+    after_answer: bool  # the assistant answered the turn before this one
     retrieval_confidence: float
-    repeated_question: bool
+    repeated_question: bool  # the same question as one already answered, in mostly the same words
 
 
 def escalation_reason(turn: TurnAssessment, settings: Settings) -> EscalationReason | None:
     """The reason to hand this turn to a person, or None when the assistant should answer.
 
-    Checked in order of how sure we are that a person is needed: an explicit request first,
-    then anger, then the loop of death, then a question the knowledge base cannot answer.
+    Checked in order of how sure we are that a person is needed: an explicit request first, then
+    anger, then an answer that did not work, then something only a person with access can do,
+    then a question the knowledge base cannot answer.
     """
-    if turn.wants_human:
+    if turn.intent == "handoff_request":
         return "handoff_request"
     sharp_rise = (
         turn.previous_frustration is not None
@@ -52,8 +58,12 @@ def escalation_reason(turn: TurnAssessment, settings: Settings) -> EscalationRea
         sharp_rise and turn.frustration >= settings.frustration_threshold / 2
     ):
         return "frustration"
-    if turn.repeated_question:
+    if turn.repeated_question or (turn.after_answer and turn.intent == "not_resolved"):
         return "repeated_question"
-    if not turn.small_talk and turn.retrieval_confidence < settings.confidence_threshold:
+    if turn.intent == "account_action":
+        return "account_action"
+    if turn.intent in _PLEASANTRIES:
+        return None
+    if turn.retrieval_confidence < settings.confidence_threshold:
         return "low_confidence"
     return None

@@ -48,10 +48,11 @@ from .llm_errors import LLM_ERRORS
 from .models import make_chat_model
 from .prompts import copilot_prompt, summary_prompt
 from .queue import places
-from .signals import sentiment, without_handoff_request
+from .signals import sentiment
 from .storage import make_lock_engine, make_sql_engine, open_checkpointer
 from .text import storable
 from .transcript import TranscriptStore
+from .understanding import Understanding, load_understanding
 from .tickets import ASSIGNED, HANDED_BACK, RESOLVED, WAITING, AgentProfile, TicketStore
 
 log = logging.getLogger(__name__)
@@ -77,14 +78,16 @@ def _waiting_text(reason: str | None) -> str:
 
 
 class ConversationService:
-    def __init__(self, settings: Settings, checkpointer: Any, sql_engine: Any, bus: EventBus) -> None:
+    def __init__(
+        self, settings: Settings, checkpointer: Any, sql_engine: Any, bus: EventBus, understanding: Understanding
+    ) -> None:
         self.settings = settings
         self.bus = bus
         self.tickets = TicketStore(sql_engine)
         self.transcript = TranscriptStore(sql_engine)
         self.knowledge = KnowledgeBase(settings.kb_dir)
-        self.model = make_chat_model(settings, self.knowledge)
-        self.context = EngineContext(settings, self.knowledge, self.model, self.tickets, self.transcript)
+        self.model = make_chat_model(settings, self.knowledge, understanding.turns.handoff_words)
+        self.context = EngineContext(settings, self.knowledge, understanding, self.model, self.tickets, self.transcript)
         self.graph = build_graph().compile(checkpointer=checkpointer)
         self._sql_engine = sql_engine
         self._lock_engine = make_lock_engine(settings) if settings.uses_postgres else None
@@ -97,6 +100,8 @@ class ConversationService:
     @classmethod
     async def open(cls, settings: Settings) -> ConversationService:
         """Connects the databases and the bus; `close()` releases them."""
+        # Trained in a thread (seconds, the first time for a corpus): the event loop keeps serving.
+        understanding = await asyncio.to_thread(load_understanding, settings.model_cache_path, settings.intent_examples)
         stack = AsyncExitStack()
         sql_engine = make_sql_engine(settings)
         stack.push_async_callback(sql_engine.dispose)
@@ -104,7 +109,7 @@ class ConversationService:
         bus = make_bus(settings.redis_url)
         await bus.start()
         stack.push_async_callback(bus.close)
-        service = cls(settings, checkpointer, sql_engine, bus)
+        service = cls(settings, checkpointer, sql_engine, bus, understanding)
         service._stack = stack
         if service._lock_engine is not None:
             stack.push_async_callback(service._lock_engine.dispose)
@@ -550,7 +555,7 @@ class ConversationService:
         last_customer = next((m for m in reversed(messages) if m["role"] == "customer"), None)
         if last_customer is None:
             return
-        retrieval = self.knowledge.search(without_handoff_request(last_customer["content"]))
+        retrieval = self.knowledge.search(self.context.understanding.turns.without_handoff_words(last_customer["content"]))
         try:
             draft = await self.model.ainvoke(copilot_prompt(messages, retrieval))
         except LLM_ERRORS:

@@ -8,7 +8,7 @@ from urllib.parse import quote
 from datetime import UTC, datetime
 
 import bcrypt
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, func, select, update
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, func, inspect, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -58,6 +58,7 @@ class AgentRow(Base):
     is_supervisor: Mapped[bool] = mapped_column(default=False)
     max_chats: Mapped[int] = mapped_column(Integer, default=3)
     avatar_url: Mapped[str] = mapped_column(String(300), default="")
+    languages: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["en"])
 
 
 class TicketEventRow(Base):
@@ -88,6 +89,7 @@ def _view(row: TicketRow) -> TicketView:
         sentiment=row.sentiment,
         frustration=row.frustration,
         customer_facts=row.brief.get("customer_facts", {}),
+        language=row.brief.get("language", "en"),
         assigned_agent=row.assigned_agent,
         waiting_since=_aware(row.waiting_since),
         rating=row.rating,
@@ -102,6 +104,7 @@ class AgentProfile(BaseModel):
     is_supervisor: bool
     max_chats: int
     avatar_url: str
+    languages: list[str] = ["en"]  # ISO 639-1 codes: tickets in these come first in the agent's queue
 
 
 def _profile(row: AgentRow) -> AgentProfile:
@@ -111,6 +114,7 @@ def _profile(row: AgentRow) -> AgentProfile:
         is_supervisor=row.is_supervisor,
         max_chats=row.max_chats,
         avatar_url=row.avatar_url or f"/avatars/{quote(row.name)}",
+        languages=row.languages or ["en"],
     )
 
 
@@ -133,6 +137,10 @@ class TicketStore:
     async def create_tables(self) -> None:
         async with self._engine.begin() as connection:
             await connection.run_sync(Base.metadata.create_all)
+            # Agents stored before agents had languages get the column (create_all adds tables, not columns).
+            columns = await connection.run_sync(lambda sync: {c["name"] for c in inspect(sync).get_columns("ee_agents")})
+            if "languages" not in columns:
+                await connection.execute(text("ALTER TABLE ee_agents ADD COLUMN languages JSON"))
 
     async def open_ticket(
         self, thread_id: str, brief: HandoffBrief, sentiment: float, frustration: float
@@ -316,6 +324,7 @@ class TicketStore:
         is_supervisor: bool = False,
         max_chats: int = 3,
         avatar_url: str = "",
+        languages: list[str] | None = None,
     ) -> AgentProfile:
         """Creates or replaces an agent account; the password is stored only as a bcrypt hash."""
         password_hash = (await asyncio.to_thread(bcrypt.hashpw, password.encode()[:72], bcrypt.gensalt())).decode()
@@ -323,6 +332,7 @@ class TicketStore:
             row = await session.get(AgentRow, name) or AgentRow(name=name)
             row.password_hash, row.skills, row.is_supervisor = password_hash, skills, is_supervisor
             row.max_chats, row.avatar_url = max_chats, avatar_url
+            row.languages = languages or ["en"]
             session.add(row)
         return _profile(row)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -20,6 +21,10 @@ from tests.fake_openai import FakeOpenAI
 # Redis URL in the caller's environment (a developer's shell, a CI runner) must not leak into them.
 for _name in SETTING_NAMES:
     os.environ.pop(_name, None)
+# Trained models are cached under their corpus's hash: one cache for every engine and app the suite
+# starts, so the classifier trains once per corpus, not once per test.
+MODEL_CACHE_DIR = Path(tempfile.gettempdir()) / "escalation-engine-test-models"
+os.environ["MODEL_CACHE_DIR"] = str(MODEL_CACHE_DIR)
 
 # CI sets REQUIRE_SERVICES=1: a missing Postgres, Redis or Chromium is then a failure, not a skip.
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
@@ -52,7 +57,11 @@ def free_port() -> int:
 
 
 def settings_for(tmp_path: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {"DATA_DIR": tmp_path / "data", "OFFLINE_TOKEN_DELAY_SECONDS": 0.0}
+    values: dict[str, object] = {
+        "DATA_DIR": tmp_path / "data",
+        "OFFLINE_TOKEN_DELAY_SECONDS": 0.0,
+        "MODEL_CACHE_DIR": MODEL_CACHE_DIR,
+    }
     values.update(overrides)
     return Settings(**{key: value for key, value in values.items()})
 
@@ -110,7 +119,12 @@ async def llm_service(tmp_path: Path, fake_llm: FakeOpenAI) -> AsyncIterator[Con
 
 
 def app_env(data_dir: Path, **overrides: str) -> dict[str, str]:
-    env = {"DATA_DIR": str(data_dir), "OFFLINE_TOKEN_DELAY_SECONDS": "0.005", "PORTAL_SECRET": "test-portal-secret"}
+    env = {
+        "DATA_DIR": str(data_dir),
+        "OFFLINE_TOKEN_DELAY_SECONDS": "0.005",
+        "PORTAL_SECRET": "test-portal-secret",
+        "MODEL_CACHE_DIR": str(MODEL_CACHE_DIR),
+    }
     env.update(overrides)
     return env
 
@@ -143,3 +157,26 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
             if tail:
                 report.sections.append((f"app {number} log ({running.base_url})", tail))
     return report
+
+
+MODEL_REPORTS: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def model_report() -> list[str]:
+    """Lines a test adds here are printed at the end of the run: how each learned model does on held-out data."""
+    return MODEL_REPORTS
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if MODEL_REPORTS:
+        terminalreporter.section("learned models on held-out data (never trained or tuned on)")
+        for line in MODEL_REPORTS:
+            terminalreporter.write_line(line)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Trains the models once, before any app starts: every app of the run then loads them from the cache."""
+    from engine.understanding import load_understanding
+
+    load_understanding(MODEL_CACHE_DIR)

@@ -34,12 +34,32 @@ async def test_small_talk_is_answered_not_escalated(service):
 
 
 @pytest.mark.parametrize(
+    ("goodbye", "reply"),
+    [("Thank you so much, have a nice day!", "You're welcome"), ("Merci beaucoup, c'est tout !", "Avec plaisir")],
+)
+async def test_a_goodbye_in_any_language_is_answered_in_it_and_never_escalated(service, goodbye, reply):
+    await say(service, "t-bye", "How do I reset my password?")
+    events = await say(service, "t-bye", goodbye)
+    assert kinds(events) == ["assistant_answer"] and events[-1].content.startswith(reply)
+    assert await service.tickets.open_for_thread("t-bye") is None
+
+
+async def test_the_ticket_carries_the_customers_language_for_an_agent_who_speaks_it(service):
+    ticket = await escalated_ticket(service, "t-lang", "Hola, quiero hablar con una persona de soporte, por favor")
+    assert ticket.reason == "handoff_request" and ticket.language == "es"
+    assert (await service.state("t-lang"))["brief"]["language"] == "es"
+
+
+@pytest.mark.parametrize(
     ("messages", "reason"),
     [
         (["can I talk to someone real"], "handoff_request"),
         (["THIS IS RIDICULOUS, third time I'm asking and NOTHING WORKS!!!"], "frustration"),
         (["Do you have an office in Berlin I can visit?"], "low_confidence"),
         (["How do I reset my password?", "how do i reset my password"], "repeated_question"),
+        (["How do I reset my password?", "did all of that, the link still says it expired"], "repeated_question"),
+        (["Can you reissue my invoice INV-3307 with our new VAT number?"], "account_action"),
+        (["Ich möchte bitte mit einem Menschen sprechen"], "handoff_request"),
     ],
 )
 async def test_each_escalation_reason_opens_a_waiting_ticket(service, messages, reason):
@@ -56,8 +76,8 @@ async def test_each_escalation_reason_opens_a_waiting_ticket(service, messages, 
 
 
 async def test_the_handoff_brief_carries_what_the_customer_already_said(service):
-    await say(service, "t-brief", "Hi, I'm Priya Raman, my Hub order NW-55012 hasn't arrived, email priya@example.org")
-    ticket = await escalated_ticket(service, "t-brief", "get me your supervisor")
+    await say(service, "t-brief", "Hi, I'm Priya Raman, how long does Hub shipping take? email priya@example.org")
+    ticket = await escalated_ticket(service, "t-brief", "my order NW-55012 hasn't arrived, get me your supervisor")
     assert ticket.customer_facts["name"] == "Priya Raman"
     assert ticket.customer_facts["order_number"] == "NW-55012"
     assert ticket.customer_facts["email"] == "priya@example.org"
@@ -257,3 +277,11 @@ async def test_a_long_conversation_keeps_every_message_while_the_checkpointed_st
     assert len(history) == 27 and history[0]["content"] == "How do I reset my password?"
     assert len(state["messages"]) == 20  # only the recent window is checkpointed
     assert "How do I reset my password?" in ticket.summary  # the brief still sees the whole conversation
+
+
+async def test_a_question_in_another_language_gets_the_article_and_a_line_in_that_language(service):
+    events = await say(service, "t-es", "¿Cómo restablezco mi contraseña? No la recuerdo")
+    answer = events[-1]
+    assert answer.type == "assistant_answer" and answer.sources == ["Resetting Your Password"]
+    assert answer.content.startswith("Nuestros artículos de ayuda están en inglés")
+    assert (await service.state("t-es"))["language"] == "es"

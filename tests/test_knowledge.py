@@ -10,6 +10,8 @@ import pytest
 from engine.config import Settings
 from engine.knowledge import KnowledgeBase
 from engine.models import OfflineChatModel
+from engine.understanding import load_understanding
+from tests.conftest import MODEL_CACHE_DIR
 
 DATA = Path(__file__).parent / "data"
 
@@ -28,7 +30,8 @@ def test_the_sample_knowledge_base_has_the_articles_a_support_desk_needs(knowled
     assert knowledge.article_count >= 15
 
 
-def test_confidence_separates_answerable_from_unanswerable_questions(knowledge, labeled):
+def test_confidence_separates_answerable_from_unanswerable_questions(knowledge, labeled, model_report):
+    # tests/data/retrieval_labeled.jsonl is held out: the confidence is calibrated on corpus/retrieval.jsonl.
     answerable = [knowledge.search(case["question"]).confidence for case in labeled if case["answerable"]]
     unanswerable = [knowledge.search(case["question"]).confidence for case in labeled if not case["answerable"]]
     pairs = [(a > u) + 0.5 * (a == u) for a in answerable for u in unanswerable]
@@ -36,19 +39,24 @@ def test_confidence_separates_answerable_from_unanswerable_questions(knowledge, 
     threshold = Settings().confidence_threshold
     kept = sum(score >= threshold for score in answerable) / len(answerable)
     caught = sum(score < threshold for score in unanswerable) / len(unanswerable)
-    assert auc >= 0.88, auc
-    assert kept >= 0.75 and caught >= 0.75, (kept, caught)
+    model_report.append(
+        f"retrieval confidence on {len(labeled)} held-out questions: AUC {auc:.3f}; at the shipped threshold "
+        f"{threshold} it keeps {kept:.0%} of answerable questions and catches {caught:.0%} of unanswerable ones"
+    )
+    assert auc >= 0.85, auc
+    assert kept >= 0.9 and caught >= 0.6, (kept, caught)
     assert all(0.0 <= score <= 1.0 for score in answerable + unanswerable)
 
 
-def test_the_right_article_comes_first_for_most_real_phrasings(knowledge, labeled):
+def test_the_right_article_comes_first_for_most_real_phrasings(knowledge, labeled, model_report):
     answerable = [case for case in labeled if case["answerable"]]
     hits = sum(
         bool(result.passages) and result.passages[0].article == case["article"]
         for case in answerable
         for result in [knowledge.search(case["question"])]
     )
-    assert hits / len(answerable) >= 0.7, f"{hits}/{len(answerable)}"
+    model_report.append(f"retrieval: the right article first for {hits} of {len(answerable)} held-out answerable questions\n")
+    assert hits / len(answerable) >= 0.75, f"{hits}/{len(answerable)}"
 
 
 def test_names_and_numbers_do_not_lower_confidence(knowledge):
@@ -63,7 +71,7 @@ def test_a_folder_without_articles_is_a_clear_error(tmp_path):
 
 
 def test_the_offline_copilot_drafts_in_the_agents_voice_from_the_latest_message(knowledge):
-    model = OfflineChatModel(knowledge=knowledge)
+    model = OfflineChatModel(knowledge=knowledge, handoff_words=load_understanding(MODEL_CACHE_DIR).turns.handoff_words)
     answered = model.draft_for_agent(["Hi, I'm Maria Lopez", "I want a person, my password reset link fails"])
     assert answered.startswith("Hi Maria") and "“Resetting Your Password”" in answered
     assert "person from our team" not in answered

@@ -100,7 +100,7 @@ function connect() {
     const ack = await emit("queue", {});
     if (!ack.ok) return;
     portal.agent = ack.agent;
-    $("me").textContent = `${ack.agent.name} · ${ack.agent.skills.join(", ")}${ack.agent.is_supervisor ? " · supervisor" : ""}`;
+    $("me").textContent = `${ack.agent.name} · ${ack.agent.skills.join(", ")} · ${(ack.agent.languages || ["en"]).join("/").toUpperCase()}${ack.agent.is_supervisor ? " · supervisor" : ""}`;
     $("supervisor-panel").hidden = !ack.agent.is_supervisor;
     fillTransferSkills(ack.agent);
     portal.tickets = new Map(ack.tickets.map((ticket) => [ticket.id, ticket]));
@@ -121,7 +121,7 @@ function connect() {
   socket.on("escalation_request", (ticket) => {
     portal.tickets.set(ticket.id, ticket);
     renderLists();
-    toast(`New escalation: ${ticket.skills.join("/")} — ${ticket.reason.replace(/_/g, " ")}`);
+    toast(`New escalation: ${ticket.skills.join("/")} — ${ticket.reason.replace(/_/g, " ")}${ticket.language && ticket.language !== "en" ? " · " + languageName(ticket.language) : ""}`);
   });
   socket.on("ticket_updated", (ticket) => {
     const mine = ticket.assigned_agent === portal.agent?.name;
@@ -198,6 +198,7 @@ function ticketCard(ticket, button) {
   item.dataset.ticketId = ticket.id;
   const tags = el("div");
   for (const skill of ticket.skills) tags.append(el("span", "tag", skill));
+  if (ticket.language && ticket.language !== "en") tags.append(el("span", "tag" + (speaks(ticket) ? " speaks" : ""), ticket.language.toUpperCase()));
   if (portal.away.has(ticket.id)) tags.append(el("span", "tag away", "customer left"));
   item.append(tags, el("div", "summary", ticket.summary));
   item.append(el("div", "meta", `${ticket.reason.replace(/_/g, " ")} · sentiment ${ticket.sentiment.toFixed(2)} · ${ticket.assigned_agent ? "with " + ticket.assigned_agent : "waiting " + waited(ticket)}`));
@@ -205,8 +206,15 @@ function ticketCard(ticket, button) {
   return item;
 }
 
+// A ticket in a language the agent speaks is offered to them first: it tops their queue.
+function speaks(ticket) {
+  return (portal.agent?.languages || ["en"]).includes(ticket.language || "en");
+}
+
 function renderLists() {
-  const byPriority = [...portal.tickets.values()].sort((a, b) => b.priority - a.priority || Date.parse(a.waiting_since) - Date.parse(b.waiting_since));
+  const byPriority = [...portal.tickets.values()].sort(
+    (a, b) => speaks(b) - speaks(a) || b.priority - a.priority || Date.parse(a.waiting_since) - Date.parse(b.waiting_since),
+  );
   const waiting = byPriority.filter((t) => t.status === "waiting");
   const mine = byPriority.filter((t) => t.status === "assigned" && t.assigned_agent === portal.agent?.name);
   $("queue-count").textContent = String(waiting.length);
@@ -273,6 +281,12 @@ function closeConversation(reason) {
   $("empty").textContent = reason || "Pick a conversation from the queue.";
 }
 
+const LANGUAGE_NAMES = { en: "English", es: "Spanish", fr: "French", de: "German", pt: "Portuguese", it: "Italian", nl: "Dutch" };
+
+function languageName(code) {
+  return LANGUAGE_NAMES[code] || code;
+}
+
 function renderBrief(ticket, brief, sentiments) {
   const box = $("brief");
   box.replaceChildren(el("h3", "", `Ticket ${ticket.id}`), el("p", "", ticket.summary));
@@ -280,6 +294,7 @@ function renderBrief(ticket, brief, sentiments) {
   const rows = [
     ["Reason", brief.reason_text || ticket.reason],
     ["Skills", ticket.skills.join(", ")],
+    ["Language", languageName(brief.language || ticket.language || "en")],
     ["Sentiment", brief.sentiment_trend || (sentiments || []).map((s) => s.toFixed(2)).join(" → ")],
     ...Object.entries(ticket.customer_facts || {}).map(([key, value]) => [key.replace(/_/g, " "), value]),
   ];

@@ -1,0 +1,64 @@
+"""What one customer turn tells the policy: the classifier's reading, the language, retrieval and repeats.
+
+The graph's analyze node and `python -m engine assess` both read turns here, so a team's replay of
+its transcripts decides exactly as the live engine does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import Settings
+from .knowledge import KnowledgeBase, Retrieval
+from .policy import EscalationReason, TurnAssessment, escalation_reason
+from .signals import repeats_answered_question, sentiment
+from .understanding import TurnReading, Understanding
+
+# The language a conversation starts in until its customer writes enough to tell.
+DEFAULT_LANGUAGE = "en"
+
+
+@dataclass(frozen=True)
+class TurnAnalysis:
+    reading: TurnReading
+    language: str
+    sentiment: float
+    retrieval: Retrieval
+    assessment: TurnAssessment
+    reason: EscalationReason | None
+
+
+def analyze_turn(
+    question: str,
+    *,
+    previous_assistant_message: str | None,
+    answered_questions: list[str],
+    previous_frustration: float | None,
+    previous_language: str | None,
+    understanding: Understanding,
+    knowledge: KnowledgeBase,
+    settings: Settings,
+) -> TurnAnalysis:
+    """Everything the router needs about the latest customer message, and the reason it gives."""
+    after_answer = bool(previous_assistant_message)
+    reading = understanding.turns.read(question, after_answer)
+    language = understanding.language.detect(question) or previous_language or DEFAULT_LANGUAGE
+    retrieval = knowledge.search(question, language=language)
+    assessment = TurnAssessment(
+        intent=reading.label,
+        frustration=reading["frustration"],
+        previous_frustration=previous_frustration,
+        after_answer=after_answer,
+        retrieval_confidence=retrieval.confidence,
+        repeated_question=repeats_answered_question(
+            question, answered_questions, settings.repeat_similarity, knowledge.best_passage
+        ),
+    )
+    return TurnAnalysis(
+        reading=reading,
+        language=language,
+        sentiment=sentiment(question),
+        retrieval=retrieval,
+        assessment=assessment,
+        reason=escalation_reason(assessment, settings),
+    )

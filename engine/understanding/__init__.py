@@ -1,0 +1,63 @@
+"""Understanding a customer turn with learned models: what it asks for, and in which language.
+
+The models train from the labeled corpus in corpus/ (plus a team's own examples) at start, and are
+cached on disk under the hash of everything they learn from, so a process starts in a moment when
+nothing changed and a changed corpus can never be read with a stale model.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import sklearn
+
+from .classifier import DENSE_WEIGHT, REGULARISATION, TurnClassifier, TurnReading
+from .corpus import TURN_LABELS, fingerprint, training_turns
+from .language import LanguageDetector
+
+__all__ = ["TURN_LABELS", "TurnReading", "Understanding", "load_understanding"]
+
+log = logging.getLogger(__name__)
+# Bumped when the features change, so an old cache is never read by new code.
+_MODEL_VERSION = "3"
+
+
+@dataclass(frozen=True)
+class Understanding:
+    turns: TurnClassifier
+    language: LanguageDetector
+
+
+def load_understanding(cache_dir: Path, extra_examples: Path | None = None) -> Understanding:
+    """The models trained on the corpus (and a team's examples), from the cache when trained before."""
+    return _load(cache_dir.resolve(), extra_examples.resolve() if extra_examples else None)
+
+
+@lru_cache(maxsize=4)
+def _load(cache_dir: Path, extra_examples: Path | None) -> Understanding:
+    turns = training_turns(extra_examples)
+    key = fingerprint(turns, _MODEL_VERSION, sklearn.__version__, str(DENSE_WEIGHT), str(REGULARISATION))
+    cached = cache_dir / f"understanding-{key}.pickle"
+    if cached.exists():
+        try:
+            with cached.open("rb") as file:
+                loaded = pickle.load(file)  # our own file, named by the hash of what it was trained on
+            if isinstance(loaded, Understanding):
+                return loaded
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            log.warning("ignored an unreadable model cache at %s", cached)
+    log.info("training the turn classifier on %d labeled turns", len(turns))
+    understanding = Understanding(TurnClassifier(turns), LanguageDetector(turns))
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    # Written aside and renamed: processes starting together never read half a file.
+    handle, temporary = tempfile.mkstemp(dir=cache_dir, suffix=".part")
+    with os.fdopen(handle, "wb") as file:
+        pickle.dump(understanding, file)
+    os.replace(temporary, cached)
+    return understanding

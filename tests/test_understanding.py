@@ -1,0 +1,112 @@
+"""The learned turn classifier and language detector: trained from the shipped corpus, measured on held-out turns."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sklearn.metrics import classification_report
+from sklearn.model_selection import StratifiedKFold
+
+from engine.understanding import TURN_LABELS, load_understanding
+from engine.understanding.classifier import TurnClassifier
+from engine.understanding.corpus import LANGUAGES, read_turns, training_turns
+from tests.conftest import MODEL_CACHE_DIR
+
+HELDOUT = Path(__file__).parent / "data" / "heldout"
+
+
+@pytest.fixture(scope="module")
+def understanding():
+    return load_understanding(MODEL_CACHE_DIR)
+
+
+@pytest.fixture(scope="module")
+def heldout_turns():
+    return read_turns(HELDOUT / "turns.jsonl")
+
+
+def _report(title: str, expected: list[str], predicted: list[str]) -> dict:
+    text = classification_report(expected, predicted, digits=3, zero_division=0)
+    return {"text": f"{title}\n{text}", "figures": classification_report(expected, predicted, output_dict=True, zero_division=0)}
+
+
+def test_the_corpus_has_every_label_in_every_language():
+    turns = training_turns()
+    by_language = Counter((turn.lang, turn.label) for turn in turns)
+    for language in LANGUAGES:
+        for label in TURN_LABELS:
+            assert by_language[(language, label)] >= 20, (language, label)
+    assert len(turns) >= 4000
+
+
+def test_the_classifier_on_held_out_turns_it_never_saw(understanding, heldout_turns, model_report):
+    readings = understanding.turns.read_many([t.text for t in heldout_turns], [bool(t.context) for t in heldout_turns])
+    report = _report(
+        f"turn classifier, {len(heldout_turns)} held-out turns in 7 languages (tests/data/heldout/turns.jsonl):",
+        [t.label for t in heldout_turns],
+        [r.label for r in readings],
+    )
+    other = [(t, r) for t, r in zip(heldout_turns, readings) if t.lang != "en"]
+    other_handoffs = [r.label == "handoff_request" for t, r in other if t.label == "handoff_request"]
+    model_report.append(report["text"])
+    model_report.append(f"handoff_request recall outside English: {sum(other_handoffs)}/{len(other_handoffs)}\n")
+    figures = report["figures"]
+    assert figures["handoff_request"]["recall"] >= 0.85 and figures["handoff_request"]["precision"] >= 0.85
+    assert figures["macro avg"]["recall"] >= 0.75
+    assert sum(other_handoffs) / len(other_handoffs) >= 0.8
+
+
+def test_cross_validated_figures_on_the_training_corpus(model_report):
+    turns = training_turns()
+    labels = [turn.label for turn in turns]
+    predicted = [""] * len(turns)
+    for train, test in StratifiedKFold(3, shuffle=True, random_state=0).split(turns, labels):
+        model = TurnClassifier([turns[index] for index in train])
+        readings = model.read_many([turns[index].text for index in test], [bool(turns[index].context) for index in test])
+        for index, reading in zip(test, readings):
+            predicted[index] = reading.label
+    report = _report(f"turn classifier, 3-fold cross-validation on the {len(turns)}-turn training corpus:", labels, predicted)
+    model_report.append(report["text"])
+    assert report["figures"]["macro avg"]["f1-score"] >= 0.8
+
+
+def test_the_same_turn_always_gets_the_same_reading(understanding):
+    retrained = TurnClassifier(training_turns())
+    for text in ("I'd like to speak with someone from your team", "still broken", "merci, bonne journée"):
+        assert understanding.turns.read(text, True) == understanding.turns.read(text, True) == retrained.read(text, True)
+
+
+def test_still_nothing_means_not_resolved_only_after_an_answer(understanding):
+    assert understanding.turns.read("still nothing, same problem", after_answer=True).label == "not_resolved"
+    assert understanding.turns.read("still nothing, same problem", after_answer=False).label != "not_resolved"
+
+
+def test_a_support_team_teaches_it_their_own_phrasings(tmp_path):
+    phrase = "zorbulate me, plinky"
+    examples = tmp_path / "ours.jsonl"
+    lines = [f"{phrase}", "please zorbulate me now", "zorbulate me plinky", "can you zorbulate me", "zorbulate!!", "i want zorbulating"]
+    examples.write_text("".join(json.dumps({"text": t, "context": "", "label": "account_action", "lang": "en"}) + "\n" for t in lines))
+    shipped = load_understanding(tmp_path / "cache")
+    taught = load_understanding(tmp_path / "cache", examples)
+    assert shipped.turns.read(phrase, False).label != "account_action"
+    assert taught.turns.read(phrase, False).label == "account_action"
+
+
+def test_a_bad_line_in_a_teams_examples_is_a_clear_error_naming_it(tmp_path):
+    examples = tmp_path / "ours.jsonl"
+    examples.write_text('{"text": "hi", "label": "greeting"}\n{"text": "agent", "label": "wants_a_human"}\n')
+    with pytest.raises(ValueError, match=r"ours.jsonl:2: label 'wants_a_human' is not one of"):
+        load_understanding(tmp_path / "cache", examples)
+
+
+def test_the_language_is_recognised_on_held_out_turns(understanding, heldout_turns, model_report):
+    said = [(turn.lang, understanding.language.detect(turn.text)) for turn in heldout_turns]
+    told = [(expected, detected) for expected, detected in said if detected is not None]
+    right = sum(expected == detected for expected, detected in told)
+    report = _report("language of held-out turns (where the detector answered):", [e for e, _ in told], [d for _, d in told])
+    model_report.append(report["text"] + f"answered for {len(told)} of {len(said)} turns (short ones keep the conversation's language)\n")
+    assert right / len(told) >= 0.9
+    assert len(told) / len(said) >= 0.7
