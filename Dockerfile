@@ -7,6 +7,9 @@ COPY requirements.lock pyproject.toml package.json package-lock.json ./
 RUN pip install --no-cache-dir -r requirements.lock && npm ci --no-audit --no-fund --loglevel=error
 COPY . .
 RUN pip install --no-cache-dir --no-deps -e .
+# Train the turn classifier into the image, so a container starts without training it.
+ENV MODEL_CACHE_DIR=/app/.models
+RUN python -c "from pathlib import Path; from engine.understanding import load_understanding; load_understanding(Path('/app/.models'))"
 
 ENV DATA_DIR=/data
 VOLUME /data

@@ -15,14 +15,17 @@ from engine.understanding.corpus import training_turns
 # Resident memory before and after loading the models, in a fresh interpreter that has imported
 # everything else the engine uses: what the models themselves add.
 _MEMORY_PROBE = """
-import resource, engine.service
+import os, engine.service
 from engine.config import Settings
 from engine.knowledge import KnowledgeBase
 from engine.understanding import load_understanding
+def resident_kib():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
 settings = Settings()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-load_understanding(settings.model_cache_path); KnowledgeBase(settings.kb_dir)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+before = resident_kib()
+models = load_understanding(settings.model_cache_path), KnowledgeBase(settings.kb_dir)
+print(resident_kib() - before)
 """
 
 
@@ -53,7 +56,7 @@ def analysis_latencies(settings: Settings, samples: int) -> tuple[list[float], l
 
 
 def model_memory_kib(settings: Settings) -> int:
-    """KiB of resident memory the trained models add to a process (Linux reports ru_maxrss in KiB)."""
+    """KiB of resident memory the trained models (and the knowledge base's vectors) add to a process."""
     probe = subprocess.run(
         [sys.executable, "-c", _MEMORY_PROBE],
         capture_output=True,

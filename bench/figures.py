@@ -13,6 +13,9 @@ import httpx
 import socketio
 
 from engine.config import Settings
+from engine.assessment import analyze_turn
+from engine.knowledge import KnowledgeBase
+from engine.understanding import load_understanding
 from engine.service import ConversationService
 from tests.clients import ChainlitCustomer, PortalAgent, RunningApp
 from tests.conftest import free_port
@@ -167,13 +170,38 @@ async def app_first_token(app: RunningApp, samples: int) -> list[float]:
     return latencies
 
 
+def answerable_questions(settings: Settings, count: int) -> list[str]:
+    """Distinct questions the app answers (not escalates), made from the knowledge base's own headings,
+    so the benchmark stays in step with the articles: the fake LLM tells their streams apart by them."""
+    knowledge = KnowledgeBase(settings.kb_dir)
+    understanding = load_understanding(settings.model_cache_path)
+    questions = [f"{passage.title}: {passage.heading}?" for passage in knowledge.passages if passage.heading != passage.title]
+    answered = [
+        question
+        for question in questions
+        if analyze_turn(
+            question,
+            previous_assistant_message=None,
+            answered_questions=[],
+            previous_frustration=None,
+            previous_language=None,
+            understanding=understanding,
+            knowledge=knowledge,
+            settings=settings,
+        ).reason
+        is None
+    ]
+    if len(answered) < count:
+        raise RuntimeError(f"the knowledge base answers only {len(answered)} of its headings as questions; {count} needed")
+    return answered[:count]
+
+
 async def stop_figures(app: RunningApp, fake_llm: FakeOpenAI, samples: int) -> tuple[list[float], list[int]]:
     """From the customer's stop to the upstream connection closing; tokens sent after the stop."""
     closings, late_tokens = [], []
-    for _ in range(samples):
+    for question in answerable_questions(app.settings, samples):
         fake_llm.reset(reply=" ".join(f"word{i}" for i in range(2000)), token_delay=0.005)
         customer = await ChainlitCustomer(app).connect()
-        question = f"How do I reset my password? (case {uuid.uuid4().hex[:8]})"
         try:
             await customer.say(question)
             await customer.log.wait_for("stream_token", lambda t: "word20" in t["token"], timeout=30)
@@ -323,6 +351,8 @@ def bench_env(data_dir: Path, **overrides: str) -> dict[str, str]:
         "PORTAL_SECRET": "bench-secret",
         "OFFLINE_TOKEN_DELAY_SECONDS": "0",
         "LLM_TIMEOUT_SECONDS": "30",
+        # One model cache for every app of the run: the classifier trains once, not once per app.
+        "MODEL_CACHE_DIR": str(Settings().model_cache_path.resolve()),
     }
     env.update(overrides)
     return env

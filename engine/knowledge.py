@@ -23,10 +23,10 @@ from .understanding.glossary import in_search_words
 from .understanding.vectors import embed
 
 SHIPPED_KB = Path(__file__).resolve().parent / "kb"
-# Labeled questions, answerable or not, about the shipped knowledge base: what the confidence is
-# calibrated on. Its features are about fit, not about Northwind, so the calibration carries over to
-# a team's own articles (KB_DIR).
-CALIBRATION_QUESTIONS = CORPUS_DIR / "retrieval.jsonl"
+# Labeled questions, answerable or not, about the shipped knowledge base (corpus/retrieval*.jsonl):
+# what the confidence is calibrated on. Its features are about fit, not about Northwind, so the
+# calibration carries over to a team's own articles (KB_DIR).
+CALIBRATION_FILES = "retrieval*.jsonl"
 # How a candidate passage is ranked: lexical coverage of the question, meaning (dense similarity to
 # the whole passage and to its headings) and BM25. Chosen on the calibration questions.
 RANK_WEIGHTS = (1.0, 1.0, 0.5, 0.2)
@@ -99,7 +99,10 @@ class KnowledgeBase:
         self._unknown_idf = math.log((total + 0.5) / 0.5 + 1)
         self._passage_vectors = embed([f"{p.title}. {p.heading}. {p.text}" for p in self.passages])
         self._heading_vectors = embed([f"{p.title}. {p.heading}" for p in self.passages])
-        self._calibrator: Pipeline | None = _shipped_calibrator() if calibrated else None
+        self._calibrator: _Calibration | None = _shipped_calibrator() if calibrated else None
+        # A turn asks the same question of the knowledge base several times (the router, the answer,
+        # the offline model); a small cache answers the repeats.
+        self._cached_search = lru_cache(maxsize=1024)(self._search)
 
     @property
     def article_count(self) -> int:
@@ -111,17 +114,25 @@ class KnowledgeBase:
         A question in another language is searched in the glossary's English words, the words the
         articles share with it ("API", "Hub", "SSO") and its longer words, which may be its topic.
         """
-        found = self._ranked(question) if language == "en" else self._ranked(in_search_words(question, language), known_only=True)
+        return self._cached_search(question, limit, language)
+
+    def _search(self, question: str, limit: int, language: str) -> Retrieval:
+        found = self._ranked_in(question, language)
         if found is None:
             return Retrieval([], 0.0)
         ranked, fit = found
-        confidence = fit[0] if self._calibrator is None else float(self._calibrator.predict_proba([fit])[0, 1])
+        confidence = fit[0] if self._calibrator is None else self._calibrator.probability(fit)
         return Retrieval([self.passages[index] for index in ranked[:limit]], round(confidence, 3))
 
-    def fit_features(self, question: str) -> list[float] | None:
+    def fit_features(self, question: str, language: str = "en") -> list[float] | None:
         """What says how well the best passage fits the question (see `_ranked`), or None when nothing does."""
-        found = self._ranked(question)
+        found = self._ranked_in(question, language)
         return found[1] if found else None
+
+    def _ranked_in(self, question: str, language: str) -> tuple[list[int], list[float]] | None:
+        if language == "en":
+            return self._ranked(question)
+        return self._ranked(in_search_words(question, language), known_only=True)
 
     def _ranked(self, question: str, known_only: bool = False) -> tuple[list[int], list[float]] | None:
         """Candidate passages, best first, and the fit features of the best one.
@@ -202,17 +213,42 @@ class KnowledgeBase:
 
 def calibration_questions() -> list[dict[str, object]]:
     """The labeled questions the confidence is calibrated on (answerable or not, with their article)."""
-    return [json.loads(line) for line in CALIBRATION_QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line)
+        for path in sorted(CORPUS_DIR.glob(CALIBRATION_FILES))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+
+
+@dataclass(frozen=True)
+class _Calibration:
+    """A fitted standardise-then-logistic-regression, applied with plain arithmetic: scikit-learn's
+    predict_proba costs milliseconds for one row, and a turn searches several times."""
+
+    mean: npt.NDArray[np.float64]
+    scale: npt.NDArray[np.float64]
+    weights: npt.NDArray[np.float64]
+    intercept: float
+
+    @classmethod
+    def of(cls, fitted: Pipeline) -> _Calibration:
+        scaler, regression = fitted.steps[0][1], fitted.steps[-1][1]
+        return cls(scaler.mean_, scaler.scale_, regression.coef_[0], float(regression.intercept_[0]))
+
+    def probability(self, features: list[float]) -> float:
+        logit = float((np.asarray(features) - self.mean) / self.scale @ self.weights) + self.intercept
+        return 1.0 / (1.0 + math.exp(-logit))
 
 
 @lru_cache(maxsize=1)
-def _shipped_calibrator() -> Pipeline:
+def _shipped_calibrator() -> _Calibration:
     """P(the best passage answers the question) from its fit features, fitted on the shipped articles."""
     knowledge = KnowledgeBase(SHIPPED_KB, calibrated=False)
     features, answerable = [], []
     for row in calibration_questions():
-        fit = knowledge.fit_features(str(row["question"]))
+        fit = knowledge.fit_features(str(row["question"]), str(row.get("lang", "en")))
         if fit is not None:
             features.append(fit)
             answerable.append(bool(row["answerable"]))
-    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(features, answerable)
+    return _Calibration.of(make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(features, answerable))

@@ -44,7 +44,7 @@ def test_confidence_separates_answerable_from_unanswerable_questions(knowledge, 
         f"{threshold} it keeps {kept:.0%} of answerable questions and catches {caught:.0%} of unanswerable ones"
     )
     assert auc >= 0.85, auc
-    assert kept >= 0.9 and caught >= 0.6, (kept, caught)
+    assert kept >= 0.9 and caught >= 0.5, (kept, caught)
     assert all(0.0 <= score <= 1.0 for score in answerable + unanswerable)
 
 

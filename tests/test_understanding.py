@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -110,3 +111,15 @@ def test_the_language_is_recognised_on_held_out_turns(understanding, heldout_tur
     model_report.append(report["text"] + f"answered for {len(told)} of {len(said)} turns (short ones keep the conversation's language)\n")
     assert right / len(told) >= 0.9
     assert len(told) / len(said) >= 0.7
+
+
+def test_no_held_out_sentence_is_in_the_training_corpus(heldout_turns):
+    def plain(text: str) -> str:
+        return " ".join(re.findall(r"\w+", text.lower()))
+
+    trained = {plain(turn.text) for turn in training_turns()}
+    conversations = [json.loads(line) for line in (HELDOUT / "conversations.jsonl").read_text().splitlines()]
+    held_out = [turn.text for turn in heldout_turns] + [
+        message["content"] for conversation in conversations for message in conversation["messages"] if message["role"] == "customer"
+    ]
+    assert not [text for text in held_out if plain(text) in trained]
