@@ -22,6 +22,7 @@ DEFAULT_LANGUAGE = "en"
 class TurnAnalysis:
     reading: TurnReading
     language: str
+    search_text: str  # what the knowledge base was asked: the message, or a follow-up with its question
     sentiment: float
     retrieval: Retrieval
     assessment: TurnAssessment
@@ -43,7 +44,16 @@ def analyze_turn(
     after_answer = bool(previous_assistant_message)
     reading = understanding.turns.read(question, after_answer)
     language = understanding.language.detect(question) or previous_language or DEFAULT_LANGUAGE
-    retrieval = knowledge.search(question, language=language)
+    retrieval, search_text = knowledge.search(question, language=language), question
+    if after_answer and answered_questions and retrieval.confidence < settings.confidence_threshold:
+        # A follow-up ("and how long is it valid?") is about the article that answered the question
+        # it follows: searched with that article's title, its own words pick the section.
+        answered_from = knowledge.search(answered_questions[-1], language=language).passages
+        if answered_from:
+            with_context = f"{answered_from[0].title}: {question}"
+            in_context = knowledge.search(with_context, language=language)
+            if in_context.confidence > retrieval.confidence:
+                retrieval, search_text = in_context, with_context
     assessment = TurnAssessment(
         intent=reading.label,
         frustration=reading["frustration"],
@@ -57,6 +67,7 @@ def analyze_turn(
     return TurnAnalysis(
         reading=reading,
         language=language,
+        search_text=search_text,
         sentiment=sentiment(question),
         retrieval=retrieval,
         assessment=assessment,

@@ -75,6 +75,7 @@ class ConversationState(TypedDict, total=False):
     frustration: float
     intent: str  # the turn classifier's label for the latest customer message
     language: str  # ISO 639-1 code of the customer's language, as of their latest message
+    search_text: str  # what the knowledge base is asked for the latest turn (a follow-up carries its question)
     retrieval_confidence: float  # the complexity index: low means the KB cannot answer
     repeated_question: bool
     sources: list[str]  # articles retrieved for the latest turn
@@ -137,6 +138,7 @@ async def analyze(state: ConversationState, config: RunnableConfig, runtime: Run
         "frustration": turn.assessment.frustration,
         "intent": turn.reading.label,
         "language": turn.language,
+        "search_text": turn.search_text,
         "retrieval_confidence": turn.retrieval.confidence,
         "repeated_question": turn.assessment.repeated_question,
         "sources": turn.retrieval.articles,
@@ -154,10 +156,13 @@ async def answer(
 ) -> Command[Literal["escalate", "__end__"]]:
     context = runtime.context
     question = state["messages"][-1]
-    retrieval = context.knowledge.search(question["content"], language=state.get("language", "en"))
+    search_text = state.get("search_text") or question["content"]
+    retrieval = context.knowledge.search(search_text, language=state.get("language", "en"))
     stop = context.stop_signal(config["configurable"]["thread_id"])
     try:
-        prompt = answer_prompt(state["messages"], retrieval, state.get("intent", "question"), state.get("language", "en"))
+        prompt = answer_prompt(
+            state["messages"], retrieval, state.get("intent", "question"), state.get("language", "en"), search_text
+        )
         stream = context.model.astream(prompt, config)
         pieces = [str(chunk.content) async for chunk in stream_until_stopped(stream, stop)]
     except LLM_ERRORS:

@@ -285,3 +285,10 @@ async def test_a_question_in_another_language_gets_the_article_and_a_line_in_tha
     assert answer.type == "assistant_answer" and answer.sources == ["Resetting Your Password"]
     assert answer.content.startswith("Nuestros artículos de ayuda están en inglés")
     assert (await service.state("t-es"))["language"] == "es"
+
+
+async def test_a_short_follow_up_is_answered_from_the_question_it_follows(service):
+    await say(service, "t-follow", "How do I reset my password?")
+    events = await say(service, "t-follow", "and how long does that stay valid?")
+    assert kinds(events) == ["assistant_answer"]
+    assert events[-1].sources == ["Resetting Your Password"] and "60 minutes" in events[-1].content
