@@ -41,6 +41,7 @@ def analysis_latencies(settings: Settings, samples: int) -> tuple[list[float], l
         analyze_turn(
             turn.text,
             previous_assistant_message=turn.context or None,
+            previous_question="How do I reset my password?" if turn.context else None,
             answered_questions=["How do I reset my password?"],
             previous_frustration=0.0,
             previous_language="en",

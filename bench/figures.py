@@ -182,6 +182,7 @@ def answerable_questions(settings: Settings, count: int) -> list[str]:
         if analyze_turn(
             question,
             previous_assistant_message=None,
+            previous_question=None,
             answered_questions=[],
             previous_frustration=None,
             previous_language=None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -43,10 +44,14 @@ async def remove_stop_notice() -> None:
         await notice.remove()
 
 
+# Every "!" that opens a markdown image: "!![x](u)" with one of them taken away would still be an image.
+_NO_IMAGES = re.compile(r"!+(?=\[)")
+
+
 def agent_text(name: str, text: str) -> str:
     """An agent's words as the customer sees them: under their name, where Chainlit shows only an
     initial. A markdown image stays a link: the customer's browser fetches nothing an agent names."""
-    return f"**{name}** · support team\n\n{text.replace('![', '[')}"
+    return f"**{name}** · support team\n\n{_NO_IMAGES.sub('', text)}"
 
 
 def support_message(text: str, *, status: bool = False, **extra: object) -> cl.Message:

@@ -34,6 +34,7 @@ def assess_conversation(
         analysis = analyze_turn(
             messages[index]["content"],
             previous_assistant_message=before["content"] if before and before["role"] == "assistant" else None,
+            previous_question=next((m["content"] for m in reversed(messages[:index]) if m["role"] == "customer"), None),
             answered_questions=[
                 message["content"]
                 for message, reply in zip(messages[:index], messages[1 : index + 1])

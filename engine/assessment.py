@@ -33,6 +33,7 @@ def analyze_turn(
     question: str,
     *,
     previous_assistant_message: str | None,
+    previous_question: str | None,
     answered_questions: list[str],
     previous_frustration: float | None,
     previous_language: str | None,
@@ -45,10 +46,11 @@ def analyze_turn(
     reading = understanding.turns.read(question, after_answer)
     language = understanding.language.detect(question) or previous_language or DEFAULT_LANGUAGE
     retrieval, search_text = knowledge.search(question, language=language), question
-    if after_answer and answered_questions and retrieval.confidence < settings.confidence_threshold:
+    if after_answer and previous_question and retrieval.confidence < settings.confidence_threshold:
         # A follow-up ("and how long is it valid?") is about the article that answered the question
-        # it follows: searched with that article's title, its own words pick the section.
-        answered_from = knowledge.search(answered_questions[-1], language=language).passages
+        # it follows (in full or until the customer stopped it): searched with that article's title,
+        # its own words pick the section.
+        answered_from = knowledge.search(previous_question, language=language).passages
         if answered_from:
             with_context = f"{answered_from[0].title}: {question}"
             in_context = knowledge.search(with_context, language=language)

@@ -123,9 +123,11 @@ async def analyze(state: ConversationState, config: RunnableConfig, runtime: Run
     context, messages = runtime.context, state["messages"]
     await context.transcript.record(config["configurable"]["thread_id"], messages[-1:])
     before = messages[-2] if len(messages) > 1 else None
+    asked_before = next((m["content"] for m in reversed(messages[:-1]) if m["role"] == "customer"), None)
     turn = analyze_turn(
         messages[-1]["content"],
         previous_assistant_message=before["content"] if before and before["role"] == "assistant" else None,
+        previous_question=asked_before,
         answered_questions=_answered_questions(messages[:-1]),
         previous_frustration=state.get("frustration"),
         previous_language=state.get("language"),

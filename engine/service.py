@@ -405,6 +405,11 @@ class ConversationService:
         if waiting is None:
             raise ActionRefused(f"ticket {ticket_id} does not exist")
         async with self._thread_lock(waiting.thread_id):
+            current_skills = (await self.tickets.get(ticket_id) or waiting).skills  # a transfer may have moved it
+            if not agent.is_supervisor and not set(current_skills) & set(agent.skills):
+                raise ActionRefused(
+                    f"ticket {ticket_id} needs {' or '.join(current_skills)}; your skills are {', '.join(agent.skills)}"
+                )
             ticket = await self.tickets.claim(ticket_id, agent.name, agent.max_chats)  # the conditional UPDATE decides
             if ticket is None:
                 current = await self.tickets.get(ticket_id)

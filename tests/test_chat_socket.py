@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
 from chat.render import GREETING, agent_text
 from tests.clients import ChainlitCustomer, PortalAgent, escalate
@@ -261,3 +262,9 @@ async def test_a_card_number_is_hidden_in_the_chat_and_never_reaches_the_agent(a
     finally:
         await customer.close()
         await agent.close()
+
+
+@pytest.mark.parametrize("sneaky", ["![x](http://127.0.0.1:9/p.png)", "!![x](http://127.0.0.1:9/p.png)", "!!![x][ref]\n\n[ref]: http://h/p.png"])
+def test_an_agents_markdown_image_reaches_the_customer_as_a_link_however_it_is_written(sneaky):
+    shown = agent_text("Riley", sneaky)
+    assert "![" not in shown and "[x]" in shown

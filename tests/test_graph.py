@@ -198,6 +198,17 @@ async def test_an_agent_cannot_act_on_a_ticket_another_agent_holds(service):
         await service.conversation(ticket.id, sam)
 
 
+async def test_an_agent_cannot_claim_a_ticket_outside_their_skills_but_a_supervisor_can(service):
+    billing = await service.tickets.add_agent("Bea", "pw", ["Billing"])
+    lead = await service.tickets.add_agent("Lee", "pw", ["Billing"], is_supervisor=True)
+    ticket = await escalated_ticket(service, "t-skills", "my API calls fail with 500 errors, I want to talk to a person")
+    assert "Technical" in ticket.skills and "Billing" not in ticket.skills
+    with pytest.raises(ActionRefused, match="needs Technical"):
+        await service.claim(ticket.id, billing)
+    assert (await service.tickets.get(ticket.id)).status == "waiting"
+    assert (await service.claim(ticket.id, lead)).assigned_agent == "Lee"
+
+
 async def test_an_agent_clicking_claim_on_many_tickets_at_once_stays_within_their_limit(service):
     claimed, refused = await race_one_agent_for_tickets(service, tickets=5, max_chats=3)
     assert len(claimed) == 3 and len(refused) == 2
@@ -234,7 +245,7 @@ async def test_copilot_drafts_a_reply_for_the_agent_only(service):
     portal, customer = Recorder(), Recorder()
     service.bus.subscribe(PORTAL_TOPIC, portal)
     service.bus.subscribe(thread_topic("t-copilot"), customer)
-    dana = await service.tickets.add_agent("Dana", "pw", ["General"])
+    dana = await service.tickets.add_agent("Dana", "pw", ["Account", "General"])
     ticket = await escalated_ticket(service, "t-copilot", "I need a person to help me reset my password")
     await service.claim(ticket.id, dana)
     (draft,) = await portal.wait_for("copilot_suggestion")

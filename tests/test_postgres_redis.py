@@ -21,7 +21,7 @@ async def test_a_handoff_paused_before_a_restart_resumes_in_a_fresh_process(tmp_
 
     after = await ConversationService.open(settings)
     try:
-        noor_agent = await after.tickets.add_agent("Dana", "pw", ["General"])
+        noor_agent = await after.tickets.add_agent("Dana", "pw", ["Shipping", "General"])
         await after.claim(ticket.id, noor_agent)
         await after.reply(ticket.id, noor_agent, "Hi Noor, I see order NW-77001.")
         events = await say(after, "pg-restart", "great, thanks")
@@ -177,7 +177,7 @@ async def test_nul_bytes_and_lone_surrogates_never_poison_a_conversation(tmp_pat
         assert "assistant_answer" in [event.type for event in answered]
         await say(service, "pg-nul", "I want to talk to a person")
         ticket = await service.tickets.open_for_thread("pg-nul")
-        dana = await service.tickets.add_agent("Dana", "pw", ["General"])
+        dana = await service.tickets.add_agent("Dana", "pw", ["Account", "General"])
         (waiting,) = await say(service, "pg-nul", "my order is NW-1\x00 \udfff thanks")
         assert waiting.content == "my order is NW-1 \ufffd thanks"
         await service.claim(ticket.id, dana)

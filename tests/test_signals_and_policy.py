@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.assess import assess_conversation
+from engine.assess import assess_conversation, label_report
 from engine.brief import skill_tags, write_brief
 from engine.config import Settings
 from engine.facts import customer_facts
@@ -188,3 +188,15 @@ def test_the_brief_says_why_and_how_the_mood_went():
     assert brief.customer_facts["order_number"] == "NW-10001"
     assert brief.sentiment_trend.startswith("worsening")
     assert "Shipping" in brief.skills
+
+
+@pytest.mark.parametrize("name", ["conversations.jsonl", "conversations-2.jsonl"])
+def test_the_policy_on_held_out_conversations_by_other_authors(name, model_report):
+    lines = (DATA / "heldout" / name).read_text().splitlines()
+    report = label_report(lines, SETTINGS)
+    model_report.append(f"escalation policy on {len(lines)} held-out conversations (tests/data/heldout/{name}):\n{report.render()}\n")
+    assert not report.errors
+    assert report.recall("handoff_request") >= 0.95
+    for reason in ("frustration", "repeated_question", "account_action"):
+        assert report.escalated(reason) >= 0.85, reason
+    assert report.false_escalation_rate <= 0.15
