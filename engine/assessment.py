@@ -75,3 +75,20 @@ def analyze_turn(
         assessment=assessment,
         reason=escalation_reason(assessment, settings),
     )
+
+
+# What a customer says when they state a problem, rather than greet, thank or only ask for a person.
+_STATES_A_PROBLEM = ("question", "account_action", "not_resolved", "frustration")
+# A request for a person states a problem too when this many words remain without the asking.
+_WORDS_OF_A_PROBLEM = 4
+
+
+def problem_statement(customer_messages: list[str], understanding: Understanding) -> str | None:
+    """The customer's latest message that says what is wrong ("charged twice on INV-20931"), if any."""
+    for text in reversed(customer_messages):
+        label = understanding.turns.read(text, after_answer=False).label
+        if label in _STATES_A_PROBLEM:
+            return text
+        if label == "handoff_request" and len(understanding.turns.without_handoff_words(text).split()) >= _WORDS_OF_A_PROBLEM:
+            return text
+    return None

@@ -83,13 +83,22 @@ def write_brief(
     skills: list[str],
     articles: list[str],
     language: str = "en",
+    problem: str | None = None,
 ) -> HandoffBrief:
-    """The deterministic brief, ready at once; an LLM summary may refine `summary` later."""
+    """The deterministic brief, ready at once; an LLM summary may refine `summary` later.
+
+    `problem` is the customer's own statement of what is wrong, when the caller found one: it leads
+    the summary, so an agent reads the problem, not the greeting it came after."""
     facts = customer_facts(customer_messages)
     tags = skill_tags(customer_messages, skills, articles)
     first, latest = mask_card_numbers(customer_messages[0]), mask_card_numbers(customer_messages[-1])
-    parts = [f"{'/'.join(tags)} request. First asked: “{_clip(first)}”."]
-    if len(customer_messages) > 1:
+    stated = mask_card_numbers(problem) if problem else None
+    parts = [f"{'/'.join(tags)} request."]
+    if stated:
+        parts.append(f"Problem: “{_clip(stated)}”.")
+    if stated != first:
+        parts.append(f"First asked: “{_clip(first)}”.")
+    if len(customer_messages) > 1 and latest not in (first, stated):
         parts.append(f"Latest: “{_clip(latest)}”.")
     if articles:
         parts.append(f"Assistant drew on: {', '.join(articles[:3])}.")

@@ -20,7 +20,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
-from .assessment import analyze_turn
+from .assessment import analyze_turn, problem_statement
 from .brief import write_brief
 from .config import Settings
 from .events import Mode
@@ -190,13 +190,15 @@ async def escalate(state: ConversationState, config: RunnableConfig, runtime: Ru
     context = runtime.context
     thread_id = config["configurable"]["thread_id"]
     messages = await context.transcript.read(thread_id)
+    said = [m["content"] for m in messages if m["role"] == "customer"]
     brief = write_brief(
-        customer_messages=[m["content"] for m in messages if m["role"] == "customer"],
+        customer_messages=said,
         sentiments=state.get("sentiments", []),
         reason=state["escalation_reason"] or "handoff_request",
         skills=context.settings.skills,
         articles=list(dict.fromkeys(s for m in messages for s in m.get("sources", []))),
         language=state.get("language", "en"),
+        problem=problem_statement(said, context.understanding),
     )
     ticket = await context.tickets.open_ticket(
         thread_id, brief, state["sentiments"][-1], state.get("frustration", 0.0)

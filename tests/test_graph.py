@@ -303,3 +303,11 @@ async def test_a_short_follow_up_is_answered_from_the_question_it_follows(servic
     events = await say(service, "t-follow", "and how long does that stay valid?")
     assert kinds(events) == ["assistant_answer"]
     assert events[-1].sources == ["Resetting Your Password"] and "60 minutes" in events[-1].content
+
+
+async def test_the_brief_leads_with_the_problem_not_the_introduction_or_the_request(service):
+    await say(service, "t-problem", "Hello, Rosa Delgado here, rosa.delgado@example.org")
+    await say(service, "t-problem", "I was charged twice this month on invoice INV-20931, how do I get a refund?")
+    ticket = await escalated_ticket(service, "t-problem", "I'd like to talk to a human")
+    assert "Problem: “I was charged twice this month on invoice INV-20931" in ticket.summary
+    assert ticket.summary.index("Problem:") < ticket.summary.index("First asked:")
