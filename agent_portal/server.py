@@ -257,8 +257,9 @@ class PortalServer:
             await self.sio.emit("presence", {"agent": name, "online": False}, to="agents")
         return None
 
-    async def _unknown_event(self, event: str, sid: str, *data: Any) -> dict[str, Any]:
-        return _error(f"unknown event {event[:64]!r}; see docs/portal-protocol.md")
+    async def _unknown_event(self, event: Any, sid: str, *data: Any) -> dict[str, Any]:
+        # A raw frame can name an event with a number or a list (`42[123,{}]`): it is answered, not raised.
+        return _error(f"unknown event {str(event)[:64]!r}; see docs/portal-protocol.md")
 
     def _validated(self, event: str, action: Action) -> Callable[..., Awaitable[dict[str, Any]]]:
         request_type = REQUESTS[event]

@@ -160,6 +160,8 @@ async def test_bad_unknown_and_oversized_events_get_error_acks_and_the_server_ke
     try:
         unknown = await agent.call("delete_everything", {"all": True})
         assert unknown["ok"] is False and "unknown event" in unknown["error"]
+        numbered = await agent.sio.call(123, {}, timeout=15)  # the frame 42[123,{}]: an event named by a number
+        assert numbered["ok"] is False and "unknown event '123'" in numbered["error"]
         for payload in [None, "a string", {"ticket_id": 5}, {"ticket_id": "../../etc"}, {"ticket_id": "x", "extra": 1}]:
             answer = await agent.call("claim", payload)
             assert answer["ok"] is False and answer["error"].startswith("invalid claim"), (payload, answer)
