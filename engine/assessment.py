@@ -16,13 +16,20 @@ from .understanding import TurnReading, Understanding
 
 # The language a conversation starts in until its customer writes enough to tell.
 DEFAULT_LANGUAGE = "en"
+# The share of a follow-up's own words (IDF-weighted) the article it follows must hold.
+FOLLOW_UP_COVERAGE = 0.5
+
+
+def follow_up_text(article_title: str, question: str) -> str:
+    """What a follow-up is searched as: the title of the article it follows, then its own words."""
+    return f"{article_title}: {question}"
 
 
 @dataclass(frozen=True)
 class TurnAnalysis:
     reading: TurnReading
     language: str
-    search_text: str  # what the knowledge base was asked: the message, or a follow-up with its question
+    follows_article: str | None  # the article title a follow-up was searched with, if it was
     sentiment: float
     retrieval: Retrieval
     assessment: TurnAssessment
@@ -45,17 +52,19 @@ def analyze_turn(
     after_answer = bool(previous_assistant_message)
     reading = understanding.turns.read(question, after_answer)
     language = understanding.language.detect(question) or previous_language or DEFAULT_LANGUAGE
-    retrieval, search_text = knowledge.search(question, language=language), question
+    retrieval, follows_article = knowledge.search(question, language=language), None
     if after_answer and previous_question and retrieval.confidence < settings.confidence_threshold:
         # A follow-up ("and how long is it valid?") is about the article that answered the question
         # it follows (in full or until the customer stopped it): searched with that article's title,
-        # its own words pick the section.
+        # its own words pick the section. Only when the article holds most of its own words too:
+        # "what's the weather tomorrow?" after a password answer is not about passwords.
         answered_from = knowledge.search(previous_question, language=language).passages
         if answered_from:
-            with_context = f"{answered_from[0].title}: {question}"
-            in_context = knowledge.search(with_context, language=language)
-            if in_context.confidence > retrieval.confidence:
-                retrieval, search_text = in_context, with_context
+            title = answered_from[0].title
+            in_context = knowledge.search(follow_up_text(title, question), language=language)
+            own_words = knowledge.coverage(question, in_context.passages[0], language) if in_context.passages else 0.0
+            if in_context.confidence > retrieval.confidence and (own_words is None or own_words >= FOLLOW_UP_COVERAGE):
+                retrieval, follows_article = in_context, title
     assessment = TurnAssessment(
         intent=reading.label,
         frustration=reading["frustration"],
@@ -69,7 +78,7 @@ def analyze_turn(
     return TurnAnalysis(
         reading=reading,
         language=language,
-        search_text=search_text,
+        follows_article=follows_article,
         sentiment=sentiment(question),
         retrieval=retrieval,
         assessment=assessment,
@@ -81,11 +90,13 @@ def analyze_turn(
 _STATES_A_PROBLEM = ("question", "account_action", "not_resolved", "frustration")
 # A request for a person states a problem too when this many words remain without the asking.
 _WORDS_OF_A_PROBLEM = 4
+PROBLEM_LOOKBACK = 20
 
 
 def problem_statement(customer_messages: list[str], understanding: Understanding) -> str | None:
-    """The customer's latest message that says what is wrong ("charged twice on INV-20931"), if any."""
-    for text in reversed(customer_messages):
+    """The customer's latest message that says what is wrong ("charged twice on INV-20931"), if any,
+    among their last PROBLEM_LOOKBACK messages."""
+    for text in reversed(customer_messages[-PROBLEM_LOOKBACK:]):
         label = understanding.turns.read(text, after_answer=False).label
         if label in _STATES_A_PROBLEM:
             return text

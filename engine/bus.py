@@ -109,8 +109,8 @@ class RedisEventBus(EventBus):
             try:
                 await self._append(*entry)
                 return
-            except _REDIS_DOWN:
-                log.warning("Redis is unreachable; holding events until it is back")
+            except Exception:
+                log.warning("Redis did not take an event; holding events until it does", exc_info=True)
         self._outbox.append(entry)  # behind anything already waiting, so order is kept
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="redis-event-outbox")
@@ -123,7 +123,8 @@ class RedisEventBus(EventBus):
         while self._outbox:
             try:
                 await self._append(*self._outbox[0])
-            except _REDIS_DOWN:
+            except Exception:  # down, read-only after a failover, out of memory: wait and try again
+                log.warning("Redis did not take an event; retrying", exc_info=True)
                 await backoff.wait()
                 continue
             self._outbox.popleft()
@@ -135,9 +136,9 @@ class RedisEventBus(EventBus):
         while True:
             try:
                 batches = await self._redis.xread({_STREAM: self._last_id}, count=_READ_COUNT, block=_READ_BLOCK_MS)
-            except _REDIS_DOWN:
+            except Exception as problem:  # a listener that died would silence every other process
                 if self.connected:
-                    log.warning("lost the Redis event bus; reading on from %s when it is back", self._last_id)
+                    log.warning("lost the Redis event bus (%s); reading on from %s when it is back", problem, self._last_id)
                 self.connected = False
                 await backoff.wait()
                 continue
@@ -151,7 +152,7 @@ class RedisEventBus(EventBus):
                     await self._dispatch(fields)
 
     async def _dispatch(self, fields: dict[bytes, bytes]) -> None:
-        topic = fields.get(b"topic", b"").decode()
+        topic = fields.get(b"topic", b"").decode(errors="replace")
         if topic not in self._handlers:
             return
         try:

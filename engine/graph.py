@@ -20,7 +20,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
-from .assessment import analyze_turn, problem_statement
+from .assessment import analyze_turn, follow_up_text, problem_statement
 from .brief import write_brief
 from .config import Settings
 from .events import Mode
@@ -75,7 +75,7 @@ class ConversationState(TypedDict, total=False):
     frustration: float
     intent: str  # the turn classifier's label for the latest customer message
     language: str  # ISO 639-1 code of the customer's language, as of their latest message
-    search_text: str  # what the knowledge base is asked for the latest turn (a follow-up carries its question)
+    follows_article: str | None  # the article a follow-up turn was searched with (see engine/assessment.py)
     retrieval_confidence: float  # the complexity index: low means the KB cannot answer
     repeated_question: bool
     sources: list[str]  # articles retrieved for the latest turn
@@ -124,7 +124,9 @@ async def analyze(state: ConversationState, config: RunnableConfig, runtime: Run
     await context.transcript.record(config["configurable"]["thread_id"], messages[-1:])
     before = messages[-2] if len(messages) > 1 else None
     asked_before = next((m["content"] for m in reversed(messages[:-1]) if m["role"] == "customer"), None)
-    turn = analyze_turn(
+    # Classifying and searching is CPU work (milliseconds, more for long messages): off the event loop.
+    turn = await asyncio.to_thread(
+        analyze_turn,
         messages[-1]["content"],
         previous_assistant_message=before["content"] if before and before["role"] == "assistant" else None,
         previous_question=asked_before,
@@ -140,7 +142,7 @@ async def analyze(state: ConversationState, config: RunnableConfig, runtime: Run
         "frustration": turn.assessment.frustration,
         "intent": turn.reading.label,
         "language": turn.language,
-        "search_text": turn.search_text,
+        "follows_article": turn.follows_article,
         "retrieval_confidence": turn.retrieval.confidence,
         "repeated_question": turn.assessment.repeated_question,
         "sources": turn.retrieval.articles,
@@ -158,12 +160,13 @@ async def answer(
 ) -> Command[Literal["escalate", "__end__"]]:
     context = runtime.context
     question = state["messages"][-1]
-    search_text = state.get("search_text") or question["content"]
+    follows = state.get("follows_article")
+    search_text = follow_up_text(follows, question["content"]) if follows else question["content"]
     retrieval = context.knowledge.search(search_text, language=state.get("language", "en"))
     stop = context.stop_signal(config["configurable"]["thread_id"])
     try:
         prompt = answer_prompt(
-            state["messages"], retrieval, state.get("intent", "question"), state.get("language", "en"), search_text
+            state["messages"], retrieval, state.get("intent", "question"), state.get("language", "en"), follows
         )
         stream = context.model.astream(prompt, config)
         pieces = [str(chunk.content) async for chunk in stream_until_stopped(stream, stop)]
@@ -198,7 +201,7 @@ async def escalate(state: ConversationState, config: RunnableConfig, runtime: Ru
         skills=context.settings.skills,
         articles=list(dict.fromkeys(s for m in messages for s in m.get("sources", []))),
         language=state.get("language", "en"),
-        problem=problem_statement(said, context.understanding),
+        problem=await asyncio.to_thread(problem_statement, said, context.understanding),
     )
     ticket = await context.tickets.open_ticket(
         thread_id, brief, state["sentiments"][-1], state.get("frustration", 0.0)

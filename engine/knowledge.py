@@ -124,6 +124,15 @@ class KnowledgeBase:
         confidence = fit[0] if self._calibrator is None else self._calibrator.probability(fit)
         return Retrieval([self.passages[index] for index in ranked[:limit]], round(confidence, 3))
 
+    def coverage(self, question: str, passage: Passage, language: str = "en") -> float | None:
+        """IDF-weighted share of the question's own words the passage (or its article's titles) holds;
+        None when the question has no words to search ("where do I do that?")."""
+        text = question if language == "en" else in_search_words(question, language)
+        terms = list(dict.fromkeys(content_terms(without_identifiers(text))))
+        if not terms:
+            return None
+        return self._coverage(terms, self.passages.index(passage))
+
     def fit_features(self, question: str, language: str = "en") -> list[float] | None:
         """What says how well the best passage fits the question (see `_ranked`), or None when nothing does."""
         found = self._ranked_in(question, language)

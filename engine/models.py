@@ -16,6 +16,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Huma
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict
 
+from .assessment import follow_up_text
 from .config import Settings
 from .knowledge import KnowledgeBase
 from .facts import customer_facts, without_identifiers
@@ -27,7 +28,7 @@ CANNOT_HELP = "I'm not able to help with that"
 # which language; the offline model reads them back.
 TURN_KIND = "The customer's latest message reads as:"
 CUSTOMER_LANGUAGE = "The customer writes in the language with ISO 639-1 code:"
-SEARCHED_FOR = "The help articles below were found by searching for:"
+FOLLOWS_ARTICLE = "The latest message follows up on the help article:"
 _REPLIES: dict[str, dict[str, str]] = json.loads((Path(__file__).parent / "offline_replies.json").read_text(encoding="utf-8"))
 # The copilot prompt's first words: the offline model drafts in the agent's voice when it sees them.
 DRAFT_FOR_AGENT = "You draft replies for a human support agent"
@@ -139,9 +140,9 @@ class OfflineChatModel(BaseChatModel):
         instructions = "\n".join(str(m.content) for m in messages if isinstance(m, SystemMessage))
         kind = re.search(rf"^{re.escape(TURN_KIND)} (\w+)", instructions, re.M)
         language = re.search(rf"^{re.escape(CUSTOMER_LANGUAGE)} (\w+)", instructions, re.M)
-        searched = re.search(rf"^{re.escape(SEARCHED_FOR)} (.+)$", instructions, re.M)
+        follows = re.search(rf"^{re.escape(FOLLOWS_ARTICLE)} (.+)$", instructions, re.M)
         return self.compose(
-            searched.group(1) if searched else question,
+            follow_up_text(follows.group(1), question) if follows else question,
             kind.group(1) if kind else "question",
             language.group(1) if language else "en",
         )

@@ -8,7 +8,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from .knowledge import Retrieval
-from .models import AGENT_LABEL, CANNOT_HELP, CUSTOMER_LANGUAGE, DRAFT_FOR_AGENT, SEARCHED_FOR, TURN_KIND
+from .models import AGENT_LABEL, CANNOT_HELP, CUSTOMER_LANGUAGE, DRAFT_FOR_AGENT, FOLLOWS_ARTICLE, TURN_KIND
 
 HISTORY_LIMIT = 20
 RECENT_MESSAGES = 6  # sent as chat messages; older ones in the window go as one block of text
@@ -65,13 +65,14 @@ def answer_prompt(
     retrieval: Retrieval,
     kind: str = "question",
     language: str = "en",
-    searched_for: str = "",
+    follows_article: str | None = None,
 ) -> list[BaseMessage]:
     """The answer call: rules, what kind of turn this is (a thank-you needs no article), the customer's
-    language (answer in it), what the articles were searched for, the articles, and the conversation."""
+    language (answer in it), the article a follow-up follows, the articles, and the conversation. The
+    instructions hold no customer text: only labels and our own article titles."""
     turn = f"{TURN_KIND} {kind}\n{CUSTOMER_LANGUAGE} {language}\nReply in the customer's language."
-    if searched_for:
-        turn += f"\n{SEARCHED_FOR} {' '.join(searched_for.split())}"
+    if follows_article:
+        turn += f"\n{FOLLOWS_ARTICLE} {follows_article}"
     return [
         SystemMessage(content=f"{_ANSWER_RULES}\n{turn}\n\nHelp articles:\n{_articles(retrieval)}"),
         *_history(messages),

@@ -140,7 +140,9 @@ class TicketStore:
             # Agents stored before agents had languages get the column (create_all adds tables, not columns).
             columns = await connection.run_sync(lambda sync: {c["name"] for c in inspect(sync).get_columns("ee_agents")})
             if "languages" not in columns:
-                await connection.execute(text("ALTER TABLE ee_agents ADD COLUMN languages JSON"))
+                # Processes starting together may race here: IF NOT EXISTS makes the second one a no-op.
+                if_missing = "IF NOT EXISTS " if connection.dialect.name == "postgresql" else ""
+                await connection.execute(text(f"ALTER TABLE ee_agents ADD COLUMN {if_missing}languages JSON"))
 
     async def open_ticket(
         self, thread_id: str, brief: HandoffBrief, sentiment: float, frustration: float

@@ -311,3 +311,10 @@ async def test_the_brief_leads_with_the_problem_not_the_introduction_or_the_requ
     ticket = await escalated_ticket(service, "t-problem", "I'd like to talk to a human")
     assert "Problem: “I was charged twice this month on invoice INV-20931" in ticket.summary
     assert ticket.summary.index("Problem:") < ticket.summary.index("First asked:")
+
+
+async def test_an_unrelated_question_after_an_answer_is_not_answered_from_that_article(service):
+    await say(service, "t-offtopic", "How do I reset my password?")
+    events = await say(service, "t-offtopic", "what's the weather going to be like in Lisbon tomorrow?")
+    assert "assistant_answer" not in kinds(events)
+    assert (await service.tickets.open_for_thread("t-offtopic")).reason == "low_confidence"

@@ -7,6 +7,7 @@ nothing changed and a changed corpus can never be read with a stale model.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import pickle
@@ -15,16 +16,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy
 import sklearn
 
-from .classifier import DENSE_WEIGHT, REGULARISATION, TurnClassifier, TurnReading
+from .classifier import TurnClassifier, TurnReading
 from .corpus import TURN_LABELS, fingerprint, training_turns
 from .language import LanguageDetector
+from .vectors import WEIGHTS
 
 __all__ = ["TURN_LABELS", "TurnReading", "Understanding", "load_understanding"]
 
 log = logging.getLogger(__name__)
-# Bumped when the features change, so an old cache is never read by new code.
+# The cache's own format; the training code's source is part of the key too (see _code_and_weights).
 _MODEL_VERSION = "3"
 
 
@@ -39,10 +42,17 @@ def load_understanding(cache_dir: Path, extra_examples: Path | None = None) -> U
     return _load(cache_dir.resolve(), extra_examples.resolve() if extra_examples else None)
 
 
+def _code_and_weights() -> list[str]:
+    """What else shapes a trained model: the code that trains it and the word vectors it reads."""
+    sources = [Path(__file__).with_name(name).read_bytes() for name in ("classifier.py", "language.py", "vectors.py")]
+    vectors = f"{WEIGHTS.stat().st_size}:{WEIGHTS.stat().st_mtime_ns}"
+    return [hashlib.sha256(b"".join(sources)).hexdigest(), vectors]
+
+
 @lru_cache(maxsize=4)
 def _load(cache_dir: Path, extra_examples: Path | None) -> Understanding:
     turns = training_turns(extra_examples)
-    key = fingerprint(turns, _MODEL_VERSION, sklearn.__version__, str(DENSE_WEIGHT), str(REGULARISATION))
+    key = fingerprint(turns, _MODEL_VERSION, sklearn.__version__, numpy.__version__, *_code_and_weights())
     cached = cache_dir / f"understanding-{key}.pickle"
     if cached.exists():
         try:
