@@ -7,9 +7,6 @@ import logging
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from .events import Event, event_adapter
 
 log = logging.getLogger(__name__)
@@ -21,7 +18,6 @@ _STREAM_LENGTH = 100_000
 _OUTBOX_LIMIT = 100_000
 _READ_COUNT = 500
 _READ_BLOCK_MS = 1000
-_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 _CLOSE_SECONDS = 2.0
 
 
