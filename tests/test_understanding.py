@@ -127,3 +127,12 @@ def test_no_held_out_sentence_is_in_the_training_corpus(heldout_turns):
         message["content"] for conversation in conversations for message in conversation["messages"] if message["role"] == "customer"
     ]
     assert not [text for text in held_out if plain(text) in trained]
+
+
+def test_the_direct_arithmetic_reads_as_scikit_learn_does(understanding, heldout_turns):
+    texts, answered = [t.text for t in heldout_turns[:200]], [bool(t.context) for t in heldout_turns[:200]]
+    direct = understanding.turns.read_many(texts, answered)
+    through_sklearn = understanding.turns.read_with_matrices(texts, answered)
+    assert [r.label for r in direct] == [r.label for r in through_sklearn]
+    for mine, theirs in zip(direct, through_sklearn):
+        assert mine.probabilities == pytest.approx(theirs.probabilities, abs=2e-4)

@@ -72,7 +72,7 @@ class TurnClassifier:
         if missing:
             raise ValueError(f"the corpus has no example of {', '.join(sorted(missing))}")
         self.handoff_words = _handoff_words(turns)
-        self._scorer = _OneTextScorer(self._model.coef_, self._model.intercept_)
+        self._scorer = OneTextScorer(self._model.coef_, self._model.intercept_)
         self._character_terms = TermWeights(self._characters)
         self._word_terms = TermWeights(self._words)
 
@@ -103,7 +103,7 @@ class TurnClassifier:
         plain = normalized(text)
         characters, words = self._character_terms(plain), self._word_terms(plain)
         offsets = self._offsets
-        logits = self._scorer.block(characters, 0) + self._scorer.block(words, offsets[0])
+        logits = self._scorer.intercept + self._scorer.block(characters, 0) + self._scorer.block(words, offsets[0])
         if after_answer:
             logits += self._scorer.block(words, offsets[1]) + self._scorer.column(offsets[2])
         logits += self._scorer.dense(embed([text.lower()])[0] * DENSE_WEIGHT, offsets[2] + 1)
@@ -116,8 +116,7 @@ class TurnClassifier:
         return characters, characters + words, characters + 2 * words
 
     def _reading(self, logits: npt.NDArray[np.float64]) -> TurnReading:
-        exponentials = np.exp(logits - logits.max())
-        probabilities = exponentials / exponentials.sum()
+        probabilities = softmax(logits)
         by_label = {label: round(float(value), 4) for label, value in zip(self._labels, probabilities)}
         return TurnReading(max(by_label, key=by_label.__getitem__), by_label)
 
@@ -173,21 +172,27 @@ class TermWeights:
         return columns, values / np.linalg.norm(values)
 
 
-class _OneTextScorer:
-    """The logits of a multinomial linear model, block by block, for one text's few non-zero features."""
+def softmax(logits: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    exponentials = np.exp(logits - logits.max())
+    return exponentials / exponentials.sum()
+
+
+class OneTextScorer:
+    """The logits of a multinomial linear model, block by block, for one text's few non-zero features:
+    the intercept plus each block's contribution."""
 
     def __init__(self, coefficients: npt.NDArray[np.float64], intercept: npt.NDArray[np.float64]) -> None:
         self._by_column = np.ascontiguousarray(coefficients.T)  # one row per feature: a lookup reads one row
-        self._intercept = intercept
+        self.intercept = intercept
 
     def block(self, terms: tuple[list[int], npt.NDArray[np.float64]], offset: int) -> npt.NDArray[np.float64]:
         columns, values = terms
         if not columns:
-            return np.zeros_like(self._intercept)
+            return np.zeros_like(self.intercept)
         return values @ self._by_column[np.asarray(columns) + offset]
 
     def column(self, index: int) -> npt.NDArray[np.float64]:
         return self._by_column[index]
 
     def dense(self, vector: npt.NDArray[np.float32], offset: int) -> npt.NDArray[np.float64]:
-        return self._intercept + vector @ self._by_column[offset : offset + len(vector)]
+        return vector @ self._by_column[offset : offset + len(vector)]

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from .classifier import TermWeights
+from .classifier import OneTextScorer, TermWeights, softmax
 from .corpus import LabeledTurn
 
 # Below this probability, or for one or two words ("ok", "agent"), the text does not say: the
@@ -22,16 +22,13 @@ class LanguageDetector:
         self._model = LogisticRegression(C=10.0, max_iter=3000, class_weight="balanced")
         self._model.fit(self._characters.fit_transform(texts), languages)
         self._terms = TermWeights(self._characters)
-        self._by_column = np.ascontiguousarray(self._model.coef_.T)
+        self._scorer = OneTextScorer(self._model.coef_, self._model.intercept_)
         self._languages = [str(language) for language in self._model.classes_]
 
     def detect(self, text: str) -> str | None:
         """The ISO 639-1 code of the text's language, or None when the text is too short or unclear."""
         if len(text.split()) < 3:
             return None
-        columns, values = self._terms(text.lower())
-        logits = self._model.intercept_ + (values @ self._by_column[columns] if columns else 0.0)
-        probabilities = np.exp(logits - logits.max())
-        probabilities /= probabilities.sum()
+        probabilities = softmax(self._scorer.intercept + self._scorer.block(self._terms(text.lower()), 0))
         best = int(np.argmax(probabilities))
         return self._languages[best] if probabilities[best] >= SURE_ENOUGH else None
