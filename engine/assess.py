@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .assessment import TurnAnalysis, analyze_turn
+from .assessment import TurnAnalysis, analyze_latest_turn
 from .brief import skill_tags
 from .config import Settings
 from .knowledge import KnowledgeBase
@@ -30,16 +30,8 @@ def assess_conversation(
         raise ValueError("the conversation has no customer message")
     analysis: TurnAnalysis | None = None
     for index in customer_turns:  # each turn in order: frustration and language carry over, as in the graph
-        before = messages[index - 1] if index else None
-        analysis = analyze_turn(
-            messages[index]["content"],
-            previous_assistant_message=before["content"] if before and before["role"] == "assistant" else None,
-            previous_question=next((m["content"] for m in reversed(messages[:index]) if m["role"] == "customer"), None),
-            answered_questions=[
-                message["content"]
-                for message, reply in zip(messages[:index], messages[1 : index + 1])
-                if message["role"] == "customer" and reply["role"] == "assistant"
-            ],
+        analysis = analyze_latest_turn(
+            messages[: index + 1],
             previous_frustration=analysis.assessment.frustration if analysis else None,
             previous_language=analysis.language if analysis else None,
             understanding=understanding,

@@ -6,7 +6,9 @@ its transcripts decides exactly as the live engine does.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .config import Settings
 from .knowledge import KnowledgeBase, Retrieval
@@ -83,6 +85,35 @@ def analyze_turn(
         retrieval=retrieval,
         assessment=assessment,
         reason=escalation_reason(assessment, settings),
+    )
+
+
+def analyze_latest_turn(
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    previous_frustration: float | None,
+    previous_language: str | None,
+    understanding: Understanding,
+    knowledge: KnowledgeBase,
+    settings: Settings,
+) -> TurnAnalysis:
+    """`analyze_turn` for the last of these messages (a customer's), with its context read from the ones before."""
+    earlier = messages[:-1]
+    before = earlier[-1] if earlier else None
+    return analyze_turn(
+        str(messages[-1]["content"]),
+        previous_assistant_message=str(before["content"]) if before and before["role"] == "assistant" else None,
+        previous_question=next((str(m["content"]) for m in reversed(earlier) if m["role"] == "customer"), None),
+        answered_questions=[  # answered in full: a stopped answer answered nothing
+            str(message["content"])
+            for message, reply in zip(earlier, earlier[1:])
+            if message["role"] == "customer" and reply["role"] == "assistant" and not reply.get("stopped")
+        ],
+        previous_frustration=previous_frustration,
+        previous_language=previous_language,
+        understanding=understanding,
+        knowledge=knowledge,
+        settings=settings,
     )
 
 

@@ -20,7 +20,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
-from .assessment import analyze_turn, follow_up_text, problem_statement
+from .assessment import analyze_latest_turn, follow_up_text, problem_statement
 from .brief import write_brief
 from .config import Settings
 from .events import Mode
@@ -110,27 +110,13 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _answered_questions(messages: list[ChatMessage]) -> list[str]:
-    """Customer messages the assistant went on to answer in full."""
-    return [
-        message["content"]
-        for message, reply in zip(messages, messages[1:])
-        if message["role"] == "customer" and reply["role"] == "assistant" and not reply.get("stopped")
-    ]
-
-
 async def analyze(state: ConversationState, config: RunnableConfig, runtime: Runtime[EngineContext]) -> dict[str, Any]:
     context, messages = runtime.context, state["messages"]
     await context.transcript.record(config["configurable"]["thread_id"], messages[-1:])
-    before = messages[-2] if len(messages) > 1 else None
-    asked_before = next((m["content"] for m in reversed(messages[:-1]) if m["role"] == "customer"), None)
     # Classifying and searching is CPU work (milliseconds, more for long messages): off the event loop.
     turn = await asyncio.to_thread(
-        analyze_turn,
-        messages[-1]["content"],
-        previous_assistant_message=before["content"] if before and before["role"] == "assistant" else None,
-        previous_question=asked_before,
-        answered_questions=_answered_questions(messages[:-1]),
+        analyze_latest_turn,
+        messages,
         previous_frustration=state.get("frustration"),
         previous_language=state.get("language"),
         understanding=context.understanding,

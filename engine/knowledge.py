@@ -195,9 +195,13 @@ class KnowledgeBase:
         ]
         return ranked, fit
 
+    def _available(self, index: int) -> set[str]:
+        """The terms a passage answers with: its own and its article's titles."""
+        return set(self._terms[index]) | self._article_terms[self.passages[index].article]
+
     def _missed(self, question_terms: list[str], index: int) -> list[str]:
         """The question's terms that neither the passage nor its article's titles contain."""
-        available = set(self._terms[index]) | self._article_terms[self.passages[index].article]
+        available = self._available(index)
         return [term for term in question_terms if not any(variant in available for variant in expand(term))]
 
     def _known(self, term: str) -> bool:
@@ -210,7 +214,7 @@ class KnowledgeBase:
 
     def _coverage(self, question_terms: list[str], index: int) -> float:
         """IDF-weighted share of the question's terms that the passage (or its article's titles) contains."""
-        available = set(self._terms[index]) | self._article_terms[self.passages[index].article]
+        available = self._available(index)
         weight_total = covered = 0.0
         for term in question_terms:
             weight = self._idf.get(term, self._unknown_idf)
