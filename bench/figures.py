@@ -13,7 +13,7 @@ import httpx
 import socketio
 
 from engine.config import Settings
-from engine.assessment import analyze_turn
+from engine.assessment import analyze_latest_turn
 from engine.knowledge import KnowledgeBase
 from engine.understanding import load_understanding
 from engine.service import ConversationService
@@ -179,11 +179,8 @@ def answerable_questions(settings: Settings, count: int) -> list[str]:
     answered = [
         question
         for question in questions
-        if analyze_turn(
-            question,
-            previous_assistant_message=None,
-            previous_question=None,
-            answered_questions=[],
+        if analyze_latest_turn(
+            [{"role": "customer", "content": question}],
             previous_frustration=None,
             previous_language=None,
             understanding=understanding,
