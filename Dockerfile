@@ -9,7 +9,7 @@ COPY . .
 RUN pip install --no-cache-dir --no-deps -e .
 # Train the turn classifier into the image, so a container starts without training it.
 ENV MODEL_CACHE_DIR=/app/.models
-RUN python -c "from pathlib import Path; from engine.understanding import load_understanding; load_understanding(Path('/app/.models'))"
+RUN python -c "from pathlib import Path; from engine.understanding import load_understanding; from engine.knowledge import SHIPPED_KB, KnowledgeBase; load_understanding(Path('/app/.models')); KnowledgeBase(SHIPPED_KB, Path('/app/.models'))"
 
 ENV DATA_DIR=/data
 VOLUME /data

@@ -24,7 +24,7 @@ def resident_kib():
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
 settings = Settings()
 before = resident_kib()
-models = load_understanding(settings.model_cache_path), KnowledgeBase(settings.kb_dir)
+models = load_understanding(settings.model_cache_path), KnowledgeBase(settings.kb_dir, settings.model_cache_path)
 print(resident_kib() - before)
 """
 
@@ -33,7 +33,7 @@ def analysis_latencies(settings: Settings, samples: int) -> tuple[list[float], l
     """Seconds to analyse one customer turn (classifier, language, retrieval, repeat check), and, as
     the baseline, seconds for the BM25 scoring alone that the lexicon-era analysis ran on the same turn."""
     understanding = load_understanding(settings.model_cache_path)
-    knowledge = KnowledgeBase(settings.kb_dir)
+    knowledge = KnowledgeBase(settings.kb_dir, settings.model_cache_path)
     turns = training_turns()[::7][:samples]
     analysed, lexical = [], []
     for turn in turns:

@@ -173,7 +173,7 @@ async def app_first_token(app: RunningApp, samples: int) -> list[float]:
 def answerable_questions(settings: Settings, count: int) -> list[str]:
     """Distinct questions the app answers (not escalates), made from the knowledge base's own headings,
     so the benchmark stays in step with the articles: the fake LLM tells their streams apart by them."""
-    knowledge = KnowledgeBase(settings.kb_dir)
+    knowledge = KnowledgeBase(settings.kb_dir, settings.model_cache_path)
     understanding = load_understanding(settings.model_cache_path)
     questions = [f"{passage.title}: {passage.heading}?" for passage in knowledge.passages if passage.heading != passage.title]
     answered = [

@@ -1,6 +1,7 @@
 """`python -m engine assess [FILE]`: JSON lines of conversations in, one JSON decision per line out.
 
-`python -m engine assess --labels FILE` compares the decisions with labeled conversations instead.
+`python -m engine assess --labels FILE` compares the decisions with labeled conversations instead;
+`python -m engine assess --answers FILE` asks labeled help questions and scores the answers.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .answer_quality import answer_report
 from .assess import assess_lines, label_report
 from .config import get_settings
 
@@ -23,7 +25,17 @@ def main(argv: list[str] | None = None) -> int:
         help='the lines are labeled ({"messages": [...], "escalate": bool, "reason": ...}): print recall per reason, '
         "false escalations and a confusion table",
     )
+    assess.add_argument(
+        "--answers",
+        action="store_true",
+        help='the lines are help questions ({"question", "article", "key_facts": [...]}): print the share answered '
+        "from the right article, with every key fact, and handed to a person",
+    )
     arguments = parser.parse_args(argv)
+    if arguments.answers:
+        answers = answer_report(arguments.file, get_settings())
+        print(answers.render())
+        return 1 if answers.errors else 0
     if arguments.labels:
         report = label_report(arguments.file, get_settings())
         print(report.render())

@@ -64,7 +64,7 @@ def _conversation(line: str) -> dict[str, Any]:
 
 
 def _engine_parts(settings: Settings) -> tuple[KnowledgeBase, Understanding]:
-    return KnowledgeBase(settings.kb_dir), load_understanding(settings.model_cache_path, settings.intent_examples)
+    return KnowledgeBase(settings.kb_dir, settings.model_cache_path), load_understanding(settings.model_cache_path, settings.intent_examples)
 
 
 def assess_lines(lines: Iterable[str], settings: Settings) -> Iterator[str]:

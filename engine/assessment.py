@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import Settings
+from .facts import without_identifiers
 from .knowledge import KnowledgeBase, Retrieval
 from .policy import EscalationReason, TurnAssessment, escalation_reason
 from .signals import repeats_answered_question, sentiment
+from .text import content_terms
 from .understanding import TurnReading, Understanding
 
 # The language a conversation starts in until its customer writes enough to tell.
@@ -70,6 +72,7 @@ def analyze_turn(
     assessment = TurnAssessment(
         intent=reading.label,
         frustration=reading["frustration"],
+        account_action=reading["account_action"],
         previous_frustration=previous_frustration,
         after_answer=after_answer,
         retrieval_confidence=retrieval.confidence,
@@ -119,8 +122,8 @@ def analyze_latest_turn(
 
 # What a customer says when they state a problem, rather than greet, thank or only ask for a person.
 _STATES_A_PROBLEM = ("question", "account_action", "not_resolved", "frustration")
-# A request for a person states a problem too when this many words remain without the asking.
-_WORDS_OF_A_PROBLEM = 4
+# A request for a person states a problem too when this many content words remain without the asking.
+_WORDS_OF_A_PROBLEM = 2
 PROBLEM_LOOKBACK = 20
 
 
@@ -131,6 +134,7 @@ def problem_statement(customer_messages: list[str], understanding: Understanding
         label = understanding.turns.read(text, after_answer=False).label
         if label in _STATES_A_PROBLEM:
             return text
-        if label == "handoff_request" and len(understanding.turns.without_handoff_words(text).split()) >= _WORDS_OF_A_PROBLEM:
+        remainder = understanding.turns.without_handoff_words(text)
+        if label == "handoff_request" and len(content_terms(without_identifiers(remainder))) >= _WORDS_OF_A_PROBLEM:
             return text
     return None

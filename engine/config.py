@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     frustration_jump: float = Field(default=0.35, alias="FRUSTRATION_JUMP")
     confidence_threshold: float = Field(default=0.4, alias="CONFIDENCE_THRESHOLD")
     repeat_similarity: float = Field(default=0.6, alias="REPEAT_SIMILARITY")
+    # A turn that reads as an account action or as (not extreme) frustration is answered first, with a
+    # person offered, when the articles answer it at least this confidently.
+    answer_first_confidence: float = Field(default=0.75, alias="ANSWER_FIRST_CONFIDENCE")
+    frustration_always_escalates: float = Field(default=0.8, alias="FRUSTRATION_ALWAYS_ESCALATES")
+    account_action_always_escalates: float = Field(default=0.7, alias="ACCOUNT_ACTION_ALWAYS_ESCALATES")
 
     max_message_chars: int = Field(default=4000, alias="MAX_MESSAGE_CHARS")
     average_handle_minutes: float = Field(default=4.0, alias="AVERAGE_HANDLE_MINUTES")

@@ -1,7 +1,7 @@
 """The escalation state machine: analyze each customer turn, then answer it or hand it to a person.
 
     START → analyze ─┬─▶ answer ───────────────▶ END
-                     │      └─(LLM down / cannot help)─┐
+                     │      └─(LLM down / handoff tool called)─┐
                      └─▶ escalate ◀────────────────────┘
                             └─▶ human ⟲ (interrupt / Command(resume=action)) ─▶ END on resolve or hand back
 """
@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
-from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.runnables import Runnable
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
@@ -26,7 +28,9 @@ from .config import Settings
 from .events import Mode
 from .knowledge import KnowledgeBase
 from .llm_errors import LLM_ERRORS
-from .models import CANNOT_HELP, stream_until_stopped
+from .handoff_tool import handoff_call
+from .models import stream_until_stopped
+from .policy import NOT_FROM_ARTICLES
 from .prompts import answer_prompt
 from .tickets import TicketStore
 from .transcript import TranscriptStore
@@ -40,6 +44,7 @@ class ChatMessage(TypedDict):
     content: str
     at: str
     sources: NotRequired[list[str]]
+    section: NotRequired[str]  # the section of sources[0] an assistant answer quoted from ("" for its introduction)
     stopped: NotRequired[bool]
     avatar_url: NotRequired[str]
 
@@ -81,6 +86,7 @@ class ConversationState(TypedDict, total=False):
     sources: list[str]  # articles retrieved for the latest turn
     mode: Mode
     escalation_reason: str | None
+    model_handoff: dict[str, Any] | None  # the answer model's handoff_to_human call: its summary and skills
     brief: dict[str, Any] | None
     ticket_id: str | None
     assigned_agent: str | None
@@ -93,6 +99,7 @@ class EngineContext:
     knowledge: KnowledgeBase
     understanding: Understanding
     model: BaseChatModel
+    answer_model: Runnable[LanguageModelInput, BaseMessage]  # the model with the handoff tool bound
     tickets: TicketStore
     transcript: TranscriptStore
     stop_requests: dict[str, asyncio.Event] = field(default_factory=dict)  # thread id -> the stop button
@@ -134,6 +141,7 @@ async def analyze(state: ConversationState, config: RunnableConfig, runtime: Run
         "sources": turn.retrieval.articles,
         "mode": "ai",
         "escalation_reason": turn.reason,
+        "model_handoff": None,
     }
 
 
@@ -154,25 +162,31 @@ async def answer(
         prompt = answer_prompt(
             state["messages"], retrieval, state.get("intent", "question"), state.get("language", "en"), follows
         )
-        stream = context.model.astream(prompt, config)
-        pieces = [str(chunk.content) async for chunk in stream_until_stopped(stream, stop)]
+        stream = context.answer_model.astream(prompt, config)
+        chunks = [chunk async for chunk in stream_until_stopped(stream, stop)]
     except LLM_ERRORS:
         return Command(goto="escalate", update={"escalation_reason": "assistant_unavailable"})
-    content = "".join(pieces).strip()
-    reply: ChatMessage = {
-        "id": answer_id(question["id"]),
-        "role": "assistant",
-        "author": "Assistant",
-        "content": content,
-        "at": now_iso(),
-        "sources": retrieval.articles[:1],
-    }
-    if stop.is_set():  # the customer stopped it: keep what was said, marked as stopped
-        reply["stopped"] = True
-    await context.transcript.record(config["configurable"]["thread_id"], [reply])
-    if content.startswith(CANNOT_HELP) and not reply.get("stopped"):
-        return Command(goto="escalate", update={"messages": [reply], "escalation_reason": "assistant_cannot_help"})
-    return Command(goto=END, update={"messages": [reply]})
+    said = sum(chunks[1:], chunks[0]) if chunks else AIMessageChunk(content="")
+    content = str(said.content).strip()
+    handoff = None if stop.is_set() else handoff_call(said, context.settings.skills)
+    update: dict[str, Any] = {}
+    if handoff:
+        update = {"escalation_reason": handoff.reason, "model_handoff": {"summary": handoff.summary, "skills": handoff.skills}}
+    if content or not handoff:  # a model that hands off without a word leaves nothing to show or keep
+        reply: ChatMessage = {
+            "id": answer_id(question["id"]),
+            "role": "assistant",
+            "author": "Assistant",
+            "content": content,
+            "at": now_iso(),
+        }
+        if state.get("intent") not in NOT_FROM_ARTICLES and retrieval.passages:
+            reply.update(sources=retrieval.articles[:1], section=retrieval.passages[0].section)
+        if stop.is_set():  # the customer stopped it: keep what was said, marked as stopped
+            reply["stopped"] = True
+        await context.transcript.record(config["configurable"]["thread_id"], [reply])
+        update["messages"] = [reply]
+    return Command(goto="escalate" if handoff else END, update=update)
 
 
 async def escalate(state: ConversationState, config: RunnableConfig, runtime: Runtime[EngineContext]) -> dict[str, Any]:
@@ -180,6 +194,7 @@ async def escalate(state: ConversationState, config: RunnableConfig, runtime: Ru
     thread_id = config["configurable"]["thread_id"]
     messages = await context.transcript.read(thread_id)
     said = [m["content"] for m in messages if m["role"] == "customer"]
+    model_handoff = state.get("model_handoff") or {}
     brief = write_brief(
         customer_messages=said,
         sentiments=state.get("sentiments", []),
@@ -188,11 +203,25 @@ async def escalate(state: ConversationState, config: RunnableConfig, runtime: Ru
         articles=list(dict.fromkeys(s for m in messages for s in m.get("sources", []))),
         language=state.get("language", "en"),
         problem=await asyncio.to_thread(problem_statement, said, context.understanding),
+        answered=answered_sections(messages),
+        frustrated=state.get("frustration", 0.0) >= context.settings.frustration_threshold,
+        model_summary=model_handoff.get("summary"),
+        model_skills=model_handoff.get("skills"),
     )
     ticket = await context.tickets.open_ticket(
         thread_id, brief, state["sentiments"][-1], state.get("frustration", 0.0)
     )
     return {"mode": "waiting", "brief": brief.model_dump(), "ticket_id": ticket.id, "assigned_agent": None, "last_action": None}
+
+
+def answered_sections(messages: list[dict[str, Any]]) -> list[str]:
+    """What the assistant answered from, as "article — section", in order, each once."""
+    answered = [
+        f"{m['sources'][0]} — {m['section']}" if m.get("section") else m["sources"][0]
+        for m in messages
+        if m["role"] == "assistant" and m.get("sources") and not m.get("stopped")
+    ]
+    return list(dict.fromkeys(answered))
 
 
 def apply_action(state: ConversationState, action: dict[str, Any]) -> dict[str, Any]:

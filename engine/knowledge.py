@@ -1,53 +1,75 @@
-"""The knowledge base: markdown articles split into passages, lexical and dense retrieval, and a
-calibrated confidence in [0, 1] that the best passage answers the question."""
+"""The knowledge base: markdown articles split into passages, lexical and dense candidates ranked by a
+learned ranker, and a calibrated confidence in [0, 1] that the best passage answers the question."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import sklearn
 from rank_bm25 import BM25Okapi
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from .facts import without_identifiers
+from .ranking import LinearScorer, asked_kinds, candidate_features, passage_shape
 from .text import content_terms, expand
+from .understanding.cache import cached
 from .understanding.corpus import CORPUS_DIR
 from .understanding.glossary import in_search_words
-from .understanding.vectors import embed
+from .understanding.sections import SectionClassifier
+from .understanding.vectors import WEIGHTS, embed
+
+log = logging.getLogger(__name__)
 
 SHIPPED_KB = Path(__file__).resolve().parent / "kb"
-# Labeled questions, answerable or not, about the shipped knowledge base (corpus/retrieval*.jsonl):
-# what the confidence is calibrated on. Its features are about fit, not about Northwind, so the
-# calibration carries over to a team's own articles (KB_DIR).
+# Labeled questions about the shipped knowledge base: answerable or not, with the section that answers
+# (corpus/retrieval*.jsonl), and help questions with the section and its key facts (corpus/answers.jsonl).
+# The ranker learns from the sections, the confidence is calibrated on answerable against not. Their
+# features are about fit, not about Northwind, so both carry over to a team's own articles (KB_DIR).
 CALIBRATION_FILES = "retrieval*.jsonl"
-# How a candidate passage is ranked: lexical coverage of the question, meaning (dense similarity to
-# the whole passage and to its headings) and BM25. Chosen on the calibration questions.
-RANK_WEIGHTS = (1.0, 1.0, 0.5, 0.2)
+ANSWER_FILES = "answers*.jsonl"
+# A team's own labeled questions ({"question", "article", "section", "lang"}) kept beside its articles.
+OWN_QUESTION_FILES = "questions*.jsonl"
+CANDIDATES_PER_SIGNAL = 8  # passages BM25 and dense similarity each nominate for the ranker
+CANDIDATES_BY_SECTION = 3  # and the section classifier
+FOLDS = 5  # the ranker learns from section probabilities of classifiers that never saw the question
 _GLUE_WORD_LENGTH = 5
+
 
 @dataclass(frozen=True)
 class Passage:
     article: str  # file name without .md
     title: str
-    heading: str
+    heading: str  # the section heading; the title for the article's introduction
     text: str
+
+    @property
+    def section(self) -> str:
+        """The section heading, or "" for the article's introduction."""
+        return "" if self.heading == self.title else self.heading
 
 
 @dataclass(frozen=True)
 class Retrieval:
     passages: list[Passage]
-    confidence: float  # share of the question's meaning the best passage covers, 0..1
+    confidence: float  # calibrated probability that the first passage answers the question, 0..1
 
     @property
     def articles(self) -> list[str]:
         return list(dict.fromkeys(passage.title for passage in self.passages))
+
+
+@dataclass(frozen=True)
+class RetrievalModels:
+    sections: SectionClassifier | None  # P(section | question) over this knowledge base's passages
+    ranker: LinearScorer | None  # P(this candidate is the passage that answers) from its candidate features
+    calibrator: LinearScorer | None  # P(the first passage answers) from the fit features
 
 
 def _split_article(path: Path) -> list[Passage]:
@@ -69,22 +91,36 @@ def _split_article(path: Path) -> list[Passage]:
     return passages
 
 
-class KnowledgeBase:
-    """Retrieves passages for a question and says how sure it is that they answer it."""
+@dataclass(frozen=True)
+class _Candidates:
+    indices: list[int]
+    features: list[list[float]]  # one ranker row per candidate
+    question_terms: list[str]
+    dense: npt.NDArray[np.float32]
+    heading_dense: npt.NDArray[np.float32]
+    coverage: dict[int, float]
+    by_section: npt.NDArray[np.float64]  # the section classifier's probability for every passage
 
-    def __init__(self, kb_dir: Path, *, calibrated: bool = True) -> None:
+
+class KnowledgeBase:
+    """Retrieves passages for a question and says how sure it is that the first one answers it."""
+
+    def __init__(self, kb_dir: Path, cache_dir: Path, *, models: RetrievalModels | None = None) -> None:
+        """The ranker and the confidence are learned on the shipped articles; the section classifier on
+        these articles and their labeled questions. Trained models are kept in `cache_dir`."""
         paths = sorted(Path(kb_dir).glob("*.md"))
         if not paths:
             raise ValueError(f"no markdown articles in {kb_dir}")
         self.passages = [passage for path in paths for passage in _split_article(path)]
         # A passage is indexed with its article title and heading, which carry most of its topic.
-        self._terms = [
-            content_terms(f"{p.title} {p.heading} {p.title} {p.text}") for p in self.passages
-        ]
-        self._title_terms = [set(content_terms(f"{p.title} {p.heading}")) for p in self.passages]
+        self._terms = [content_terms(f"{p.title} {p.heading} {p.title} {p.text}") for p in self.passages]
+        self._heading_terms = [set(content_terms(p.section)) for p in self.passages]
         self._article_terms: dict[str, set[str]] = {}
-        for passage, titles in zip(self.passages, self._title_terms):
-            self._article_terms.setdefault(passage.article, set()).update(titles)
+        self._article_passages: dict[str, list[int]] = {}
+        for index, passage in enumerate(self.passages):
+            self._article_terms.setdefault(passage.article, set()).update(content_terms(f"{passage.title} {passage.heading}"))
+            self._article_passages.setdefault(passage.article, []).append(index)
+        self._shapes = [passage_shape(p.text, intro=not p.section) for p in self.passages]
         self._bm25 = BM25Okapi(self._terms)
         document_frequency: dict[str, int] = {}
         for terms in self._terms:
@@ -92,17 +128,39 @@ class KnowledgeBase:
                 document_frequency[term] = document_frequency.get(term, 0) + 1
         total = len(self._terms)
         self._idf = {
-            term: math.log((total - count + 0.5) / (count + 0.5) + 1)
-            for term, count in document_frequency.items()
+            term: math.log((total - count + 0.5) / (count + 0.5) + 1) for term, count in document_frequency.items()
         }
         # A word the knowledge base never uses is as telling as its rarest word.
         self._unknown_idf = math.log((total + 0.5) / 0.5 + 1)
         self._passage_vectors = embed([f"{p.title}. {p.heading}. {p.text}" for p in self.passages])
         self._heading_vectors = embed([f"{p.title}. {p.heading}" for p in self.passages])
-        self._calibrator: _Calibration | None = _shipped_calibrator() if calibrated else None
+        self._models = models or self._trained(Path(kb_dir), paths, cache_dir)
         # A turn asks the same question of the knowledge base several times (the router, the answer,
         # the offline model); a small cache answers the repeats.
         self._cached_search = lru_cache(maxsize=1024)(self._search)
+
+    def _trained(self, kb_dir: Path, paths: list[Path], cache_dir: Path) -> RetrievalModels:
+        shipped = _shipped_models(cache_dir.resolve())
+        if kb_dir.resolve() == SHIPPED_KB:
+            return shipped
+        questions = [row for path in sorted(kb_dir.glob(OWN_QUESTION_FILES)) for row in _read_labeled(path)]
+        key = _fingerprint([*paths, *sorted(kb_dir.glob(OWN_QUESTION_FILES))])
+        sections = cached(
+            cache_dir, f"sections-{key}", SectionClassifier, lambda: SectionClassifier(self._passage_texts(), self._examples(questions))
+        )
+        return replace(shipped, sections=sections)
+
+    def _passage_texts(self) -> list[tuple[str, str]]:
+        return [(f"{p.title}. {p.heading}", p.text) for p in self.passages]
+
+    def _examples(self, questions: list[dict[str, object]]) -> list[tuple[str, int]]:
+        """The labeled questions about these articles, as (search text, passage index)."""
+        examples = []
+        for row in questions:
+            target = self.passage_index(str(row.get("article")), str(row.get("section"))) if row.get("article") else None
+            if target is not None and row.get("section") is not None:
+                examples.append((_search_text(str(row["question"]), str(row.get("lang", "en"))), target))
+        return examples
 
     @property
     def article_count(self) -> int:
@@ -117,81 +175,130 @@ class KnowledgeBase:
         return self._cached_search(question, limit, language)
 
     def _search(self, question: str, limit: int, language: str) -> Retrieval:
-        found = self._ranked_in(question, language)
+        found = self._ranked(question, language)
         if found is None:
             return Retrieval([], 0.0)
         ranked, fit = found
-        confidence = fit[0] if self._calibrator is None else self._calibrator.probability(fit)
+        calibrator = self._models.calibrator
+        confidence = calibrator.probability(fit) if calibrator else 0.0
         return Retrieval([self.passages[index] for index in ranked[:limit]], round(confidence, 3))
+
+    def before(self, passage: Passage) -> Passage | None:
+        """The passage just before this one in its article, if any (a section may point "above")."""
+        siblings = self._article_passages[passage.article]
+        index = self.passages.index(passage)
+        position = siblings.index(index)
+        return self.passages[siblings[position - 1]] if position else None
 
     def coverage(self, question: str, passage: Passage, language: str = "en") -> float | None:
         """IDF-weighted share of the question's own words the passage (or its article's titles) holds;
         None when the question has no words to search ("where do I do that?")."""
-        text = question if language == "en" else in_search_words(question, language)
-        terms = list(dict.fromkeys(content_terms(without_identifiers(text))))
+        terms = self._question_terms(question, language)
         if not terms:
             return None
         return self._coverage(terms, self.passages.index(passage))
 
     def fit_features(self, question: str, language: str = "en") -> list[float] | None:
         """What says how well the best passage fits the question (see `_ranked`), or None when nothing does."""
-        found = self._ranked_in(question, language)
+        found = self._ranked(question, language)
         return found[1] if found else None
 
-    def _ranked_in(self, question: str, language: str) -> tuple[list[int], list[float]] | None:
+    def _question_terms(self, question: str, language: str) -> list[str]:
         if language == "en":
-            return self._ranked(question)
-        return self._ranked(in_search_words(question, language), known_only=True)
+            return list(dict.fromkeys(content_terms(without_identifiers(question))))
+        # Short words the articles do not use are most likely the language's own glue ("mit", "como",
+        # "les"); a long one may be what the question is about ("bitcoin", "oficina").
+        terms = dict.fromkeys(content_terms(without_identifiers(in_search_words(question, language))))
+        return [term for term in terms if self._known(term) or len(term) > _GLUE_WORD_LENGTH]
 
-    def _ranked(self, question: str, known_only: bool = False) -> tuple[list[int], list[float]] | None:
-        """Candidate passages, best first, and the fit features of the best one.
+    def section_probabilities(self, question: str, language: str = "en") -> npt.NDArray[np.float64]:
+        assert self._models.sections is not None, "trained before searching"
+        return self._models.sections.probabilities(_search_text(question, language))
 
-        BM25 and dense similarity each nominate candidates; they are ordered by a blend of the share of
-        the question's words a passage covers, how close it is in meaning, and BM25. The fit features
-        (coverage, both similarities, the similarity margin over the runner-up, the share of the
-        question's weight in words the knowledge base never uses) feed the calibrated confidence.
-        """
-        question_terms = list(dict.fromkeys(content_terms(without_identifiers(question))))
-        if known_only:
-            # Short words the articles do not use are most likely the language's own glue ("mit",
-            # "como", "les"); a long one may be what the question is about ("bitcoin", "oficina").
-            question_terms = [term for term in question_terms if self._known(term) or len(term) > _GLUE_WORD_LENGTH]
+    def candidates(
+        self, question: str, language: str = "en", by_section: npt.NDArray[np.float64] | None = None
+    ) -> _Candidates | None:
+        """The passages BM25, dense similarity and the section classifier nominate, with their ranker features.
+
+        `by_section` is the section classifier's probabilities, when they come from elsewhere (training)."""
+        question_terms = self._question_terms(question, language)
         if not question_terms:
             return None
+        if by_section is None:
+            by_section = self.section_probabilities(question, language)
         query = [variant for term in question_terms for variant in expand(term)]
         scores = self._bm25.get_scores(query)
-        vector = embed([" ".join(question_terms) if known_only else question.lower()])[0]
+        vector = embed([without_identifiers(question).lower() if language == "en" else " ".join(question_terms)])[0]
         dense: npt.NDArray[np.float32] = self._passage_vectors @ vector
         heading_dense: npt.NDArray[np.float32] = self._heading_vectors @ vector
-        lexical = [index for index in np.argsort(-scores)[:5] if scores[index] > 0]
-        candidates = list(dict.fromkeys([*lexical, *np.argsort(-dense)[:5]]))
+        lexical = [int(index) for index in np.argsort(-scores)[:CANDIDATES_PER_SIGNAL] if scores[index] > 0]
+        nominated = [
+            *lexical,
+            *(int(index) for index in np.argsort(-dense)[:CANDIDATES_PER_SIGNAL]),
+            *(int(index) for index in np.argsort(-by_section)[:CANDIDATES_BY_SECTION]),
+        ]
+        indices = list(dict.fromkeys(nominated))
+        likeliest = int(np.argmax(by_section))
         top_score = float(scores.max()) or 1.0
-        coverage = {index: self._coverage(question_terms, index) for index in candidates}
-        weights = RANK_WEIGHTS
-
-        def rank(index: int) -> float:
-            return (
-                weights[0] * coverage[index]
-                + weights[1] * float(dense[index])
-                + weights[2] * float(heading_dense[index])
-                + weights[3] * float(scores[index]) / top_score
-            )
-
-        ranked = sorted(candidates, key=rank, reverse=True)
-        best = ranked[0]
-        runner_up = max((float(dense[index]) for index in ranked[1:]), default=0.0)
-        unknown = sum(self._unknown_idf for term in question_terms if not self._known(term))
+        coverage = {index: self._coverage(question_terms, index) for index in indices}
+        asked = asked_kinds(question, language)
         weight_total = sum(self._idf.get(term, self._unknown_idf) for term in question_terms)
-        missed = self._missed(question_terms, best)
+        features = []
+        for index in indices:
+            article = self._article_passages[self.passages[index].article]
+            heading_covered = sum(
+                self._idf.get(term, self._unknown_idf)
+                for term in question_terms
+                if any(variant in self._heading_terms[index] for variant in expand(term))
+            )
+            fit = (
+                coverage[index],
+                float(dense[index]),
+                float(heading_dense[index]),
+                float(scores[index]) / top_score,
+                heading_covered / weight_total,
+                float(dense[article].max()),
+                max(coverage.get(sibling, 0.0) for sibling in article),
+                float(by_section[index]),
+                float(index == likeliest),
+            )
+            features.append(candidate_features(fit, self._shapes[index], asked))
+        return _Candidates(indices, features, question_terms, dense, heading_dense, coverage, by_section)
+
+    def _ranked(
+        self, question: str, language: str, by_section: npt.NDArray[np.float64] | None = None
+    ) -> tuple[list[int], list[float]] | None:
+        """Candidate passages, best first by the learned ranker, and the fit features of the best one.
+
+        The fit features (coverage, both similarities, the similarity margin over the runner-up, the
+        share of the question's weight in words the knowledge base never uses, the ranker's score and
+        its margin, the rarest word the passage misses, the section classifier's probability for it
+        and its highest) feed the calibrated confidence.
+        """
+        found = self.candidates(question, language, by_section)
+        if found is None:
+            return None
+        assert self._models.ranker is not None, "trained before ranking"
+        logits = self._models.ranker.logits(found.features)
+        order = np.argsort(-logits)
+        ranked = [found.indices[position] for position in order]
+        best, terms = ranked[0], found.question_terms
+        runner_up = max((float(found.dense[index]) for index in ranked[1:]), default=0.0)
+        unknown = sum(self._unknown_idf for term in terms if not self._known(term))
+        weight_total = sum(self._idf.get(term, self._unknown_idf) for term in terms)
+        missed = self._missed(terms, best)
         fit = [
-            coverage[best],
-            float(dense[best]),
-            float(heading_dense[best]),
-            float(dense[best]) - runner_up,
+            found.coverage[best],
+            float(found.dense[best]),
+            float(found.heading_dense[best]),
+            float(found.dense[best]) - runner_up,
             unknown / weight_total,
-            rank(best),
+            float(logits[order[0]]),
+            float(logits[order[0]] - logits[order[1]]) if len(order) > 1 else 0.0,
             max((self._idf.get(term, self._unknown_idf) for term in missed), default=0.0) / self._unknown_idf,
             min(len(missed), 4) / 4,
+            found.by_section[best],
+            float(found.by_section.max()),
         ]
         return ranked, fit
 
@@ -212,6 +319,12 @@ class KnowledgeBase:
         passages = self.search(question).passages  # the answer's own search: the passage it quotes
         return f"{passages[0].article}#{passages[0].heading}" if passages else None
 
+    def passage_index(self, article: str, section: str) -> int | None:
+        """Where the article's section ("" for its introduction) is among the passages, if it exists."""
+        return next(
+            (index for index, p in enumerate(self.passages) if p.article == article and p.section == section), None
+        )
+
     def _coverage(self, question_terms: list[str], index: int) -> float:
         """IDF-weighted share of the question's terms that the passage (or its article's titles) contains."""
         available = self._available(index)
@@ -224,44 +337,81 @@ class KnowledgeBase:
         return covered / weight_total
 
 
+def _search_text(question: str, language: str) -> str:
+    """What the section classifier reads: the question without who is asking (names, numbers), and for
+    another language its glossary words too."""
+    question = without_identifiers(question)
+    return question if language == "en" else f"{question} {in_search_words(question, language)}"
+
+
+def _read_labeled(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _labeled(pattern: str) -> list[dict[str, object]]:
+    return [row for path in sorted(CORPUS_DIR.glob(pattern)) for row in _read_labeled(path)]
+
+
 def calibration_questions() -> list[dict[str, object]]:
     """The labeled questions the confidence is calibrated on (answerable or not, with their article)."""
-    return [
-        json.loads(line)
-        for path in sorted(CORPUS_DIR.glob(CALIBRATION_FILES))
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
+    return _labeled(CALIBRATION_FILES)
 
 
-@dataclass(frozen=True)
-class _Calibration:
-    """A fitted standardise-then-logistic-regression, applied with plain arithmetic: scikit-learn's
-    predict_proba costs milliseconds for one row, and a turn searches several times."""
-
-    mean: npt.NDArray[np.float64]
-    scale: npt.NDArray[np.float64]
-    weights: npt.NDArray[np.float64]
-    intercept: float
-
-    @classmethod
-    def of(cls, fitted: Pipeline) -> _Calibration:
-        scaler, regression = fitted.steps[0][1], fitted.steps[-1][1]
-        return cls(scaler.mean_, scaler.scale_, regression.coef_[0], float(regression.intercept_[0]))
-
-    def probability(self, features: list[float]) -> float:
-        logit = float((np.asarray(features) - self.mean) / self.scale @ self.weights) + self.intercept
-        return 1.0 / (1.0 + math.exp(-logit))
+def answer_questions() -> list[dict[str, object]]:
+    """Help questions labeled with the section that answers them and that section's key facts."""
+    return _labeled(ANSWER_FILES)
 
 
-@lru_cache(maxsize=1)
-def _shipped_calibrator() -> _Calibration:
-    """P(the best passage answers the question) from its fit features, fitted on the shipped articles."""
-    knowledge = KnowledgeBase(SHIPPED_KB, calibrated=False)
+def _fingerprint(paths: list[Path]) -> str:
+    """A hash of what the retrieval models learn from, and of the code and versions that shape them."""
+    digest = hashlib.sha256(f"{sklearn.__version__}:{np.__version__}:{WEIGHTS.stat().st_size}".encode())
+    here = Path(__file__).resolve().parent
+    code = [here / "knowledge.py", here / "ranking.py", here / "answer_cues.json", here / "text.py", here / "facts.py"]
+    code += [here / "understanding" / name for name in ("sections.py", "classifier.py", "glossary.py", "glossary.json")]
+    for path in [*code, *paths]:
+        digest.update(path.name.encode() + b"\x1f" + path.read_bytes() + b"\x1e")
+    return digest.hexdigest()[:16]
+
+
+@lru_cache(maxsize=2)
+def _shipped_models(cache_dir: Path) -> RetrievalModels:
+    files = sorted([*SHIPPED_KB.glob("*.md"), *CORPUS_DIR.glob(CALIBRATION_FILES), *CORPUS_DIR.glob(ANSWER_FILES)])
+    return cached(cache_dir, f"retrieval-{_fingerprint(files)}", RetrievalModels, _train_shipped)
+
+
+def _train_shipped() -> RetrievalModels:
+    """The section classifier, the ranker and the confidence, learned on the shipped articles.
+
+    The ranker reads the section classifier's probabilities; learning from probabilities the
+    classifier gives its own training questions would teach it to trust them too much, so it learns
+    from those of classifiers trained without the question (FOLDS-fold), as does the calibration.
+    """
+    knowledge = KnowledgeBase(SHIPPED_KB, Path(), models=RetrievalModels(None, None, None))
+    calibration, answers = calibration_questions(), answer_questions()
+    rows = calibration + answers
+    log.info("training the retrieval models on %d labeled questions", len(rows))
+    examples = [knowledge._examples([row]) for row in rows]  # one or no example per row
+    held_out: list[npt.NDArray[np.float64]] = [np.zeros(0)] * len(rows)
+    for fold in range(FOLDS):
+        learned = [example for number, found in enumerate(examples) if number % FOLDS != fold for example in found]
+        classifier = SectionClassifier(knowledge._passage_texts(), learned)
+        for number in range(fold, len(rows), FOLDS):
+            held_out[number] = classifier.probabilities(_search_text(str(rows[number]["question"]), str(rows[number].get("lang", "en"))))
+    ranker_rows: list[list[float]] = []
+    labels: list[bool] = []
+    for row, found, by_section in zip(rows, examples, held_out):
+        candidates = knowledge.candidates(str(row["question"]), str(row.get("lang", "en")), by_section)
+        if not found or candidates is None or found[0][1] not in candidates.indices:
+            continue
+        ranker_rows += candidates.features
+        labels += [index == found[0][1] for index in candidates.indices]
+    ranker = LinearScorer.fit(ranker_rows, labels, balanced=True)
+    knowledge._models = RetrievalModels(None, ranker, None)
     features, answerable = [], []
-    for row in calibration_questions():
-        fit = knowledge.fit_features(str(row["question"]), str(row.get("lang", "en")))
+    for row, by_section in zip(calibration, held_out):
+        fit = knowledge._ranked(str(row["question"]), str(row.get("lang", "en")), by_section)
         if fit is not None:
-            features.append(fit)
+            features.append(fit[1])
             answerable.append(bool(row["answerable"]))
-    return _Calibration.of(make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(features, answerable))
+    sections = SectionClassifier(knowledge._passage_texts(), [example for found in examples for example in found])
+    return RetrievalModels(sections, ranker, LinearScorer.fit(features, answerable))

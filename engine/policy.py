@@ -23,18 +23,20 @@ REASON_TEXT: dict[str, str] = {
     "repeated_question": "the assistant's answer did not resolve it (the customer says so, or asks again)",
     "account_action": "the customer needs someone to look at or change their account, order or invoice",
     "low_confidence": "the knowledge base has no confident answer",
-    "assistant_cannot_help": "the assistant said it cannot help",
+    "assistant_cannot_help": "the assistant found no answer in the help articles",
     "assistant_unavailable": "the assistant is unavailable",
 }
 
-# Turns that are not questions: a goodbye or a hello is answered politely, never escalated for want of an article.
-_PLEASANTRIES = ("closing", "greeting")
+# Turns the articles are not for: a goodbye or a hello is answered politely, a question about what was
+# said earlier from the conversation; none is escalated for want of an article.
+NOT_FROM_ARTICLES = ("closing", "greeting", "recall")
 
 
 @dataclass(frozen=True)
 class TurnAssessment:
     intent: str  # the turn classifier's label (engine/understanding/corpus/LABELS.md)
     frustration: float  # 0 (calm) .. 1: the classifier's probability that the turn is frustrated
+    account_action: float  # the classifier's probability that the turn needs someone to act on the account
     previous_frustration: float | None  # None on the conversation's first turn: nothing to rise from
     after_answer: bool  # the assistant answered the turn before this one
     retrieval_confidence: float
@@ -46,23 +48,30 @@ def escalation_reason(turn: TurnAssessment, settings: Settings) -> EscalationRea
 
     Checked in order of how sure we are that a person is needed: an explicit request first, then
     anger, then an answer that did not work, then something only a person with access can do,
-    then a question the knowledge base cannot answer.
+    then a question the knowledge base cannot answer. Anger that is not extreme and an account
+    request are answered first when the articles answer them confidently ("my card got declined
+    again, what do I do?" has an answer), with a person offered; the next turn escalates if it did
+    not help.
     """
     if turn.intent == "handoff_request":
         return "handoff_request"
+    answer_first = turn.retrieval_confidence >= settings.answer_first_confidence and not turn.after_answer
     sharp_rise = (
         turn.previous_frustration is not None
         and turn.frustration - turn.previous_frustration >= settings.frustration_jump
     )
-    if turn.frustration >= settings.frustration_threshold or (
+    frustrated = turn.frustration >= settings.frustration_threshold or (
         sharp_rise and turn.frustration >= settings.frustration_threshold / 2
-    ):
+    )
+    if frustrated and (turn.frustration >= settings.frustration_always_escalates or not answer_first):
         return "frustration"
     if turn.repeated_question or (turn.after_answer and turn.intent == "not_resolved"):
         return "repeated_question"
-    if turn.intent == "account_action":
+    if turn.intent == "account_action" and (
+        turn.account_action >= settings.account_action_always_escalates or not answer_first
+    ):
         return "account_action"
-    if turn.intent in _PLEASANTRIES:
+    if turn.intent in NOT_FROM_ARTICLES:
         return None
     if turn.retrieval_confidence < settings.confidence_threshold:
         return "low_confidence"

@@ -8,15 +8,17 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from .knowledge import Retrieval
-from .models import AGENT_LABEL, CANNOT_HELP, CUSTOMER_LANGUAGE, DRAFT_FOR_AGENT, FOLLOWS_ARTICLE, TURN_KIND
+from .handoff_tool import TOOL_NAME
+from .models import AGENT_LABEL, CUSTOMER_LANGUAGE, DRAFT_FOR_AGENT, EARLIER, FOLLOWS_ARTICLE, TURN_KIND
 
 HISTORY_LIMIT = 20
 RECENT_MESSAGES = 6  # sent as chat messages; older ones in the window go as one block of text
 
 _ANSWER_RULES = f"""You are the support assistant of the company whose help articles follow.
-Answer the customer's latest message using only these articles; name the article you used.
-Be brief and concrete. If the articles do not answer the question, reply with a message that
-starts exactly with "{CANNOT_HELP}" and nothing else of substance: a person will take over.
+Answer the customer's latest message using only these articles and the conversation; name the
+article you used and give its steps, values and links in full. If the articles do not answer it, or
+the customer asks for a person, is upset, or needs someone to act on their account, call the
+{TOOL_NAME} tool instead of answering: a person will take over.
 Earlier messages may include replies from human support agents; treat them as part of the conversation."""
 
 _COPILOT_RULES = f"""{DRAFT_FOR_AGENT}, who will review them before sending.
@@ -49,7 +51,7 @@ def _history(messages: Sequence[dict[str, Any]]) -> list[BaseMessage]:
     converted: list[BaseMessage] = []
     if earlier:
         lines = "\n".join(f"{_said_by(message)}: {message['content']}" for message in earlier)
-        converted.append(SystemMessage(content=f"Earlier in this conversation:\n{lines}"))
+        converted.append(SystemMessage(content=f"{EARLIER}\n{lines}"))
     for message in recent:
         if message["role"] == "customer":
             converted.append(HumanMessage(content=message["content"]))

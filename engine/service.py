@@ -41,11 +41,13 @@ from .events import (
     Typing,
     thread_topic,
 )
+from .brief import MODEL_SUMMARY
 from .facts import customer_facts, mask_card_numbers
 from .graph import ChatMessage, EngineContext, answer_id, build_graph, now_iso
 from .knowledge import KnowledgeBase
 from .llm_errors import LLM_ERRORS
 from .models import make_chat_model
+from .handoff_tool import handoff_tool
 from .prompts import copilot_prompt, summary_prompt
 from .queue import places
 from .signals import sentiment
@@ -85,9 +87,12 @@ class ConversationService:
         self.bus = bus
         self.tickets = TicketStore(sql_engine)
         self.transcript = TranscriptStore(sql_engine)
-        self.knowledge = KnowledgeBase(settings.kb_dir)
+        self.knowledge = KnowledgeBase(settings.kb_dir, settings.model_cache_path)
         self.model = make_chat_model(settings, self.knowledge, understanding.turns.handoff_words)
-        self.context = EngineContext(settings, self.knowledge, understanding, self.model, self.tickets, self.transcript)
+        answer_model = self.model.bind_tools([handoff_tool(settings.skills)])
+        self.context = EngineContext(
+            settings, self.knowledge, understanding, self.model, answer_model, self.tickets, self.transcript
+        )
         self.graph = build_graph().compile(checkpointer=checkpointer)
         self._sql_engine = sql_engine
         self._lock_engine = make_lock_engine(settings) if settings.uses_postgres else None
@@ -279,7 +284,7 @@ class ConversationService:
         assert ticket is not None, "the escalate node opened this ticket"
         await self.bus.publish(PORTAL_TOPIC, EscalationRequest(thread_id=thread_id, ticket=ticket))
         queue = await self._announce_queue(skip_ticket=ticket.id)  # a more urgent newcomer moves others back
-        if self.settings.uses_llm_endpoint:
+        if self.settings.uses_llm_endpoint and MODEL_SUMMARY not in ticket.summary:  # not summarised by its tool call
             self._spawn(self._refine_summary(ticket))
         return [
             StatusChange(thread_id=thread_id, mode="waiting", text=_waiting_text(ticket.reason)),
@@ -572,12 +577,15 @@ class ConversationService:
         )
 
     async def _refine_summary(self, ticket: TicketView) -> None:
-        """Replaces the deterministic summary with the LLM's once it is ready; the handoff never waits."""
+        """Adds the LLM's summary to the deterministic one once it is ready; the handoff never waits."""
         try:
             summary = await self.model.ainvoke(summary_prompt(await self.history(ticket.thread_id)))
         except LLM_ERRORS:
             log.warning("summary refinement for ticket %s failed: the LLM is unavailable", ticket.id)
             return
-        refined = await self.tickets.update_summary(ticket.id, str(summary.content).strip())
+        text = " ".join(mask_card_numbers(str(summary.content)).split())
+        if not text:
+            return
+        refined = await self.tickets.update_summary(ticket.id, f"{ticket.summary} {MODEL_SUMMARY} {text}")
         if refined:
             await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=refined))

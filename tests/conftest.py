@@ -177,6 +177,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Trains the models once, before any app starts: every app of the run then loads them from the cache."""
+    from engine.knowledge import SHIPPED_KB, KnowledgeBase
     from engine.understanding import load_understanding
 
     load_understanding(MODEL_CACHE_DIR)
+    KnowledgeBase(SHIPPED_KB, MODEL_CACHE_DIR)

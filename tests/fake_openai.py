@@ -22,9 +22,13 @@ class StreamRecord:
 
 @dataclass
 class FakeOpenAI:
-    """Streams `reply` word by word. `mode` is "ok", "error" (HTTP 500) or "hang" (never answers)."""
+    """Streams `reply` word by word. `mode` is "ok", "error" (HTTP 500) or "hang" (never answers).
+
+    With `tool_call` ({"name", "arguments": {...}}) the reply is followed by that tool call, streamed as
+    OpenAI streams one: a delta naming the function, then its JSON arguments in small pieces."""
 
     reply: str = "From **Resetting Your Password**: go to the login page and click Forgot password."
+    tool_call: dict | None = None
     mode: str = "ok"
     token_delay: float = 0.0
     requests: list[dict] = field(default_factory=list)
@@ -60,6 +64,7 @@ class FakeOpenAI:
         self.disconnected_at = None
         self.stream_closed = asyncio.Event()
         self.reply, self.mode, self.token_delay = "From **Resetting Your Password**: go to the login page and click Forgot password.", "ok", 0.0
+        self.tool_call = None
         for name, value in changes.items():
             setattr(self, name, value)
 
@@ -70,8 +75,9 @@ class FakeOpenAI:
             return web.json_response({"error": {"message": "upstream exploded", "type": "server_error"}}, status=500)
         if self.mode == "hang":
             await asyncio.sleep(3600)
-        words = [piece + " " for piece in self.reply.split(" ")]
-        words[-1] = words[-1].rstrip()
+        words = [piece + " " for piece in self.reply.split(" ")] if self.reply else []
+        if words:
+            words[-1] = words[-1].rstrip()
         if not body.get("stream"):
             return web.json_response(_completion(self.reply))
         record = StreamRecord(prompt=json.dumps(body.get("messages", [])))
@@ -87,7 +93,10 @@ class FakeOpenAI:
                 record.tokens_sent += 1
                 if self.disconnected_at is not None:
                     self.tokens_after_disconnect += 1
-            await response.write(_sse(_chunk(None, finish="stop")))
+            if self.tool_call:
+                for delta in _tool_call_deltas(self.tool_call["name"], json.dumps(self.tool_call["arguments"])):
+                    await response.write(_sse(_delta(delta)))
+            await response.write(_sse(_chunk(None, finish="tool_calls" if self.tool_call else "stop")))
             await response.write(b"data: [DONE]\n\n")
         except (ConnectionResetError, asyncio.CancelledError):
             self.disconnected_at = record.disconnected_at = time.perf_counter()
@@ -107,8 +116,19 @@ def _sse(payload: dict) -> bytes:
     return f"data: {json.dumps(payload)}\n\n".encode()
 
 
+def _tool_call_deltas(name: str, arguments: str) -> list[dict]:
+    first = {"role": "assistant", "content": None, "tool_calls": [
+        {"index": 0, "id": "call_fake1", "type": "function", "function": {"name": name, "arguments": ""}}
+    ]}  # fmt: skip
+    pieces = [arguments[start : start + 7] for start in range(0, len(arguments), 7)]
+    return [first, *({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]} for piece in pieces)]
+
+
 def _chunk(content: str | None, finish: str | None = None) -> dict:
-    delta = {"role": "assistant", "content": content} if content is not None else {}
+    return _delta({"role": "assistant", "content": content} if content is not None else {}, finish)
+
+
+def _delta(delta: dict, finish: str | None = None) -> dict:
     return {
         "id": "chatcmpl-fake",
         "object": "chat.completion.chunk",

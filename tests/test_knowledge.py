@@ -9,7 +9,7 @@ import pytest
 
 from engine.config import Settings
 from engine.knowledge import KnowledgeBase
-from engine.models import OfflineChatModel
+from engine.composer import Composer
 from engine.understanding import load_understanding
 from tests.conftest import MODEL_CACHE_DIR
 
@@ -18,7 +18,7 @@ DATA = Path(__file__).parent / "data"
 
 @pytest.fixture(scope="module")
 def knowledge() -> KnowledgeBase:
-    return KnowledgeBase(Settings().kb_dir)
+    return KnowledgeBase(Settings().kb_dir, MODEL_CACHE_DIR)
 
 
 @pytest.fixture(scope="module")
@@ -59,19 +59,20 @@ def test_the_right_article_comes_first_for_most_real_phrasings(knowledge, labele
     assert hits / len(answerable) >= 0.75, f"{hits}/{len(answerable)}"
 
 
-def test_names_and_numbers_do_not_lower_confidence(knowledge):
-    plain = knowledge.search("how do I get a refund").confidence
-    with_identifiers = knowledge.search("Hi I'm Priya Raman, order NW-55012, how do I get a refund").confidence
-    assert with_identifiers == pytest.approx(plain, abs=0.05)
+def test_names_and_numbers_do_not_change_the_answer(knowledge):
+    plain = knowledge.search("how do I get a refund")
+    with_identifiers = knowledge.search("Hi I'm Priya Raman, order NW-55012, how do I get a refund")
+    assert with_identifiers.passages[0] == plain.passages[0]
+    assert with_identifiers.confidence >= Settings().confidence_threshold + 0.15  # answered without a hedge
 
 
 def test_a_folder_without_articles_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="no markdown articles"):
-        KnowledgeBase(tmp_path)
+        KnowledgeBase(tmp_path, MODEL_CACHE_DIR)
 
 
 def test_the_offline_copilot_drafts_in_the_agents_voice_from_the_latest_message(knowledge):
-    model = OfflineChatModel(knowledge=knowledge, handoff_words=load_understanding(MODEL_CACHE_DIR).turns.handoff_words)
+    model = Composer(knowledge, load_understanding(MODEL_CACHE_DIR).turns.handoff_words, Settings().confidence_threshold)
     answered = model.draft_for_agent(["Hi, I'm Maria Lopez", "I want a person, my password reset link fails"])
     assert answered.startswith("Hi Maria") and "“Resetting Your Password”" in answered
     assert "person from our team" not in answered

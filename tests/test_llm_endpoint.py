@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.helpers import kinds, say
+from engine.events import PORTAL_TOPIC
+from tests.helpers import Recorder, kinds, say
 
 
 async def test_answers_stream_token_by_token_from_the_endpoint(llm_service, fake_llm):
@@ -34,12 +35,52 @@ async def test_an_endpoint_that_never_answers_times_out_into_a_handoff(llm_servi
     assert (await llm_service.tickets.open_for_thread("t-hang")).reason == "assistant_unavailable"
 
 
-async def test_when_the_model_says_it_cannot_help_a_person_takes_over(llm_service, fake_llm):
-    fake_llm.reset(reply="I'm not able to help with that, sorry.")
-    events = await say(llm_service, "t-cannot", "How do I reset my password?")
-    # The customer reads the model's own words, then sees the handoff begin.
-    assert kinds(events) == ["assistant_answer", "status_change", "queue_position"]
-    assert (await llm_service.tickets.open_for_thread("t-cannot")).reason == "assistant_cannot_help"
+async def test_the_answer_call_offers_the_handoff_tool(llm_service, fake_llm):
+    fake_llm.reset(reply="Click Forgot password on the sign-in page.")
+    await say(llm_service, "t-tools", "How do I reset my password?")
+    (tool,) = fake_llm.requests[0]["tools"]
+    assert tool["function"]["name"] == "handoff_to_human"
+    assert set(tool["function"]["parameters"]["properties"]["skills"]["items"]["enum"]) == set(llm_service.settings.skills)
+
+
+async def test_a_streamed_handoff_tool_call_escalates_with_the_models_reason_and_summary(llm_service, fake_llm):
+    summary = "Customer was charged twice for the Team plan on INV-20931 and wants one charge refunded."
+    fake_llm.reset(
+        reply="",
+        tool_call={"name": "handoff_to_human", "arguments": {"reason": "account_action", "summary": summary, "skills": ["Billing", "Cooking"]}},
+    )
+    events = await say(llm_service, "t-tool-call", "How do I reset my password?")
+    # No half sentence: the customer sees the handoff begin, and no empty answer.
+    assert kinds(events) == ["status_change", "queue_position"]
+    ticket = await llm_service.tickets.open_for_thread("t-tool-call")
+    assert ticket.reason == "account_action" and ticket.skills == ["Billing"]  # an unknown skill is dropped
+    assert f"Assistant's summary: {summary}" in ticket.summary
+    assert [m["role"] for m in await llm_service.history("t-tool-call")] == ["customer"]
+    assert (await llm_service.state("t-tool-call"))["brief"]["model_summary"] == summary
+
+
+async def test_the_llm_summary_is_added_to_the_brief_once_it_is_ready(llm_service, fake_llm):
+    fake_llm.reset(reply="The customer cannot reset their password and wants a person.")
+    portal = Recorder()
+    llm_service.bus.subscribe(PORTAL_TOPIC, portal)
+    await say(llm_service, "t-refined", "my password reset keeps failing, I want a human")
+    ticket = await llm_service.tickets.open_for_thread("t-refined")
+    (update,) = await portal.wait_for("ticket_updated")
+    refined = update.ticket
+    assert refined.summary.startswith(ticket.summary)  # the deterministic brief stays, the LLM's follows
+    assert refined.summary.endswith("Assistant's summary: The customer cannot reset their password and wants a person.")
+
+
+async def test_words_before_a_tool_call_are_kept_and_the_handoff_follows(llm_service, fake_llm):
+    fake_llm.reset(
+        reply="I'll pass this to a colleague who can see your invoices.",
+        tool_call={"name": "handoff_to_human", "arguments": {"reason": "made_up", "summary": "needs invoice help"}},
+    )
+    events = await say(llm_service, "t-tool-words", "How do I reset my password?")
+    assert kinds(events)[-3:] == ["assistant_answer", "status_change", "queue_position"]
+    assert events[-3].content == fake_llm.reply
+    # A reason outside the tool's list reads as "the assistant cannot help".
+    assert (await llm_service.tickets.open_for_thread("t-tool-words")).reason == "assistant_cannot_help"
 
 
 async def test_stop_closes_the_upstream_stream_and_keeps_the_partial_answer(llm_service, fake_llm):

@@ -25,7 +25,7 @@ def test_sentiment_trend_compares_the_latest_turn_with_the_earlier_ones():
     assert sentiment_trend([0.1]) == 0.0
 
 
-KNOWLEDGE = KnowledgeBase(SETTINGS.kb_dir)
+KNOWLEDGE = KnowledgeBase(SETTINGS.kb_dir, SETTINGS.model_cache_path)
 
 
 @pytest.mark.parametrize(
@@ -62,6 +62,7 @@ def _turn(**changes):
     values = dict(
         intent="question",
         frustration=0.0,
+        account_action=0.0,
         previous_frustration=0.0,
         after_answer=False,
         retrieval_confidence=0.9,
@@ -77,12 +78,20 @@ def _turn(**changes):
         (_turn(), None),
         (_turn(intent="handoff_request"), "handoff_request"),
         (_turn(frustration=0.9), "frustration"),
+        (_turn(frustration=0.9, retrieval_confidence=0.99), "frustration"),
         (_turn(frustration=0.3, previous_frustration=0.0, intent="closing"), None),
         (_turn(frustration=0.3, previous_frustration=None), None),  # a first message has nothing to rise from
         (_turn(repeated_question=True), "repeated_question"),
         (_turn(intent="not_resolved", after_answer=True), "repeated_question"),
         (_turn(intent="not_resolved", after_answer=False), None),  # "still nothing" means nothing on its own
-        (_turn(intent="account_action"), "account_action"),
+        (_turn(intent="account_action", account_action=0.9), "account_action"),
+        # A turn that may need a person, which the articles answer confidently, is answered first.
+        (_turn(intent="account_action", account_action=0.5), None),
+        (_turn(intent="account_action", account_action=0.5, retrieval_confidence=0.5), "account_action"),
+        (_turn(frustration=0.5), None),
+        (_turn(frustration=0.5, retrieval_confidence=0.5), "frustration"),
+        (_turn(frustration=0.5, after_answer=True), "frustration"),  # the answer before did not calm them
+        (_turn(intent="recall", retrieval_confidence=0.0), None),  # answered from the conversation
         (_turn(retrieval_confidence=0.1), "low_confidence"),
         (_turn(retrieval_confidence=0.1, intent="closing"), None),
         (_turn(retrieval_confidence=0.1, intent="greeting"), None),
@@ -96,8 +105,9 @@ def test_the_router_policy_table(turn, reason):
 def test_thresholds_are_configuration():
     strict = Settings(CONFIDENCE_THRESHOLD=0.95)
     assert escalation_reason(_turn(retrieval_confidence=0.9), strict) == "low_confidence"
-    assert escalation_reason(_turn(frustration=0.2), Settings(FRUSTRATION_THRESHOLD=0.15)) == "frustration"
-    rising = _turn(frustration=0.3, previous_frustration=0.0)
+    assert escalation_reason(_turn(frustration=0.2, retrieval_confidence=0.5), Settings(FRUSTRATION_THRESHOLD=0.15)) == "frustration"
+    assert escalation_reason(_turn(frustration=0.5), Settings(ANSWER_FIRST_CONFIDENCE=0.95)) == "frustration"
+    rising = _turn(frustration=0.3, previous_frustration=0.0, retrieval_confidence=0.5)
     assert escalation_reason(rising, Settings(FRUSTRATION_JUMP=0.25)) == "frustration"
     assert escalation_reason(rising, Settings(FRUSTRATION_JUMP=0.5)) is None
 

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import pickle
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +16,7 @@ from pathlib import Path
 import numpy
 import sklearn
 
+from .cache import cached
 from .classifier import TurnClassifier, TurnReading
 from .corpus import TURN_LABELS, fingerprint, training_turns
 from .language import LanguageDetector
@@ -44,7 +42,7 @@ def load_understanding(cache_dir: Path, extra_examples: Path | None = None) -> U
 
 def _code_and_weights() -> list[str]:
     """What else shapes a trained model: the code that trains it and the word vectors it reads."""
-    sources = [Path(__file__).with_name(name).read_bytes() for name in ("classifier.py", "language.py", "vectors.py")]
+    sources = [Path(__file__).with_name(name).read_bytes() for name in ("classifier.py", "language.py", "vectors.py", "cache.py")]
     vectors = f"{WEIGHTS.stat().st_size}:{WEIGHTS.stat().st_mtime_ns}"
     return [hashlib.sha256(b"".join(sources)).hexdigest(), vectors]
 
@@ -53,21 +51,9 @@ def _code_and_weights() -> list[str]:
 def _load(cache_dir: Path, extra_examples: Path | None) -> Understanding:
     turns = training_turns(extra_examples)
     key = fingerprint(turns, _MODEL_VERSION, sklearn.__version__, numpy.__version__, *_code_and_weights())
-    cached = cache_dir / f"understanding-{key}.pickle"
-    if cached.exists():
-        try:
-            with cached.open("rb") as file:
-                loaded = pickle.load(file)  # our own file, named by the hash of what it was trained on
-            if isinstance(loaded, Understanding):
-                return loaded
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-            log.warning("ignored an unreadable model cache at %s", cached)
-    log.info("training the turn classifier on %d labeled turns", len(turns))
-    understanding = Understanding(TurnClassifier(turns), LanguageDetector(turns))
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    # Written aside and renamed: processes starting together never read half a file.
-    handle, temporary = tempfile.mkstemp(dir=cache_dir, suffix=".part")
-    with os.fdopen(handle, "wb") as file:
-        pickle.dump(understanding, file)
-    os.replace(temporary, cached)
-    return understanding
+
+    def train() -> Understanding:
+        log.info("training the turn classifier on %d labeled turns", len(turns))
+        return Understanding(TurnClassifier(turns), LanguageDetector(turns))
+
+    return cached(cache_dir, f"understanding-{key}", Understanding, train)

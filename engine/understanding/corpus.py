@@ -11,7 +11,9 @@ from typing import Literal, get_args
 
 CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
 
-TurnLabel = Literal["handoff_request", "frustration", "not_resolved", "account_action", "closing", "greeting", "question"]
+TurnLabel = Literal[
+    "handoff_request", "frustration", "not_resolved", "account_action", "recall", "closing", "greeting", "question"
+]
 TURN_LABELS: tuple[str, ...] = get_args(TurnLabel)
 LANGUAGES = ("en", "es", "fr", "de", "pt", "it", "nl")
 
