@@ -55,5 +55,6 @@ REQUESTS: dict[str, type[_Request]] = {
     "hand_back": TicketRequest,
     "resolve": TicketRequest,
     "discard_draft": DraftRequest,
+    "request_draft": TicketRequest,
     "overview": EmptyRequest,
 }

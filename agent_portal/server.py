@@ -29,7 +29,16 @@ from engine.events import PORTAL_TOPIC, Event, TicketView
 from engine.service import ActionRefused, ConversationService
 from engine.tickets import WAITING, AgentProfile
 
-from .protocol import REQUESTS, DraftRequest, EmptyRequest, NoteRequest, ReplyRequest, TicketRequest, TransferRequest, TypingRequest
+from .protocol import (
+    REQUESTS,
+    DraftRequest,
+    EmptyRequest,
+    NoteRequest,
+    ReplyRequest,
+    TicketRequest,
+    TransferRequest,
+    TypingRequest,
+)
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -188,6 +197,7 @@ class PortalServer:
             "hand_back": self._hand_back,
             "resolve": self._resolve,
             "discard_draft": self._discard_draft,
+            "request_draft": self._request_draft,
             "overview": self._overview,
         }
         for event, action in actions.items():
@@ -327,6 +337,9 @@ class PortalServer:
     async def _discard_draft(self, agent: AgentProfile, request: DraftRequest) -> dict[str, Any]:
         await self.service.record_draft_outcome(request.ticket_id, agent, request.draft_id, "discarded")
         return {}
+
+    async def _request_draft(self, agent: AgentProfile, request: TicketRequest) -> dict[str, Any]:
+        return await self.service.fresh_draft(request.ticket_id, agent)
 
     async def _overview(self, agent: AgentProfile, request: EmptyRequest) -> dict[str, Any]:
         if not agent.is_supervisor:

@@ -92,7 +92,8 @@ class Composer:
             return replies["greeting"]
         name = facts.pop("name", "")
         opening = f"Hi {name.split()[0]}, thanks" if name else "Thanks"
-        noted = ", ".join(f"your {_FACT_NAMES.get(key, key.replace('_', ' '))} {value}" for key, value in facts.items())
+        items = [f"your {_FACT_NAMES.get(key, key.replace('_', ' '))} {value}" for key, value in facts.items()]
+        noted = " and ".join([", ".join(items[:-1]), items[-1]] if len(items) > 1 else items)
         kept = f" I've noted {noted}, so you won't need to give {'it' if len(facts) == 1 else 'them'} again." if noted else ""
         return f"{opening} for getting in touch.{kept} How can I help you today?"
 

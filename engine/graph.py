@@ -16,8 +16,7 @@ from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessageChunk, BaseMessage
-from langchain_core.runnables import Runnable
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
@@ -26,9 +25,9 @@ from .assessment import analyze_latest_turn, follow_up_text, problem_statement
 from .brief import write_brief
 from .config import Settings
 from .events import Mode
+from .handoff_tool import handoff_call
 from .knowledge import KnowledgeBase
 from .llm_errors import LLM_ERRORS
-from .handoff_tool import handoff_call
 from .models import stream_until_stopped
 from .policy import NOT_FROM_ARTICLES
 from .prompts import answer_prompt
@@ -181,12 +180,13 @@ async def answer(
             "at": now_iso(),
         }
         if state.get("intent") not in NOT_FROM_ARTICLES and retrieval.passages:
-            reply.update(sources=retrieval.articles[:1], section=retrieval.passages[0].section)
+            reply["sources"], reply["section"] = retrieval.articles[:1], retrieval.passages[0].section
         if stop.is_set():  # the customer stopped it: keep what was said, marked as stopped
             reply["stopped"] = True
         await context.transcript.record(config["configurable"]["thread_id"], [reply])
         update["messages"] = [reply]
-    return Command(goto="escalate" if handoff else END, update=update)
+    goto: Literal["escalate", "__end__"] = "escalate" if handoff else "__end__"
+    return Command(goto=goto, update=update)
 
 
 async def escalate(state: ConversationState, config: RunnableConfig, runtime: Runtime[EngineContext]) -> dict[str, Any]:

@@ -7,8 +7,8 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from .knowledge import Retrieval
 from .handoff_tool import TOOL_NAME
+from .knowledge import Retrieval
 from .models import AGENT_LABEL, CUSTOMER_LANGUAGE, DRAFT_FOR_AGENT, EARLIER, FOLLOWS_ARTICLE, TURN_KIND
 
 HISTORY_LIMIT = 20

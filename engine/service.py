@@ -18,6 +18,7 @@ from typing import Any
 from langgraph.types import Command
 from sqlalchemy import text as sql_text
 
+from .brief import MODEL_SUMMARY
 from .bus import EventBus, make_bus
 from .config import Settings
 from .events import (
@@ -41,21 +42,20 @@ from .events import (
     Typing,
     thread_topic,
 )
-from .brief import MODEL_SUMMARY
 from .facts import customer_facts, mask_card_numbers
 from .graph import ChatMessage, EngineContext, answer_id, build_graph, now_iso
+from .handoff_tool import handoff_tool
 from .knowledge import KnowledgeBase
 from .llm_errors import LLM_ERRORS
 from .models import make_chat_model
-from .handoff_tool import handoff_tool
 from .prompts import copilot_prompt, summary_prompt
 from .queue import places
 from .signals import sentiment
 from .storage import make_lock_engine, make_sql_engine, open_checkpointer
 from .text import storable
+from .tickets import ASSIGNED, HANDED_BACK, RESOLVED, WAITING, AgentProfile, TicketStore
 from .transcript import TranscriptStore
 from .understanding import Understanding, load_understanding
-from .tickets import ASSIGNED, HANDED_BACK, RESOLVED, WAITING, AgentProfile, TicketStore
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,9 @@ def _waiting_text(reason: str | None) -> str:
     if reason == "assistant_unavailable":
         return "Our assistant is unavailable right now, so I'm connecting you to a person."
     return "Connecting you to an agent. They will see everything you've told us, so you won't need to repeat it."
+
+
+DRAFT, REPLIED = "draft", "replied"  # audit-trail kinds: a copilot draft was written, an agent replied
 
 
 class ConversationService:
@@ -466,6 +469,7 @@ class ConversationService:
             await self.transcript.record(ticket.thread_id, [message])
             await self.bus.publish(thread_topic(ticket.thread_id), event)
             await self._resume(ticket.thread_id, {"kind": "agent_message", "message": message})
+        await self.tickets.note(ticket.id, agent.name, REPLIED, {"message_id": message["id"]})
         await self.bus.publish(PORTAL_TOPIC, event)
         return message
 
@@ -555,26 +559,52 @@ class ConversationService:
             "brief": values.get("brief") or {},
             "sentiments": values.get("sentiments", []),
             "notes": [entry for entry in trail if entry["kind"] == "note"],
+            "draft": self.latest_draft(trail),
         }
 
     # ----- the assistant's side jobs ----------------------------------------------------------
 
-    async def _draft_reply(self, ticket: TicketView) -> None:
-        """Drafts the agent's next reply; it reaches the customer only if the agent sends it."""
+    async def _draft_reply(self, ticket: TicketView) -> CopilotSuggestion | None:
+        """Drafts the agent's next reply and keeps it with the ticket (it survives a reload and reaches
+        a transferred agent); it reaches the customer only if the agent sends it."""
         messages = await self.history(ticket.thread_id)
         last_customer = next((m for m in reversed(messages) if m["role"] == "customer"), None)
         if last_customer is None:
-            return
+            return None
         retrieval = self.knowledge.search(self.context.understanding.turns.without_handoff_words(last_customer["content"]))
         try:
             draft = await self.model.ainvoke(copilot_prompt(messages, retrieval))
         except LLM_ERRORS:
             log.warning("copilot draft for ticket %s failed: the LLM is unavailable", ticket.id)
-            return
-        await self.bus.publish(
-            PORTAL_TOPIC,
-            CopilotSuggestion(thread_id=ticket.thread_id, ticket_id=ticket.id, draft_id=uuid.uuid4().hex, content=str(draft.content)),
+            return None
+        suggestion = CopilotSuggestion(
+            thread_id=ticket.thread_id, ticket_id=ticket.id, draft_id=uuid.uuid4().hex, content=str(draft.content)
         )
+        await self.tickets.note(ticket.id, "assistant", DRAFT, {"draft_id": suggestion.draft_id, "content": suggestion.content})
+        await self.bus.publish(PORTAL_TOPIC, suggestion)
+        return suggestion
+
+    async def fresh_draft(self, ticket_id: str, agent: AgentProfile) -> dict[str, Any]:
+        """A new copilot draft for the latest customer message, on the agent's request."""
+        ticket = await self._held_ticket(ticket_id, agent)
+        suggestion = await self._draft_reply(ticket)
+        if suggestion is None:
+            raise ActionRefused("no draft could be written: the customer has not written yet, or the assistant is unavailable")
+        return {"draft": {"draft_id": suggestion.draft_id, "content": suggestion.content, "stale": False}}
+
+    @staticmethod
+    def latest_draft(trail: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The ticket's latest copilot draft unless it was sent or discarded; `stale` once an agent
+        replied in their own words after it was written."""
+        draft: dict[str, Any] | None = None
+        for entry in trail:
+            if entry["kind"] == DRAFT:
+                draft = {"draft_id": entry["detail"]["draft_id"], "content": entry["detail"]["content"], "stale": False}
+            elif draft and entry["kind"] in ("draft_sent", "draft_discarded") and entry["detail"].get("draft_id") == draft["draft_id"]:
+                draft = None
+            elif draft and entry["kind"] == "replied":
+                draft["stale"] = True
+        return draft
 
     async def _refine_summary(self, ticket: TicketView) -> None:
         """Adds the LLM's summary to the deterministic one once it is ready; the handoff never waits."""

@@ -322,3 +322,24 @@ async def test_an_unrelated_question_after_an_answer_is_not_answered_from_that_a
     events = await say(service, "t-offtopic", "what's the weather going to be like in Lisbon tomorrow?")
     assert "assistant_answer" not in kinds(events)
     assert (await service.tickets.open_for_thread("t-offtopic")).reason == "low_confidence"
+
+
+async def test_an_introduction_is_greeted_with_what_was_noted_not_answered_from_an_article(service):
+    events = await say(service, "t-intro", "Hi, I'm Maria Lopez, my email is maria.lopez@example.com and my phone is +1 415 555 0100")
+    assert kinds(events) == ["assistant_answer"] and events[-1].sources == []
+    assert events[-1].content.startswith("Hi Maria")
+    assert "maria.lopez@example.com" in events[-1].content and "+1 415 555 0100" in events[-1].content
+
+
+async def test_after_a_hand_back_the_assistant_answers_from_what_the_customer_and_the_agent_said(service):
+    dana = await service.tickets.add_agent("Dana", "pw", ["General", "Billing"])
+    await say(service, "t-recall", "I was charged twice this month on invoice INV-20931")
+    ticket = await escalated_ticket(service, "t-recall", "can I talk to a human please")
+    await service.claim(ticket.id, dana)
+    await service.reply(ticket.id, dana, "I've refunded the duplicate charge. It takes 5 to 10 business days to show on your card.")
+    await service.hand_back(ticket.id, dana)
+    number = await say(service, "t-recall", "what was the invoice number I gave you earlier?")
+    assert kinds(number) == ["assistant_answer"] and "INV-20931" in number[-1].content
+    refund = await say(service, "t-recall", "remind me, how long will the refund take?")
+    assert kinds(refund) == ["assistant_answer"]
+    assert "Dana" in refund[-1].content and "5 to 10 business days" in refund[-1].content

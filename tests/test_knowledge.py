@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.composer import Composer
 from engine.config import Settings
 from engine.knowledge import KnowledgeBase
-from engine.composer import Composer
 from engine.understanding import load_understanding
 from tests.conftest import MODEL_CACHE_DIR
 

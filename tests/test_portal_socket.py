@@ -221,6 +221,36 @@ async def test_copilot_drafts_reach_only_the_agent_and_can_be_sent_or_discarded(
         await agent.close()
 
 
+async def test_a_draft_is_kept_with_the_ticket_asked_for_again_and_marked_stale_once_the_agent_replies(app):
+    await app.add_agent("Ivo", ["General", "Billing", "Account"])
+    await app.add_agent("Kim", ["General", "Billing", "Account"])
+    agent = await PortalAgent(app, "Ivo").connect()
+    customer = reloaded = colleague = None
+    try:
+        customer, ticket = await escalated(app, agent, "a person please: how long until I see the money back after a refund?")
+        assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+        draft = await agent.log.wait_for("copilot_suggestion", lambda d: d["ticket_id"] == ticket["id"])
+        assert "5 to 10 business days" in draft["content"]  # the section that answers "how long"
+        reloaded = await PortalAgent(app, "Ivo").connect()  # the agent reloads the portal
+        opened = await reloaded.call("open", {"ticket_id": ticket["id"]})
+        assert opened["draft"] == {"draft_id": draft["draft_id"], "content": draft["content"], "stale": False}
+        fresh = await reloaded.call("request_draft", {"ticket_id": ticket["id"]})
+        assert fresh["ok"] and fresh["draft"]["draft_id"] != draft["draft_id"]
+        assert (await reloaded.call("reply", {"ticket_id": ticket["id"], "text": "Let me check your refund."}))["ok"]
+        assert (await reloaded.call("open", {"ticket_id": ticket["id"]}))["draft"]["stale"] is True
+        moved = await reloaded.call("transfer", {"ticket_id": ticket["id"], "to_agent": "Kim"})
+        assert moved["ok"]
+        colleague = await PortalAgent(app, "Kim").connect()
+        assert (await colleague.call("open", {"ticket_id": ticket["id"]}))["draft"]["draft_id"] == fresh["draft"]["draft_id"]
+        refused = await agent.call("request_draft", {"ticket_id": ticket["id"]})  # Ivo no longer holds it
+        assert refused["ok"] is False
+    finally:
+        for client in (customer, reloaded, colleague):
+            if client:
+                await client.close()
+        await agent.close()
+
+
 async def test_hand_back_returns_the_customer_to_the_assistant(app):
     await app.add_agent("Hal", ["General"])
     agent = await PortalAgent(app, "Hal").connect()

@@ -11,8 +11,8 @@ import pytest
 from sklearn.metrics import classification_report
 from sklearn.model_selection import StratifiedKFold
 
-from engine.understanding import TURN_LABELS, load_understanding
 from engine.knowledge import answer_questions, calibration_questions
+from engine.understanding import TURN_LABELS, load_understanding
 from engine.understanding.classifier import TurnClassifier
 from engine.understanding.corpus import LANGUAGES, read_turns, training_turns
 from tests.conftest import MODEL_CACHE_DIR

@@ -264,11 +264,13 @@ async function openTicket(ticketId) {
   $("messages").replaceChildren();
   for (const message of ack.messages) appendMessage(message);
   $("note-list").replaceChildren(...ack.notes.map((note) => el("li", "", `${note.actor}: ${note.detail.text}`)));
-  const draft = portal.drafts.get(ticketId);
+  // The stored draft survives a reload; one that arrived live since is newer.
+  const live = portal.drafts.get(ticketId);
+  const draft = live && (!ack.draft || live.draft_id !== ack.draft.draft_id) ? live : ack.draft;
   if (draft) showDraft(draft);
   else { $("copilot").hidden = true; portal.draft = null; }
   const holding = ack.ticket.assigned_agent === portal.agent.name;
-  for (const id of ["reply-send", "hand-back", "resolve", "transfer-skill", "reply-text"]) $(id).disabled = !holding;
+  for (const id of ["reply-send", "hand-back", "resolve", "transfer-skill", "reply-text", "draft-request"]) $(id).disabled = !holding;
   renderLists();
 }
 
@@ -316,7 +318,15 @@ function appendMessage(message) {
 function showDraft(draft) {
   portal.draft = draft;
   $("draft-text").replaceChildren(...withBold(draft.content));
+  $("draft-stale").hidden = !draft.stale;
+  $("copilot").classList.toggle("is-stale", Boolean(draft.stale));
   $("copilot").hidden = false;
+}
+
+function markDraftStale() {
+  if (!portal.draft) return;
+  portal.draft.stale = true;
+  showDraft(portal.draft);
 }
 
 async function sendReply(text, draftId) {
@@ -336,6 +346,17 @@ $("reply-form").addEventListener("submit", async (event) => {
   const usedDraft = portal.draft && $("reply-text").dataset.fromDraft === portal.draft.draft_id ? portal.draft.draft_id : null;
   const ack = await sendReply(text, usedDraft);
   if (ack.ok && usedDraft) dropDraft();
+  else if (ack.ok) markDraftStale();
+});
+
+$("draft-request").addEventListener("click", async () => {
+  $("draft-request").disabled = true;
+  const ack = await emit("request_draft", { ticket_id: portal.current });
+  $("draft-request").disabled = false;
+  if (ack.ok) {
+    portal.drafts.set(portal.current, ack.draft);
+    showDraft(ack.draft);
+  }
 });
 
 function dropDraft() {
