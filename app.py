@@ -17,6 +17,7 @@ from chat.chainlit_ci import drop_placeholder_key
 from chat.event_loop import restore_stock_asyncio
 from chat.history import ResumeLatestThread, create_history_tables, make_data_layer
 from chat.identity import CustomerSignIn, customer_user, ensure_auth_secret
+from chat.page_policy import SameOriginPages
 from chat.render import (
     ASSISTANT,
     GREETING,
@@ -51,6 +52,7 @@ portal = PortalServer(settings)
 chainlit_app.router.routes[0:0] = [avatar_route, *portal.routes()]
 chainlit_app.add_middleware(ResumeLatestThread, settings=settings)
 chainlit_app.add_middleware(CustomerSignIn, id_header=settings.customer_id_header)
+chainlit_app.add_middleware(SameOriginPages)
 
 service: ConversationService | None = None
 subscriptions: ThreadSubscriptions | None = None

@@ -73,6 +73,7 @@ def analyze_turn(
         intent=reading.label,
         frustration=reading["frustration"],
         account_action=reading["account_action"],
+        handoff=reading["handoff_request"],
         previous_frustration=previous_frustration,
         after_answer=after_answer,
         retrieval_confidence=retrieval.confidence,

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
 
     # Router thresholds. Frustration is the turn classifier's probability that a turn is frustrated.
     frustration_threshold: float = Field(default=0.35, alias="FRUSTRATION_THRESHOLD")
+    # A turn asks for a person when that is its likeliest reading, or at least this probable: a request
+    # with a question in the same message reads as a question first (0.35 added 2 of 711 help questions).
+    handoff_probability: float = Field(default=0.35, alias="HANDOFF_PROBABILITY")
     frustration_jump: float = Field(default=0.35, alias="FRUSTRATION_JUMP")
     confidence_threshold: float = Field(default=0.4, alias="CONFIDENCE_THRESHOLD")
     repeat_similarity: float = Field(default=0.6, alias="REPEAT_SIMILARITY")

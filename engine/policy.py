@@ -37,6 +37,7 @@ class TurnAssessment:
     intent: str  # the turn classifier's label (engine/understanding/corpus/LABELS.md)
     frustration: float  # 0 (calm) .. 1: the classifier's probability that the turn is frustrated
     account_action: float  # the classifier's probability that the turn needs someone to act on the account
+    handoff: float  # the classifier's probability that the turn asks for a person
     previous_frustration: float | None  # None on the conversation's first turn: nothing to rise from
     after_answer: bool  # the assistant answered the turn before this one
     retrieval_confidence: float
@@ -53,7 +54,9 @@ def escalation_reason(turn: TurnAssessment, settings: Settings) -> EscalationRea
     again, what do I do?" has an answer), with a person offered; the next turn escalates if it did
     not help.
     """
-    if turn.intent == "handoff_request":
+    # A request for a person is honoured even when a question in the same message outweighs it
+    # ("a person please: how long does a refund take?").
+    if turn.intent == "handoff_request" or turn.handoff >= settings.handoff_probability:
         return "handoff_request"
     answer_first = turn.retrieval_confidence >= settings.answer_first_confidence and not turn.after_answer
     sharp_rise = (

@@ -243,3 +243,39 @@ async def test_the_customer_sees_the_agent_typing_and_is_handed_back_to_the_assi
     await ask(customer, "How do I change my payment method?")
     await customer.get_by_text("Changing Your Payment Method").first.wait_for(timeout=30_000)
     await customer.screenshot(path=ARTIFACTS / "customer-handed-back.png", full_page=True)
+
+
+async def test_the_pages_load_nothing_from_another_host_not_even_an_image_in_a_message(browser, app):
+    await app.add_agent("Remy", ["General", "Account"])
+    host = app.base_url.split("//", 1)[1]
+    asked: list[str] = []  # requests the page made to another host
+    refused: list[str] = []  # those the page's Content-Security-Policy stopped before they left the browser
+
+    def outside(url: str) -> bool:
+        return not url.split("//", 1)[-1].startswith(host) and not url.startswith(("data:", "blob:"))
+
+    def watch(page) -> None:
+        page.on("request", lambda request: asked.append(request.url) if outside(request.url) else None)
+        page.on("requestfailed", lambda request: refused.append(request.url) if request.failure == "csp" else None)
+
+    customer = await open_chat(browser, app)
+    watch(customer)
+    await customer.reload()
+    await customer.get_by_text("I'm the Northwind assistant").first.wait_for(timeout=30_000)
+    pixel = "http://tracker.invalid/pixel.png"
+    await ask(customer, f"I want to talk to a person ![x]({pixel}) !![y]({pixel})")
+    await customer.get_by_text("Connecting you to an agent").first.wait_for(timeout=30_000)
+    portal, _ = await open_portal(browser, app, "Remy")
+    watch(portal)
+    await portal.reload()
+    await portal.locator("#connection", has_text="live").wait_for(timeout=15_000)
+    card = portal.locator("#queue .ticket").filter(has_text="talk to a person")
+    await card.first.locator("button.claim").click()
+    await portal.locator("#messages li.customer").first.wait_for(timeout=15_000)
+    await portal.fill("#reply-text", f"Here you go ![z]({pixel})")
+    await portal.click("#reply-send")
+    await customer.get_by_text("Here you go").first.wait_for(timeout=15_000)
+    await customer.reload()  # and again after a reload, from the stored history
+    await customer.get_by_text("Here you go").first.wait_for(timeout=30_000)
+    assert "cdn.jsdelivr.net" not in " ".join(asked)  # Chainlit's KaTeX stylesheet is no longer asked for
+    assert sorted(asked) == sorted(refused), asked  # anything else (the pixels) never left the browser

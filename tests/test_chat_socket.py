@@ -268,3 +268,40 @@ async def test_a_card_number_is_hidden_in_the_chat_and_never_reaches_the_agent(a
 def test_an_agents_markdown_image_reaches_the_customer_as_a_link_however_it_is_written(sneaky):
     shown = agent_text("Riley", sneaky)
     assert "![" not in shown and "[x]" in shown
+
+
+async def test_a_how_do_i_question_gets_the_steps_of_the_section_that_answers_it(app):
+    customer = await ChainlitCustomer(app).connect()
+    try:
+        await customer.say("I forgot my password, how do I get back in?")
+        answer = await customer.message_from("Assistant", "Resetting Your Password")
+        for step in ("Forgot password?", "Send reset link", "60 minutes"):  # the steps, not the introduction
+            assert step in answer["output"], step
+    finally:
+        await customer.close()
+
+
+async def test_after_a_hand_back_the_assistant_remembers_what_the_customer_and_agent_said(app):
+    await app.add_agent("Nell", ["General", "Billing"])
+    agent = await PortalAgent(app, "Nell").connect()
+    customer = await ChainlitCustomer(app).connect()
+    try:
+        await customer.say("Hi, I'm Rosa Delgado, my email is rosa.delgado@example.org")
+        greeting = await customer.message_from("Assistant", "rosa.delgado@example.org")
+        assert greeting["output"].startswith("Hi Rosa")
+        await customer.say("I was charged twice this month on invoice INV-20931")
+        ticket = await escalate(customer, agent, "I'd like to talk to a human please")
+        assert ticket["summary"].startswith("Problem: “I was charged twice this month on invoice INV-20931")
+        assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+        refund = "I've refunded the duplicate charge; it takes 5 to 10 business days to reach your card."
+        assert (await agent.call("reply", {"ticket_id": ticket["id"], "text": refund}))["ok"]
+        assert (await agent.call("hand_back", {"ticket_id": ticket["id"]}))["ok"]
+        await customer.text_shown("You're back with the assistant")
+        await customer.say("what was the invoice number I gave you earlier?")
+        await customer.message_from("Assistant", "INV-20931")
+        await customer.say("remind me, how long will the refund take?")
+        await customer.message_from("Assistant", "5 to 10 business days")
+        assert not [t for t in agent.log.named("escalation_request") if t["id"] != ticket["id"]]  # no second handoff
+    finally:
+        await customer.close()
+        await agent.close()

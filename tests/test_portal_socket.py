@@ -227,7 +227,7 @@ async def test_a_draft_is_kept_with_the_ticket_asked_for_again_and_marked_stale_
     agent = await PortalAgent(app, "Ivo").connect()
     customer = reloaded = colleague = None
     try:
-        customer, ticket = await escalated(app, agent, "a person please: how long until I see the money back after a refund?")
+        customer, ticket = await escalated(app, agent, "I want to talk to a person. How long until I see the money back after a refund?")
         assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
         draft = await agent.log.wait_for("copilot_suggestion", lambda d: d["ticket_id"] == ticket["id"])
         assert "5 to 10 business days" in draft["content"]  # the section that answers "how long"

@@ -63,6 +63,7 @@ def _turn(**changes):
         intent="question",
         frustration=0.0,
         account_action=0.0,
+        handoff=0.0,
         previous_frustration=0.0,
         after_answer=False,
         retrieval_confidence=0.9,
@@ -77,6 +78,8 @@ def _turn(**changes):
     [
         (_turn(), None),
         (_turn(intent="handoff_request"), "handoff_request"),
+        (_turn(intent="question", handoff=0.4), "handoff_request"),  # "a person please: how long does a refund take?"
+        (_turn(intent="question", handoff=0.2), None),
         (_turn(frustration=0.9), "frustration"),
         (_turn(frustration=0.9, retrieval_confidence=0.99), "frustration"),
         (_turn(frustration=0.3, previous_frustration=0.0, intent="closing"), None),
