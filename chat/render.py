@@ -119,7 +119,14 @@ async def render(event: Event) -> None:
                 else:
                     await show_status(event.text, event.event_id)
         case "queue_position":
+            status: cl.Message | None = cl.user_session.get(_STATUS)
+            if status is not None and (status.metadata or {}).get("queue"):
+                # The place moved: a new line at the bottom, where the customer is looking.
+                cl.user_session.set(_STATUS, None)
             await show_status(queue_text(event), event.event_id)
+            shown: cl.Message | None = cl.user_session.get(_STATUS)
+            if shown is not None:
+                shown.metadata = {**(shown.metadata or {}), "queue": True}
         case "agent_joined":
             previous: str | None = cl.user_session.get(_AGENT)
             cl.user_session.set(_AGENT, event.agent_name)

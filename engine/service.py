@@ -286,7 +286,7 @@ class ConversationService:
         ticket = await self.tickets.get(update["ticket_id"])
         assert ticket is not None, "the escalate node opened this ticket"
         await self.bus.publish(PORTAL_TOPIC, EscalationRequest(thread_id=thread_id, ticket=ticket))
-        queue = await self._announce_queue(skip_ticket=ticket.id)  # a more urgent newcomer moves others back
+        queue = await self._announce_queue(skip_ticket=ticket.id)
         if self.settings.uses_llm_endpoint and MODEL_SUMMARY not in ticket.summary:  # not summarised by its tool call
             self._spawn(self._refine_summary(ticket))
         return [

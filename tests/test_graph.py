@@ -343,3 +343,16 @@ async def test_after_a_hand_back_the_assistant_answers_from_what_the_customer_an
     refund = await say(service, "t-recall", "remind me, how long will the refund take?")
     assert kinds(refund) == ["assistant_answer"]
     assert "Dana" in refund[-1].content and "5 to 10 business days" in refund[-1].content
+
+
+async def test_a_waiting_customers_place_never_rises_when_a_more_urgent_customer_arrives(service):
+    calm = Recorder()
+    service.bus.subscribe(thread_topic("p-calm"), calm)
+    told = [e.position for e in await say(service, "p-calm", "I want a human") if e.type == "queue_position"]
+    angry = await say(service, "p-angry", "this is ridiculous, worst service ever, get me a human NOW")
+    urgent = await service.tickets.open_for_thread("p-angry")
+    first = await service.tickets.open_for_thread("p-calm")
+    assert urgent.priority > first.priority  # agents see the angry customer first
+    assert [t.id for t in await service.tickets.open_tickets()][:2] == [urgent.id, first.id]
+    assert told == [1] and not calm.of("queue_position")  # the calm customer is not moved back
+    assert [e.position for e in angry if e.type == "queue_position"] == [2]

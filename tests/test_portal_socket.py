@@ -223,7 +223,7 @@ async def test_copilot_drafts_reach_only_the_agent_and_can_be_sent_or_discarded(
 
 async def test_a_draft_is_kept_with_the_ticket_asked_for_again_and_marked_stale_once_the_agent_replies(app):
     await app.add_agent("Ivo", ["General", "Billing", "Account"])
-    await app.add_agent("Kim", ["General", "Billing", "Account"])
+    await app.add_agent("Wren", ["General", "Billing", "Account"])
     agent = await PortalAgent(app, "Ivo").connect()
     customer = reloaded = colleague = None
     try:
@@ -238,9 +238,9 @@ async def test_a_draft_is_kept_with_the_ticket_asked_for_again_and_marked_stale_
         assert fresh["ok"] and fresh["draft"]["draft_id"] != draft["draft_id"]
         assert (await reloaded.call("reply", {"ticket_id": ticket["id"], "text": "Let me check your refund."}))["ok"]
         assert (await reloaded.call("open", {"ticket_id": ticket["id"]}))["draft"]["stale"] is True
-        moved = await reloaded.call("transfer", {"ticket_id": ticket["id"], "to_agent": "Kim"})
+        moved = await reloaded.call("transfer", {"ticket_id": ticket["id"], "to_agent": "Wren"})
         assert moved["ok"]
-        colleague = await PortalAgent(app, "Kim").connect()
+        colleague = await PortalAgent(app, "Wren").connect()
         assert (await colleague.call("open", {"ticket_id": ticket["id"]}))["draft"]["draft_id"] == fresh["draft"]["draft_id"]
         refused = await agent.call("request_draft", {"ticket_id": ticket["id"]})  # Ivo no longer holds it
         assert refused["ok"] is False
