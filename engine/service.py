@@ -156,6 +156,18 @@ class ConversationService:
         snapshot = await self.graph.aget_state(self._config(thread_id))
         return "human" in snapshot.next
 
+    async def _finish_interrupted_run(self, thread_id: str) -> bool:
+        """Completes a run that a crash cut short between opening the ticket and pausing the thread
+        (the escalate node reuses the ticket it opened); True if the thread now waits for a person.
+        The caller holds the thread lock."""
+        snapshot = await self.graph.aget_state(self._config(thread_id))
+        if not snapshot.next:
+            return False
+        log.warning("completing the run of thread %s that stopped before %s", thread_id, ", ".join(snapshot.next))
+        async for _ in self.graph.astream(None, self._config(thread_id), context=self.context):
+            pass
+        return await self._paused_for_human(thread_id)
+
     async def state(self, thread_id: str) -> dict[str, Any]:
         """The thread's current state values (empty for a thread never seen)."""
         return (await self.graph.aget_state(self._config(thread_id))).values
@@ -260,6 +272,7 @@ class ConversationService:
         run = self.graph.astream(
             {"messages": [message]}, self._config(thread_id), context=self.context, stream_mode=["messages", "updates"]
         )
+        escalated: dict[str, Any] | None = None
         async with aclosing(run) as updates:
             async for mode, payload in updates:
                 if mode == "messages":
@@ -278,8 +291,12 @@ class ConversationService:
                             stopped=reply.get("stopped", False),
                         )
                     elif node == "escalate":
-                        for event in await self._announce_escalation(thread_id, update):
-                            yield event
+                        escalated = update
+        # Announced once the run has ended paused for a person, with that checkpoint written: an agent
+        # never sees a ticket whose conversation cannot yet be claimed.
+        if escalated is not None:
+            for event in await self._announce_escalation(thread_id, escalated):
+                yield event
 
     async def _announce_escalation(self, thread_id: str, update: dict[str, Any]) -> list[Event]:
         """Tells the agents about the new ticket; returns what the customer is shown."""
@@ -427,7 +444,7 @@ class ConversationService:
                 if current.status == ASSIGNED:
                     raise ActionRefused(f"ticket {ticket_id} was already taken by {current.assigned_agent}")
                 raise ActionRefused(f"ticket {ticket_id} is {current.status.replace('_', ' ')}; it takes no more actions")
-            if not await self._paused_for_human(ticket.thread_id):
+            if not await self._paused_for_human(ticket.thread_id) and not await self._finish_interrupted_run(ticket.thread_id):
                 await self.tickets.unclaim(ticket.id, agent.name)
                 raise ActionRefused(f"the conversation of ticket {ticket.id} is not waiting for an agent")
             await self._resume(ticket.thread_id, {"kind": "agent_joined", "agent": agent.name, "avatar_url": agent.avatar_url})

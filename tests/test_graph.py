@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
+from engine.brief import write_brief
 from engine.events import PORTAL_TOPIC, thread_topic
 from engine.service import ActionRefused, ConversationService
 from tests.helpers import Recorder, kinds, race_one_agent_for_tickets, say
@@ -356,3 +359,22 @@ async def test_a_waiting_customers_place_never_rises_when_a_more_urgent_customer
     assert [t.id for t in await service.tickets.open_tickets()][:2] == [urgent.id, first.id]
     assert told == [1] and not calm.of("queue_position")  # the calm customer is not moved back
     assert [e.position for e in angry if e.type == "queue_position"] == [2]
+
+
+async def test_a_run_cut_short_after_its_ticket_opened_is_completed_when_an_agent_claims(service):
+    dana = await service.tickets.add_agent("Dana", "pw", ["General"])
+    text = "I want to talk to a human"
+    message = {"id": str(uuid.uuid4()), "role": "customer", "author": "Customer", "content": text, "at": "2026-12-01T09:00:00+00:00"}
+    config = {"configurable": {"thread_id": "t-crash"}}
+    # The state a process leaves when it dies inside the escalate node: the ticket row is written, the
+    # checkpoint still says "escalate next".
+    async for _ in service.graph.astream({"messages": [message]}, config, context=service.context, interrupt_before=["escalate"]):
+        pass
+    brief = write_brief([text], [0.0], "handoff_request", service.settings.skills, [])
+    opened = await service.tickets.open_ticket("t-crash", brief, 0.0, 0.0)
+    claimed = await service.claim(opened.id, dana)
+    assert claimed.id == opened.id and claimed.status == "assigned"
+    assert (await service.state("t-crash"))["mode"] == "human"
+    assert [t.id for t in await service.tickets.open_tickets() if t.thread_id == "t-crash"] == [opened.id]
+    await service.reply(opened.id, dana, "Hi, Dana here.")
+    assert [m["role"] for m in await service.history("t-crash")] == ["customer", "agent"]
