@@ -21,6 +21,7 @@ from chat.page_policy import SameOriginPages
 from chat.render import (
     ASSISTANT,
     GREETING,
+    LEAVE_QUEUE,
     RATING_PROMPT,
     connected_sessions,
     queue_text,
@@ -185,6 +186,13 @@ def _source_line(content: str, sources: list[str]) -> str:
     """Names the help article the answer came from, unless the answer already does."""
     missing = [title for title in sources if title not in content]
     return f"\n\n_Source: {', '.join(missing)}_" if missing else ""
+
+
+@cl.action_callback(LEAVE_QUEUE)
+async def leave_queue(action: cl.Action) -> None:
+    if await engine().leave_queue(_thread_id()) is None:
+        await action.remove()
+        await support_message("There is no queue to leave any more: an agent has joined, or the request was closed.").send()
 
 
 @cl.action_callback("rate")

@@ -60,6 +60,9 @@ def support_message(text: str, *, status: bool = False, **extra: object) -> cl.M
     return cl.Message(author=SUPPORT, content=text, metadata=metadata, **extra)
 
 
+LEAVE_QUEUE = "leave_queue"  # the status line's button for a customer who no longer needs a person
+
+
 def status_line(text: str, message_id: str | None = None) -> cl.Message:
     return support_message(text, status=True, id=message_id or str(uuid.uuid4()))
 
@@ -95,6 +98,14 @@ def remember_agent(name: str) -> None:
     cl.user_session.set(_AGENT, name)
 
 
+async def _drop_leave_button() -> None:
+    """Takes "I no longer need a person" off the status line once nobody waits any more."""
+    status: cl.Message | None = cl.user_session.get(_STATUS)
+    if status is not None and status.actions:
+        await status.remove_actions()
+        status.actions = []
+
+
 async def _clear_typing() -> None:
     typing: cl.Message | None = cl.user_session.get(_TYPING)
     if typing is not None:
@@ -106,6 +117,8 @@ async def render(event: Event) -> None:
     """Renders one non-token event into the current Chainlit session."""
     match event.type:
         case "status_change":
+            if event.mode != "waiting":
+                await _drop_leave_button()
             if event.mode in ("ai", "resolved"):
                 cl.user_session.set(_STATUS, None)  # the next handoff gets a fresh status line
                 await support_message(event.text, id=event.event_id).send()
@@ -122,12 +135,16 @@ async def render(event: Event) -> None:
             status: cl.Message | None = cl.user_session.get(_STATUS)
             if status is not None and (status.metadata or {}).get("queue"):
                 # The place moved: a new line at the bottom, where the customer is looking.
+                await _drop_leave_button()
                 cl.user_session.set(_STATUS, None)
             await show_status(queue_text(event), event.event_id)
             shown: cl.Message | None = cl.user_session.get(_STATUS)
-            if shown is not None:
+            if shown is not None and not shown.actions:
                 shown.metadata = {**(shown.metadata or {}), "queue": True}
+                shown.actions = [cl.Action(name=LEAVE_QUEUE, payload={}, label="I no longer need a person")]
+                await shown.update()
         case "agent_joined":
+            await _drop_leave_button()
             previous: str | None = cl.user_session.get(_AGENT)
             cl.user_session.set(_AGENT, event.agent_name)
             # Said where the customer is looking: a new line at the bottom, not an edit far above.

@@ -239,7 +239,7 @@ def apply_action(state: ConversationState, action: dict[str, Any]) -> dict[str, 
         update.update(mode="human" if action.get("to_agent") else "waiting", assigned_agent=action.get("to_agent"))
     elif kind == "resolve":
         update.update(mode="resolved")
-    elif kind == "hand_back":
+    elif kind in ("hand_back", "withdraw"):
         update.update(mode="ai", assigned_agent=None, escalation_reason=None)
     return update
 

@@ -53,7 +53,7 @@ from .queue import places
 from .signals import sentiment
 from .storage import make_lock_engine, make_sql_engine, open_checkpointer
 from .text import storable
-from .tickets import ASSIGNED, HANDED_BACK, RESOLVED, WAITING, AgentProfile, TicketStore
+from .tickets import ASSIGNED, HANDED_BACK, RESOLVED, WAITING, WITHDRAWN, AgentProfile, TicketStore
 from .transcript import TranscriptStore
 from .understanding import Understanding, load_understanding
 
@@ -229,7 +229,11 @@ class ConversationService:
             "at": now_iso(),
         }
         async with self._thread_lock(thread_id):
-            handling = self._customer_to_agent if await self._paused_for_human(thread_id) else self._assistant_turn
+            paused = await self._paused_for_human(thread_id)
+            if paused and self.context.understanding.turns.read(text, after_answer=False).label == "closing":
+                # "never mind, sorted it" while still in the queue: nobody is needed any more.
+                paused = await self._withdraw(thread_id) is None
+            handling = self._customer_to_agent if paused else self._assistant_turn
             # The turn runs in a task of its own and stops through its stop signal, which the answer
             # node watches beside the LLM stream: so stopping works wherever our consumer is suspended.
             stop = self.context.stop_requests[thread_id] = asyncio.Event()
@@ -390,6 +394,26 @@ class ConversationService:
             raise ActionRefused("this conversation was already rated; thank you")
         await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=thread_id, ticket=rated))
         return rated
+
+    async def leave_queue(self, thread_id: str) -> TicketView | None:
+        """The customer no longer needs a person: their ticket, if it still waits, closes as withdrawn
+        and the assistant is back. None when no ticket of theirs waits (an agent already has it)."""
+        async with self._thread_lock(thread_id):
+            return await self._withdraw(thread_id)
+
+    async def _withdraw(self, thread_id: str) -> TicketView | None:
+        """`leave_queue` for a caller holding the thread lock (a claim, which takes it too, cannot interleave)."""
+        ticket = await self.tickets.open_for_thread(thread_id)
+        if ticket is None or ticket.status != WAITING or not await self._paused_for_human(thread_id):
+            return None
+        await self._resume(thread_id, {"kind": "withdraw"})
+        withdrawn = await self.tickets.close(ticket.id, "customer", WITHDRAWN, only_from=(WAITING,))
+        assert withdrawn is not None, "no claim can run while the thread lock is held"
+        await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=thread_id, ticket=withdrawn))
+        left = "You've left the queue, so no one will join. I'm here if you need anything else."
+        await self.bus.publish(thread_topic(thread_id), StatusChange(thread_id=thread_id, mode="ai", text=left))
+        await self._announce_queue()  # those behind move up
+        return withdrawn
 
     # ----- agents -----------------------------------------------------------------------------
 

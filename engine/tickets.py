@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from .brief import HandoffBrief
 from .events import TicketView
 
-WAITING, ASSIGNED, RESOLVED, HANDED_BACK = "waiting", "assigned", "resolved", "handed_back"
+WAITING, ASSIGNED, RESOLVED, HANDED_BACK, WITHDRAWN = "waiting", "assigned", "resolved", "handed_back", "withdrawn"
 OPEN_STATUSES = (WAITING, ASSIGNED)
 
 
@@ -247,12 +247,14 @@ class TicketStore:
             )
         return await self.get(ticket_id)
 
-    async def close(self, ticket_id: str, actor: str, status: str) -> TicketView | None:
-        """Resolves or hands back an open ticket; a ticket already closed stays as it is."""
+    async def close(
+        self, ticket_id: str, actor: str, status: str, only_from: tuple[str, ...] = OPEN_STATUSES
+    ) -> TicketView | None:
+        """Resolves, hands back or withdraws a ticket in one of `only_from`; any other stays as it is."""
         async with self._sessions.begin() as session:
             result = await session.execute(
                 update(TicketRow)
-                .where(TicketRow.id == ticket_id, TicketRow.status.in_(OPEN_STATUSES))
+                .where(TicketRow.id == ticket_id, TicketRow.status.in_(only_from))
                 .values(status=status, closed_at=_now())
             )
             if result.rowcount != 1:

@@ -155,7 +155,7 @@ async def test_a_resolved_conversation_asks_for_a_rating_and_stores_it(app):
         updated = await agent.log.wait_for("ticket_updated", lambda t: t["id"] == ticket["id"] and t.get("rating") == 4)
         assert updated["status"] == "resolved"
         await customer.log.wait_for("remove_action", lambda a: a["id"] == actions[-1]["id"])
-        assert {a["id"] for a in customer.log.named("remove_action")} == {a["id"] for a in actions}  # every star goes
+        assert {a["id"] for a in actions} <= {a["id"] for a in customer.log.named("remove_action")}  # every star goes
 
         await customer.click(actions[0])  # a second rating, from a stale tab say
         await customer.message_from("Support", "already rated")
@@ -302,6 +302,42 @@ async def test_after_a_hand_back_the_assistant_remembers_what_the_customer_and_a
         await customer.say("remind me, how long will the refund take?")
         await customer.message_from("Assistant", "5 to 10 business days")
         assert not [t for t in agent.log.named("escalation_request") if t["id"] != ticket["id"]]  # no second handoff
+    finally:
+        await customer.close()
+        await agent.close()
+
+
+async def test_a_waiting_customer_leaves_the_queue_with_the_button_and_the_agents_see_it_go(app):
+    await app.add_agent("Olly", ["General"])
+    agent = await PortalAgent(app, "Olly").connect()
+    customer = await ChainlitCustomer(app).connect()
+    try:
+        ticket = await escalate(customer, agent)
+        leave = await customer.log.wait_for("action", lambda a: a["name"] == "leave_queue")
+        await customer.click(leave)
+        gone = await agent.log.wait_for("ticket_updated", lambda t: t["id"] == ticket["id"] and t["status"] == "withdrawn")
+        assert gone["assigned_agent"] is None
+        await customer.text_shown("You've left the queue")
+        await customer.log.wait_for("remove_action", lambda a: a["id"] == leave["id"])
+        claimed = await agent.call("claim", {"ticket_id": ticket["id"]})
+        assert claimed["ok"] is False and "withdrawn" in claimed["error"]
+        await customer.say("How do I reset my password?")  # the assistant is back
+        await customer.message_from("Assistant", "Resetting Your Password")
+    finally:
+        await customer.close()
+        await agent.close()
+
+
+async def test_a_waiting_customer_who_says_never_mind_leaves_the_queue_and_is_answered(app):
+    await app.add_agent("Pia", ["General"])
+    agent = await PortalAgent(app, "Pia").connect()
+    customer = await ChainlitCustomer(app).connect()
+    try:
+        ticket = await escalate(customer, agent)
+        await customer.say("never mind, I sorted it out myself, thanks!")
+        await agent.log.wait_for("ticket_updated", lambda t: t["id"] == ticket["id"] and t["status"] == "withdrawn")
+        await customer.message_from("Assistant", "anything else")
+        assert not [m for m in agent.log.named("customer_message") if m["ticket_id"] == ticket["id"]]
     finally:
         await customer.close()
         await agent.close()
