@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -26,7 +27,7 @@ from starlette.staticfiles import StaticFiles
 from chat.identity import stored_secret
 from engine.config import Settings
 from engine.events import PORTAL_TOPIC, Event, TicketView
-from engine.service import ActionRefused, ConversationService
+from engine.service import PRESENCE_SECONDS, ActionRefused, ConversationService
 from engine.tickets import WAITING, AgentProfile
 
 from .protocol import (
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 SOCKET_IO_CLIENT = Path(__file__).resolve().parent.parent / "node_modules" / "socket.io-client" / "dist"
 MAX_PACKET_BYTES = 256 * 1024
+PRESENCE_HEARTBEAT_SECONDS = PRESENCE_SECONDS / 3  # three beats may be missed before an agent counts as gone
 MAX_LOGIN_BYTES = 16 * 1024
 LOGIN_ATTEMPTS = 5  # wrong passwords per agent name within LOGIN_WINDOW_SECONDS, then a pause
 LOGIN_WINDOW_SECONDS = 300
@@ -108,6 +110,8 @@ class PortalServer:
         self._service: ConversationService | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._online: Counter[str] = Counter()
+        self._process_id = uuid.uuid4().hex  # names this process's rows of agent presence
+        self._heartbeat: asyncio.Task[None] | None = None
         self._expiries: dict[str, asyncio.TimerHandle] = {}
         self._failed_logins: dict[str, deque[float]] = {}  # per process; a name's entry goes with its last failure
         self._register_handlers()
@@ -126,10 +130,27 @@ class PortalServer:
         if self.settings.demo_agents and not await service.tickets.agents():
             for name, password, skills, supervisor, languages in DEMO_AGENTS:
                 await service.tickets.add_agent(name, password, skills, is_supervisor=supervisor, languages=languages)
+        self._heartbeat = asyncio.create_task(self._keep_presence())
 
     async def stop(self) -> None:
         if self._unsubscribe:
             self._unsubscribe()
+        if self._heartbeat:
+            self._heartbeat.cancel()
+            await asyncio.gather(self._heartbeat, return_exceptions=True)
+
+    async def _keep_presence(self) -> None:
+        """Renews this process's agents' presence, so every process knows who is on duty (customers
+        are told when nobody is); a database fault skips a beat, it never ends the loop."""
+        while True:
+            await self._report_presence()
+            await asyncio.sleep(PRESENCE_HEARTBEAT_SECONDS)
+
+    async def _report_presence(self) -> None:
+        try:
+            await self.service.agents_present(self._process_id, set(self._online))
+        except Exception:  # noqa: BLE001 - a beat is retried anyway; the log says why it failed
+            log.warning("could not record which agents are online", exc_info=True)
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -227,6 +248,7 @@ class PortalServer:
         )
         self._online[agent.name] += 1
         if self._online[agent.name] == 1:
+            await self._report_presence()
             await self.sio.emit("presence", {"agent": agent.name, "online": True}, to="agents")
         return None
 
@@ -264,6 +286,7 @@ class PortalServer:
         self._online[name] -= 1
         if self._online[name] <= 0:
             del self._online[name]
+            await self._report_presence()
             await self.sio.emit("presence", {"agent": name, "online": False}, to="agents")
         return None
 

@@ -88,7 +88,16 @@ async def show_status(text: str, event_id: str | None = None) -> None:
         await status.update()
 
 
+NOBODY_ON_DUTY = (
+    "No one from our team who handles this is online right now, so I can't promise a quick answer. "
+    "Your conversation stays open: add anything they should know (an email too, if you'd like a reply "
+    "there) and the first agent to come online will answer here, even if you have closed the chat by then."
+)
+
+
 def queue_text(position: QueuePosition) -> str:
+    if not position.agents_online:
+        return NOBODY_ON_DUTY
     place = "next in line" if position.position == 1 else f"number {position.position} in the queue"
     return f"Connecting you to an agent. You're {place}; estimated wait {_minutes(position.estimated_wait_seconds)}."
 

@@ -55,6 +55,7 @@ class QueuePosition(_Event):
     ticket_id: str
     position: int
     estimated_wait_seconds: int
+    agents_online: int  # agents with the portal open who could take this ticket; 0: nobody is coming soon
 
 
 class TicketView(BaseModel):

@@ -79,6 +79,7 @@ def _waiting_text(reason: str | None) -> str:
     return "Connecting you to an agent. They will see everything you've told us, so you won't need to repeat it."
 
 
+PRESENCE_SECONDS = 45.0  # an agent counts as on duty this long after a process last saw their portal open
 DRAFT, REPLIED = "draft", "replied"  # audit-trail kinds: a copilot draft was written, an agent replied
 
 
@@ -312,20 +313,33 @@ class ConversationService:
             self._spawn(self._refine_summary(ticket))
         return [
             StatusChange(thread_id=thread_id, mode="waiting", text=_waiting_text(ticket.reason)),
-            self._at_position(ticket, queue.get(ticket.id, 1)),
+            self._at_position(ticket, queue.get(ticket.id, 1), await self._on_duty()),
         ]
 
     async def queue_position(self, ticket: TicketView) -> QueuePosition:
         waiting = await self.tickets.open_tickets((WAITING,))
-        return self._at_position(ticket, places(waiting).get(ticket.id, 1))
+        return self._at_position(ticket, places(waiting).get(ticket.id, 1), await self._on_duty())
 
-    def _at_position(self, ticket: TicketView, position: int) -> QueuePosition:
+    async def agents_present(self, process_id: str, names: set[str]) -> None:
+        """The portal's heartbeat: these agents have it open on that process now."""
+        await self.tickets.mark_present(process_id, names)
+
+    async def _on_duty(self) -> list[AgentProfile]:
+        """The agents with the portal open now, on any process."""
+        present = await self.tickets.present_agents(PRESENCE_SECONDS)
+        return [agent for agent in await self.tickets.agents() if agent.name in present] if present else []
+
+    def _at_position(self, ticket: TicketView, position: int, on_duty: list[AgentProfile]) -> QueuePosition:
+        """The customer's place, and a wait estimated from the agents who could take the ticket now."""
         self._announced_positions[ticket.id] = position
+        able = sum(1 for agent in on_duty if agent.is_supervisor or set(agent.skills) & set(ticket.skills))
+        wait = position * self.settings.average_handle_minutes * 60 / able if able else 0
         return QueuePosition(
             thread_id=ticket.thread_id,
             ticket_id=ticket.id,
             position=position,
-            estimated_wait_seconds=int(position * self.settings.average_handle_minutes * 60),
+            estimated_wait_seconds=int(wait),
+            agents_online=able,
         )
 
     async def _announce_queue(self, skip_ticket: str | None = None) -> dict[str, int]:
@@ -336,6 +350,7 @@ class ConversationService:
         last told hears nothing (with hundreds waiting, every escalation would otherwise message them
         all); across processes each one only knows what it said itself, so everyone is told."""
         waiting = await self.tickets.open_tickets((WAITING,))
+        on_duty = await self._on_duty()
         still_waiting = {ticket.id for ticket in waiting}
         for ticket_id in [known for known in self._announced_positions if known not in still_waiting]:
             del self._announced_positions[ticket_id]
@@ -344,7 +359,7 @@ class ConversationService:
             position = positions[ticket.id]
             unchanged = self._single_process and self._announced_positions.get(ticket.id) == position
             if ticket.id != skip_ticket and not unchanged:
-                await self.bus.publish(thread_topic(ticket.thread_id), self._at_position(ticket, position))
+                await self.bus.publish(thread_topic(ticket.thread_id), self._at_position(ticket, position, on_duty))
         return positions
 
     async def _customer_to_agent(self, thread_id: str, message: ChatMessage) -> AsyncIterator[Event]:
@@ -570,7 +585,7 @@ class ConversationService:
             team = "/".join(moved.skills)
             passed = f"{agent.name} passed your conversation to our {team} team. Connecting you to an agent."
             await self.bus.publish(topic, StatusChange(thread_id=ticket.thread_id, mode="waiting", text=passed))
-            await self.bus.publish(topic, self._at_position(moved, queue.get(moved.id, 1)))
+            await self.bus.publish(topic, self._at_position(moved, queue.get(moved.id, 1), await self._on_duty()))
             await self.bus.publish(PORTAL_TOPIC, EscalationRequest(thread_id=ticket.thread_id, ticket=moved))
         await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=moved, released_by=agent.name))
         return moved

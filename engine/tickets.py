@@ -8,7 +8,7 @@ from urllib.parse import quote
 from datetime import UTC, datetime
 
 import bcrypt
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, func, inspect, select, text, update
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, delete, func, inspect, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -59,6 +59,16 @@ class AgentRow(Base):
     max_chats: Mapped[int] = mapped_column(Integer, default=3)
     avatar_url: Mapped[str] = mapped_column(String(300), default="")
     languages: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["en"])
+
+
+class PresenceRow(Base):
+    """An agent with the portal open on one process, as of that process's latest heartbeat."""
+
+    __tablename__ = "ee_agent_presence"
+
+    process_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    agent_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class TicketEventRow(Base):
@@ -344,6 +354,20 @@ class TicketStore:
         async with self._sessions() as session:
             row = await session.get(AgentRow, name)
             return _profile(row) if row else None
+
+    async def mark_present(self, process_id: str, names: set[str]) -> None:
+        """The agents with the portal open on this process, now; those gone from it are no longer present."""
+        async with self._sessions.begin() as session:
+            await session.execute(delete(PresenceRow).where(PresenceRow.process_id == process_id))
+            session.add_all(PresenceRow(process_id=process_id, agent_name=name, seen_at=_now()) for name in names)
+
+    async def present_agents(self, within_seconds: float) -> set[str]:
+        """The agents some process saw with the portal open in the last `within_seconds` (a process
+        that died stops renewing its rows, so its agents drop out on their own)."""
+        since = _now().timestamp() - within_seconds
+        async with self._sessions() as session:
+            rows = await session.execute(select(PresenceRow.agent_name, PresenceRow.seen_at))
+            return {name for name, seen in rows if (moment := _aware(seen)) and moment.timestamp() >= since}
 
     async def agents(self) -> list[AgentProfile]:
         async with self._sessions() as session:

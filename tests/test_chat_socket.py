@@ -26,6 +26,8 @@ async def test_a_knowledge_base_answer_streams_token_by_token(app):
 
 
 async def test_asking_for_a_person_shows_the_connecting_status_and_queue_position(app):
+    await app.add_agent("Ada", ["General"])
+    agent = await PortalAgent(app, "Ada").connect()
     customer = await ChainlitCustomer(app).connect()
     try:
         await customer.say("I need to speak to a human please")
@@ -34,6 +36,27 @@ async def test_asking_for_a_person_shows_the_connecting_status_and_queue_positio
         await customer.text_shown("estimated wait")
     finally:
         await customer.close()
+        await agent.close()
+
+
+async def test_with_nobody_on_duty_the_customer_is_told_and_a_later_reply_still_reaches_them(app):
+    await app.add_agent("Late", ["Shipping"])
+    customer = await ChainlitCustomer(app).connect()
+    agent = None
+    try:
+        await customer.say("my hub order never arrived, I want a person. you can reach me at kai@example.com")
+        told = await customer.text_shown("No one from our team who handles this is online right now")
+        assert "estimated wait" not in told["output"]
+        agent = await PortalAgent(app, "Late").connect()  # an agent comes online later
+        ticket = next(t for t in (await agent.call("queue"))["tickets"] if t["thread_id"] == customer.thread_id)
+        assert ticket["customer_facts"]["email"] == "kai@example.com"  # the way to reach them
+        assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+        assert (await agent.call("reply", {"ticket_id": ticket["id"], "text": "Sorry for the wait, Late here."}))["ok"]
+        await customer.message_from("Late", "Late here")
+    finally:
+        await customer.close()
+        if agent:
+            await agent.close()
 
 
 async def test_an_agent_reply_reaches_the_customer_under_the_agents_name(app):
@@ -147,6 +170,8 @@ async def test_a_resolved_conversation_asks_for_a_rating_and_stores_it(app):
         assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
         assert (await agent.call("resolve", {"ticket_id": ticket["id"]}))["ok"]
         prompt = await customer.message_from("Support", "How did we do?")
+        # The stars follow the message, one event each.
+        await customer.log.wait_for("action", lambda a: a["forId"] == prompt["id"] and a["payload"].get("rating") == 5)
         actions = [a for a in customer.log.named("action") if a["forId"] == prompt["id"]]
         assert sorted(a["payload"]["rating"] for a in actions) == [1, 2, 3, 4, 5]
         four = next(a for a in actions if a["payload"]["rating"] == 4)

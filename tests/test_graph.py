@@ -221,6 +221,7 @@ async def test_an_agent_clicking_claim_on_many_tickets_at_once_stays_within_thei
 async def test_a_waiting_customer_learns_their_place_as_the_queue_moves(service):
     first, second, third = Recorder(), Recorder(), Recorder()
     dana = await service.tickets.add_agent("Dana", "pw", ["General"])
+    await service.agents_present("portal-process", {"Dana"})  # Dana has the portal open
     for thread_id, recorder in (("q-1", first), ("q-2", second), ("q-3", third)):
         service.bus.subscribe(thread_topic(thread_id), recorder)
     one = await escalated_ticket(service, "q-1", "I want a human")
@@ -378,3 +379,19 @@ async def test_a_run_cut_short_after_its_ticket_opened_is_completed_when_an_agen
     assert [t.id for t in await service.tickets.open_tickets() if t.thread_id == "t-crash"] == [opened.id]
     await service.reply(opened.id, dana, "Hi, Dana here.")
     assert [m["role"] for m in await service.history("t-crash")] == ["customer", "agent"]
+
+
+async def test_the_wait_is_estimated_from_the_agents_on_duty_for_the_tickets_skills(service):
+    await service.tickets.add_agent("Dana", "pw", ["General"])
+    await service.tickets.add_agent("Eli", "pw", ["General"])
+    await service.tickets.add_agent("Sam", "pw", ["Technical"])
+    nobody = [e for e in await say(service, "w-1", "I want a human") if e.type == "queue_position"]
+    assert nobody[0].agents_online == 0 and nobody[0].estimated_wait_seconds == 0
+    await service.agents_present("portal-a", {"Dana", "Sam"})
+    await service.agents_present("portal-b", {"Eli"})
+    ticket = await service.tickets.open_for_thread("w-1")
+    place = await service.queue_position(ticket)
+    assert place.agents_online == 2  # Dana and Eli take General; Sam does not
+    assert place.estimated_wait_seconds == int(service.settings.average_handle_minutes * 60 / 2)
+    await service.agents_present("portal-b", set())  # Eli closed the portal
+    assert (await service.queue_position(ticket)).agents_online == 1
