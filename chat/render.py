@@ -7,6 +7,7 @@ import contextvars
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 import chainlit as cl
 from chainlit.chat_context import chat_context
@@ -96,6 +97,13 @@ NOBODY_ON_DUTY = (
 
 
 def queue_text(position: QueuePosition) -> str:
+    if position.opens_at:
+        opens = datetime.fromisoformat(position.opens_at)
+        return (
+            f"Our team is away right now (our hours: {position.business_hours}); they are back on "
+            f"{opens:%A %-d %B at %H:%M}. Your conversation stays open: add anything they should know (an "
+            "email too, if you'd like a reply there) and an agent will answer here, even if you have closed the chat by then."
+        )
     if not position.agents_online:
         return NOBODY_ON_DUTY
     place = "next in line" if position.position == 1 else f"number {position.position} in the queue"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from datetime import date
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from .business_hours import BusinessHours
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -53,6 +56,9 @@ class Settings(BaseSettings):
 
     max_message_chars: int = Field(default=4000, alias="MAX_MESSAGE_CHARS")
     average_handle_minutes: float = Field(default=4.0, alias="AVERAGE_HANDLE_MINUTES")
+    # When people are at the desk (empty: always); outside them a handoff says when they are back.
+    business_hours_text: str = Field(default="", alias="BUSINESS_HOURS")
+    holidays: Annotated[list[date], NoDecode] = Field(default=[], alias="HOLIDAYS")
 
     # Customer chat: a site that knows its customers names the header its proxy sets.
     customer_id_header: str = Field(default="", alias="CUSTOMER_ID_HEADER")
@@ -69,6 +75,23 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [skill.strip() for skill in value.split(",") if skill.strip()]
         return value
+
+    @field_validator("holidays", mode="before")
+    @classmethod
+    def _split_holidays(cls, value: object) -> object:
+        # HOLIDAYS=2026-12-25,2026-12-26
+        if isinstance(value, str):
+            return [day.strip() for day in value.split(",") if day.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _hours_are_readable(self) -> Settings:
+        _ = self.business_hours  # a BUSINESS_HOURS that cannot be read stops the start with its reason
+        return self
+
+    @cached_property
+    def business_hours(self) -> BusinessHours | None:
+        return BusinessHours.parse(self.business_hours_text, self.holidays) if self.business_hours_text.strip() else None
 
     @field_validator("intent_examples", "model_cache_dir", mode="before")
     @classmethod

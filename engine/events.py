@@ -56,6 +56,8 @@ class QueuePosition(_Event):
     position: int
     estimated_wait_seconds: int
     agents_online: int  # agents with the portal open who could take this ticket; 0: nobody is coming soon
+    opens_at: str | None = None  # outside business hours: when the desk opens (ISO 8601, the desk's offset)
+    business_hours: str | None = None  # as configured ("Mon-Fri 09:00-18:00 Europe/Berlin"), when closed
 
 
 class TicketView(BaseModel):

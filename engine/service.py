@@ -13,6 +13,7 @@ import uuid
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, aclosing, asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from langgraph.types import Command
@@ -53,7 +54,15 @@ from .queue import places
 from .signals import sentiment
 from .storage import make_lock_engine, make_sql_engine, open_checkpointer
 from .text import storable
-from .tickets import ASSIGNED, HANDED_BACK, RESOLVED, WAITING, WITHDRAWN, AgentProfile, TicketStore
+from .tickets import (
+    ASSIGNED,
+    HANDED_BACK,
+    RESOLVED,
+    WAITING,
+    WITHDRAWN,
+    AgentProfile,
+    TicketStore,
+)
 from .transcript import TranscriptStore
 from .understanding import Understanding, load_understanding
 
@@ -334,12 +343,16 @@ class ConversationService:
         self._announced_positions[ticket.id] = position
         able = sum(1 for agent in on_duty if agent.is_supervisor or set(agent.skills) & set(ticket.skills))
         wait = position * self.settings.average_handle_minutes * 60 / able if able else 0
+        hours, now = self.settings.business_hours, datetime.now(UTC)
+        closed = hours is not None and not hours.is_open(now)
         return QueuePosition(
             thread_id=ticket.thread_id,
             ticket_id=ticket.id,
             position=position,
             estimated_wait_seconds=int(wait),
             agents_online=able,
+            opens_at=hours.next_opening(now).isoformat() if hours and closed else None,
+            business_hours=hours.text if hours and closed else None,
         )
 
     async def _announce_queue(self, skip_ticket: str | None = None) -> dict[str, int]:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from engine.brief import write_brief
+from engine.business_hours import BusinessHours
 from engine.events import PORTAL_TOPIC, thread_topic
 from engine.service import ActionRefused, ConversationService
+from tests.conftest import settings_for
 from tests.helpers import Recorder, kinds, race_one_agent_for_tickets, say
 
 
@@ -395,3 +399,30 @@ async def test_the_wait_is_estimated_from_the_agents_on_duty_for_the_tickets_ski
     assert place.estimated_wait_seconds == int(service.settings.average_handle_minutes * 60 / 2)
     await service.agents_present("portal-b", set())  # Eli closed the portal
     assert (await service.queue_position(ticket)).agents_online == 1
+
+
+def test_business_hours_say_when_the_desk_is_open_and_when_it_opens_next():
+    hours = BusinessHours.parse("Mon-Fri 09:00-18:00; Sat 10:00-14:00 Europe/Berlin", [date(2026, 12, 25)])
+    berlin = ZoneInfo("Europe/Berlin")
+    assert hours.is_open(datetime(2026, 12, 1, 10, 0, tzinfo=berlin))  # a Tuesday morning
+    assert not hours.is_open(datetime(2026, 12, 1, 18, 0, tzinfo=berlin))
+    assert hours.next_opening(datetime(2026, 12, 5, 15, 0, tzinfo=berlin)) == datetime(2026, 12, 7, 9, 0, tzinfo=berlin)
+    assert hours.next_opening(datetime(2026, 12, 24, 19, 0, tzinfo=berlin)) == datetime(2026, 12, 26, 10, 0, tzinfo=berlin)
+    for wrong in ("Mon-Fri 9-18 Europe/Berlin", "Mon-Fri 09:00-18:00 Mars/Base", "Funday 09:00-18:00 UTC", "Mon 18:00-09:00 UTC"):
+        with pytest.raises(ValueError, match="BUSINESS_HOURS"):
+            BusinessHours.parse(wrong)
+
+
+async def test_outside_business_hours_the_customer_is_told_when_people_are_back(tmp_path):
+    today = datetime.now(ZoneInfo("UTC")).date()
+    holidays = f"{today},{today + timedelta(days=1)}"  # closed today and tomorrow
+    service = await ConversationService.open(settings_for(tmp_path, BUSINESS_HOURS="Mon-Sun 00:00-23:59 UTC", HOLIDAYS=holidays))
+    try:
+        await service.tickets.add_agent("Dana", "pw", ["General"])
+        await service.agents_present("portal-process", {"Dana"})
+        (place,) = [e for e in await say(service, "h-1", "I want a human") if e.type == "queue_position"]
+        assert place.business_hours == "Mon-Sun 00:00-23:59 UTC"
+        assert place.opens_at is not None and datetime.fromisoformat(place.opens_at).date() == today + timedelta(days=2)
+        assert (await service.tickets.open_for_thread("h-1")).status == "waiting"  # the message is taken all the same
+    finally:
+        await service.close()
