@@ -258,6 +258,10 @@ async def test_the_pages_load_nothing_from_another_host_not_even_an_image_in_a_m
         page.on("request", lambda request: asked.append(request.url) if outside(request.url) else None)
         page.on("requestfailed", lambda request: refused.append(request.url) if request.failure == "csp" else None)
 
+    portal, _ = await open_portal(browser, app, "Remy")
+    watch(portal)
+    await portal.reload()
+    await portal.locator("#connection", has_text="live").wait_for(timeout=15_000)
     customer = await open_chat(browser, app)
     watch(customer)
     await customer.reload()
@@ -265,10 +269,6 @@ async def test_the_pages_load_nothing_from_another_host_not_even_an_image_in_a_m
     pixel = "http://tracker.invalid/pixel.png"
     await ask(customer, f"I want to talk to a person ![x]({pixel}) !![y]({pixel})")
     await customer.get_by_text("Connecting you to an agent").first.wait_for(timeout=30_000)
-    portal, _ = await open_portal(browser, app, "Remy")
-    watch(portal)
-    await portal.reload()
-    await portal.locator("#connection", has_text="live").wait_for(timeout=15_000)
     card = portal.locator("#queue .ticket").filter(has_text="talk to a person")
     await card.first.locator("button.claim").click()
     await portal.locator("#messages li.customer").first.wait_for(timeout=15_000)
