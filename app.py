@@ -31,6 +31,7 @@ from chat.render import (
     show_in_other_tabs,
     support_message,
     thread_renderer,
+    without_images,
 )
 from chat.resume import add_missing_messages, restore_status_line
 from chat.subscriptions import ThreadSubscriptions
@@ -136,13 +137,14 @@ async def on_customer_message(message: cl.Message) -> None:
     answer: cl.Message | None = None
     said = [message]  # what the customer's other tabs should show when the turn is over
     stored, notices = engine().prepare_customer_text(message.content)
-    if stored != message.content:
-        message.content = stored  # Chainlit stored the message before this hook: the stored copy too
+    shown = without_images(stored)  # the engine keeps the customer's words; the chat shows images as links
+    if shown != message.content:
+        message.content = shown  # Chainlit stored the message before this hook: the stored copy too
         await message.update()
     for notice in notices:
         await cl.context.emitter.send_toast(notice, "warning")
     try:
-        async with aclosing(engine().customer_message(_thread_id(), message.content, message.id)) as events:
+        async with aclosing(engine().customer_message(_thread_id(), stored, message.id)) as events:
             async for event in events:
                 if event.type == "token_stream":
                     answer = answer or cl.Message(id=event.message_id, author=ASSISTANT, content="", created_at=utc_now())

@@ -49,10 +49,15 @@ async def remove_stop_notice() -> None:
 _NO_IMAGES = re.compile(r"!+(?=\[)")
 
 
+def without_images(text: str) -> str:
+    """Markdown images as links: a browser showing the text fetches nothing the writer named."""
+    return _NO_IMAGES.sub("", text)
+
+
 def agent_text(name: str, text: str) -> str:
     """An agent's words as the customer sees them: under their name, where Chainlit shows only an
-    initial. A markdown image stays a link: the customer's browser fetches nothing an agent names."""
-    return f"**{name}** · support team\n\n{_NO_IMAGES.sub('', text)}"
+    initial, with any image as a link."""
+    return f"**{name}** · support team\n\n{without_images(text)}"
 
 
 def support_message(text: str, *, status: bool = False, **extra: object) -> cl.Message:

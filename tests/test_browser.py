@@ -277,5 +277,7 @@ async def test_the_pages_load_nothing_from_another_host_not_even_an_image_in_a_m
     await customer.get_by_text("Here you go").first.wait_for(timeout=15_000)
     await customer.reload()  # and again after a reload, from the stored history
     await customer.get_by_text("Here you go").first.wait_for(timeout=30_000)
+    assert await customer.locator(f'img[src="{pixel}"]').count() == 0  # shown as links, in both directions
+    assert await customer.locator(f'a[href="{pixel}"]').count() >= 2
     assert "cdn.jsdelivr.net" not in " ".join(asked)  # Chainlit's KaTeX stylesheet is no longer asked for
     assert sorted(asked) == sorted(refused), asked  # anything else (the pixels) never left the browser
