@@ -239,11 +239,9 @@ class ConversationService:
             "at": now_iso(),
         }
         async with self._thread_lock(thread_id):
-            paused = await self._paused_for_human(thread_id)
-            if paused and self.context.understanding.turns.read(text, after_answer=False).label == "closing":
-                # "never mind, sorted it" while still in the queue: nobody is needed any more.
-                paused = await self._withdraw(thread_id) is None
-            handling = self._customer_to_agent if paused else self._assistant_turn
+            # A "thanks" while waiting is no withdrawal ("ok thanks, I'll wait"): leaving the queue is the
+            # status line's button until the classifier learns a label for it.
+            handling = self._customer_to_agent if await self._paused_for_human(thread_id) else self._assistant_turn
             # The turn runs in a task of its own and stops through its stop signal, which the answer
             # node watches beside the LLM stream: so stopping works wherever our consumer is suspended.
             stop = self.context.stop_requests[thread_id] = asyncio.Event()
@@ -426,16 +424,12 @@ class ConversationService:
     async def leave_queue(self, thread_id: str) -> TicketView | None:
         """The customer no longer needs a person: their ticket, if it still waits, closes as withdrawn
         and the assistant is back. None when no ticket of theirs waits (an agent already has it)."""
-        async with self._thread_lock(thread_id):
-            return await self._withdraw(thread_id)
-
-    async def _withdraw(self, thread_id: str) -> TicketView | None:
-        """`leave_queue` for a caller holding the thread lock (a claim, which takes it too, cannot interleave)."""
-        ticket = await self.tickets.open_for_thread(thread_id)
-        if ticket is None or ticket.status != WAITING or not await self._paused_for_human(thread_id):
-            return None
-        await self._resume(thread_id, {"kind": "withdraw"})
-        withdrawn = await self.tickets.close(ticket.id, "customer", WITHDRAWN, only_from=(WAITING,))
+        async with self._thread_lock(thread_id):  # a claim takes it too: the two cannot interleave
+            ticket = await self.tickets.open_for_thread(thread_id)
+            if ticket is None or ticket.status != WAITING or not await self._paused_for_human(thread_id):
+                return None
+            await self._resume(thread_id, {"kind": "withdraw"})
+            withdrawn = await self.tickets.close(ticket.id, "customer", WITHDRAWN, only_from=(WAITING,))
         assert withdrawn is not None, "no claim can run while the thread lock is held"
         await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=thread_id, ticket=withdrawn))
         left = "You've left the queue, so no one will join. I'm here if you need anything else."

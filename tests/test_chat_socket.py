@@ -353,16 +353,18 @@ async def test_a_waiting_customer_leaves_the_queue_with_the_button_and_the_agent
         await agent.close()
 
 
-async def test_a_waiting_customer_who_says_never_mind_leaves_the_queue_and_is_answered(app):
+async def test_a_thank_you_while_waiting_keeps_the_customer_in_the_queue(app):
     await app.add_agent("Pia", ["General"])
     agent = await PortalAgent(app, "Pia").connect()
     customer = await ChainlitCustomer(app).connect()
     try:
         ticket = await escalate(customer, agent)
-        await customer.say("never mind, I sorted it out myself, thanks!")
-        await agent.log.wait_for("ticket_updated", lambda t: t["id"] == ticket["id"] and t["status"] == "withdrawn")
-        await customer.message_from("Assistant", "anything else")
-        assert not [m for m in agent.log.named("customer_message") if m["ticket_id"] == ticket["id"]]
+        await customer.say("ok thanks, I'll wait")
+        await customer.log.wait_for("toast", lambda t: "Delivered" in t["message"])
+        assert not [t for t in agent.log.named("ticket_updated") if t["id"] == ticket["id"] and t["status"] == "withdrawn"]
+        assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+        opened = await agent.call("open", {"ticket_id": ticket["id"]})
+        assert opened["messages"][-1]["content"] == "ok thanks, I'll wait"
     finally:
         await customer.close()
         await agent.close()
