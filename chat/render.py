@@ -155,14 +155,13 @@ async def render(event: Event) -> None:
                     await show_status(event.text, event.event_id)
         case "queue_position":
             status: cl.Message | None = cl.user_session.get(_STATUS)
-            if status is not None and (status.metadata or {}).get("queue"):
-                # The place moved: a new line at the bottom, where the customer is looking.
+            if status is not None and status.actions:  # a queue line (it has the leave button): the place moved
+                # A new line at the bottom, where the customer is looking.
                 await _drop_leave_button()
                 cl.user_session.set(_STATUS, None)
             await show_status(queue_text(event), event.event_id)
             shown: cl.Message | None = cl.user_session.get(_STATUS)
             if shown is not None and not shown.actions:
-                shown.metadata = {**(shown.metadata or {}), "queue": True}
                 shown.actions = [cl.Action(name=LEAVE_QUEUE, payload={}, label="I no longer need a person")]
                 await shown.update()
         case "agent_joined":

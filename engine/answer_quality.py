@@ -14,7 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models import LanguageModelInput
+from langchain_core.messages import BaseMessage
+from langchain_core.runnables import Runnable
 
 from .assessment import analyze_latest_turn
 from .config import Settings
@@ -81,18 +83,21 @@ class AnswerReport:
 
 
 def answer_question(
-    question: str, settings: Settings, knowledge: KnowledgeBase, understanding: Understanding, model: BaseChatModel
+    question: str,
+    settings: Settings,
+    knowledge: KnowledgeBase,
+    understanding: Understanding,
+    answer_model: Runnable[LanguageModelInput, BaseMessage],
 ) -> tuple[bool, str, str | None]:
-    """(handed off, the answer's text, its source article title) for a customer's opening message."""
+    """(handed off, the answer's text, its source article title) for a customer's opening message;
+    `answer_model` is the chat model with the handoff tool bound, as the graph's answer node has it."""
     messages: list[dict[str, Any]] = [{"role": "customer", "author": "Customer", "content": question}]
     turn = analyze_latest_turn(
         messages, previous_frustration=None, previous_language=None, understanding=understanding, knowledge=knowledge, settings=settings
     )
     if turn.reason:
         return True, "", None
-    reply = model.bind_tools([handoff_tool(settings.skills)]).invoke(
-        answer_prompt(messages, turn.retrieval, turn.reading.label, turn.language)
-    )
+    reply = answer_model.invoke(answer_prompt(messages, turn.retrieval, turn.reading.label, turn.language))
     if handoff_call(reply, settings.skills):
         return True, "", None
     return False, str(reply.content), turn.retrieval.articles[0] if turn.retrieval.articles else None
@@ -101,7 +106,9 @@ def answer_question(
 def answer_report(lines: Iterable[str], settings: Settings) -> AnswerReport:
     knowledge = KnowledgeBase(settings.kb_dir, settings.model_cache_path)
     understanding = load_understanding(settings.model_cache_path, settings.intent_examples)
-    model = make_chat_model(settings, knowledge, understanding.turns.handoff_words)
+    answer_model = make_chat_model(settings, knowledge, understanding.turns.handoff_words).bind_tools(
+        [handoff_tool(settings.skills)]
+    )
     titles = {passage.article: passage.title for passage in knowledge.passages}
     report = AnswerReport()
     for number, line in enumerate(lines, start=1):
@@ -115,7 +122,7 @@ def answer_report(lines: Iterable[str], settings: Settings) -> AnswerReport:
         except (ValueError, KeyError, TypeError) as problem:
             report.errors.append(f"line {number}: {problem}")
             continue
-        handed_off, content, source = answer_question(question, settings, knowledge, understanding, model)
+        handed_off, content, source = answer_question(question, settings, knowledge, understanding, answer_model)
         plain = _MARKUP.sub("", content).lower()
         report.answered.append(
             AnsweredQuestion(

@@ -57,7 +57,7 @@ class Composer:
         if kind == "closing":
             return replies["closing"]
         if kind == "greeting":
-            return self.greeting(question, earlier, replies)
+            return self.greeting(question, replies)
         if kind == "recall":
             return self.recall(question, earlier)
         retrieval = self.knowledge.search(question, language=language)
@@ -85,7 +85,7 @@ class Composer:
             body = body[:QUOTE_LIMIT].rsplit("\n\n", 1)[0] + "\n\n…"
         return body
 
-    def greeting(self, text: str, earlier: list[Said], replies: dict[str, str]) -> str:
+    def greeting(self, text: str, replies: dict[str, str]) -> str:
         """A hello; when the customer introduced themselves, one that says what we noted."""
         facts = customer_facts([text])
         if not facts:

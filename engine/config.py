@@ -68,20 +68,12 @@ class Settings(BaseSettings):
     portal_token_hours: float = Field(default=12.0, alias="PORTAL_TOKEN_HOURS")
     demo_agents: bool = Field(default=True, alias="DEMO_AGENTS")
 
-    @field_validator("skills", mode="before")
+    @field_validator("skills", "holidays", mode="before")
     @classmethod
-    def _split_skills(cls, value: object) -> object:
-        # SKILLS=Billing,Technical reads better in an env file than a JSON list.
+    def _split_commas(cls, value: object) -> object:
+        # SKILLS=Billing,Technical and HOLIDAYS=2026-12-25,2026-12-26 read better in an env file than JSON lists.
         if isinstance(value, str):
-            return [skill.strip() for skill in value.split(",") if skill.strip()]
-        return value
-
-    @field_validator("holidays", mode="before")
-    @classmethod
-    def _split_holidays(cls, value: object) -> object:
-        # HOLIDAYS=2026-12-25,2026-12-26
-        if isinstance(value, str):
-            return [day.strip() for day in value.split(",") if day.strip()]
+            return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
     @model_validator(mode="after")

@@ -143,8 +143,9 @@ class KnowledgeBase:
         shipped = _shipped_models(cache_dir.resolve())
         if kb_dir.resolve() == SHIPPED_KB:
             return shipped
-        questions = [row for path in sorted(kb_dir.glob(OWN_QUESTION_FILES)) for row in _read_labeled(path)]
-        key = _fingerprint([*paths, *sorted(kb_dir.glob(OWN_QUESTION_FILES))])
+        question_files = sorted(kb_dir.glob(OWN_QUESTION_FILES))
+        questions = [row for path in question_files for row in _read_labeled(path)]
+        key = _fingerprint([*paths, *question_files])
         sections = cached(
             cache_dir, f"sections-{key}", SectionClassifier, lambda: SectionClassifier(self._passage_texts(), self._examples(questions))
         )
@@ -242,21 +243,15 @@ class KnowledgeBase:
         top_score = float(scores.max()) or 1.0
         coverage = {index: self._coverage(question_terms, index) for index in indices}
         asked = asked_kinds(question, language)
-        weight_total = sum(self._idf.get(term, self._unknown_idf) for term in question_terms)
         features = []
         for index in indices:
             article = self._article_passages[self.passages[index].article]
-            heading_covered = sum(
-                self._idf.get(term, self._unknown_idf)
-                for term in question_terms
-                if any(variant in self._heading_terms[index] for variant in expand(term))
-            )
             fit = (
                 coverage[index],
                 float(dense[index]),
                 float(heading_dense[index]),
                 float(scores[index]) / top_score,
-                heading_covered / weight_total,
+                self._share(question_terms, self._heading_terms[index]),
                 float(dense[article].max()),
                 max(coverage.get(sibling, 0.0) for sibling in article),
                 float(by_section[index]),
@@ -327,7 +322,10 @@ class KnowledgeBase:
 
     def _coverage(self, question_terms: list[str], index: int) -> float:
         """IDF-weighted share of the question's terms that the passage (or its article's titles) contains."""
-        available = self._available(index)
+        return self._share(question_terms, self._available(index))
+
+    def _share(self, question_terms: list[str], available: set[str]) -> float:
+        """IDF-weighted share of the question's terms (or their synonyms) among `available`."""
         weight_total = covered = 0.0
         for term in question_terms:
             weight = self._idf.get(term, self._unknown_idf)

@@ -315,12 +315,12 @@ class ConversationService:
         ticket = await self.tickets.get(update["ticket_id"])
         assert ticket is not None, "the escalate node opened this ticket"
         await self.bus.publish(PORTAL_TOPIC, EscalationRequest(thread_id=thread_id, ticket=ticket))
-        queue = await self._announce_queue(skip_ticket=ticket.id)
+        place = await self._announce_queue(newsworthy=ticket) or await self.queue_position(ticket)
         if self.settings.uses_llm_endpoint and MODEL_SUMMARY not in ticket.summary:  # not summarised by its tool call
             self._spawn(self._refine_summary(ticket))
         return [
             StatusChange(thread_id=thread_id, mode="waiting", text=_waiting_text(ticket.reason)),
-            self._at_position(ticket, queue.get(ticket.id, 1), await self._on_duty()),
+            place,
         ]
 
     async def queue_position(self, ticket: TicketView) -> QueuePosition:
@@ -353,9 +353,9 @@ class ConversationService:
             business_hours=hours.text if hours and closed else None,
         )
 
-    async def _announce_queue(self, skip_ticket: str | None = None) -> dict[str, int]:
+    async def _announce_queue(self, newsworthy: TicketView | None = None) -> QueuePosition | None:
         """Tells each waiting customer whose place changed their new place after the queue moved, but
-        `skip_ticket`'s, which the caller tells with its own news; returns every waiting ticket's place.
+        `newsworthy`'s customer, whom the caller tells with its own news: returns that place, if it waits.
 
         One query for the whole queue. In a single process, a customer whose place is what they were
         last told hears nothing (with hundreds waiting, every escalation would otherwise message them
@@ -366,12 +366,14 @@ class ConversationService:
         for ticket_id in [known for known in self._announced_positions if known not in still_waiting]:
             del self._announced_positions[ticket_id]
         positions = places(waiting)
+        news: QueuePosition | None = None
         for ticket in waiting:
             position = positions[ticket.id]
-            unchanged = self._single_process and self._announced_positions.get(ticket.id) == position
-            if ticket.id != skip_ticket and not unchanged:
+            if newsworthy and ticket.id == newsworthy.id:
+                news = self._at_position(ticket, position, on_duty)
+            elif not (self._single_process and self._announced_positions.get(ticket.id) == position):
                 await self.bus.publish(thread_topic(ticket.thread_id), self._at_position(ticket, position, on_duty))
-        return positions
+        return news
 
     async def _customer_to_agent(self, thread_id: str, message: ChatMessage) -> AsyncIterator[Event]:
         ticket = await self.tickets.open_for_thread(thread_id)
@@ -588,11 +590,11 @@ class ConversationService:
             assert target is not None
             await self.bus.publish(topic, AgentJoined(thread_id=ticket.thread_id, ticket_id=ticket.id, agent_name=target.name, avatar_url=target.avatar_url))
         else:
-            queue = await self._announce_queue(skip_ticket=moved.id)
+            place = await self._announce_queue(newsworthy=moved) or await self.queue_position(moved)
             team = "/".join(moved.skills)
             passed = f"{agent.name} passed your conversation to our {team} team. Connecting you to an agent."
             await self.bus.publish(topic, StatusChange(thread_id=ticket.thread_id, mode="waiting", text=passed))
-            await self.bus.publish(topic, self._at_position(moved, queue.get(moved.id, 1), await self._on_duty()))
+            await self.bus.publish(topic, place)
             await self.bus.publish(PORTAL_TOPIC, EscalationRequest(thread_id=ticket.thread_id, ticket=moved))
         await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=moved, released_by=agent.name))
         return moved
@@ -665,7 +667,7 @@ class ConversationService:
                 draft = {"draft_id": entry["detail"]["draft_id"], "content": entry["detail"]["content"], "stale": False}
             elif draft and entry["kind"] in ("draft_sent", "draft_discarded") and entry["detail"].get("draft_id") == draft["draft_id"]:
                 draft = None
-            elif draft and entry["kind"] == "replied":
+            elif draft and entry["kind"] == REPLIED:
                 draft["stale"] = True
         return draft
 
