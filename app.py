@@ -24,9 +24,10 @@ from chat.render import (
     LEAVE_QUEUE,
     RATING_PROMPT,
     connected_sessions,
+    connected_socket_count,
     queue_text,
-    remove_stop_notice,
     remember_agent,
+    remove_stop_notice,
     render,
     show_in_other_tabs,
     support_message,
@@ -37,7 +38,10 @@ from chat.resume import add_missing_messages, restore_status_line
 from chat.subscriptions import ThreadSubscriptions
 from chat.typing import typing_route
 from engine.config import get_settings
+from engine.logs import about_conversation, configure_logging
+from engine.metrics import CHAT_SOCKETS
 from engine.service import ActionRefused, ConversationService
+from ops.endpoints import operator_routes
 
 log = logging.getLogger("escalation_engine")
 restore_stock_asyncio()
@@ -47,11 +51,13 @@ if drop_placeholder_key():
         "Put the key in .env or unset CI to use your LLM."
     )
 settings = get_settings()
+configure_logging(settings.log_format)
 ensure_auth_secret(settings.data_dir)
 portal = PortalServer(settings)
+CHAT_SOCKETS.set_function(connected_socket_count)
 
 # Routes must sit ahead of Chainlit's catch-all GET route, which is registered before this file loads.
-chainlit_app.router.routes[0:0] = [avatar_route, *portal.routes()]
+chainlit_app.router.routes[0:0] = [avatar_route, *portal.routes(), *operator_routes(settings, lambda: service)]
 chainlit_app.add_middleware(ResumeLatestThread, settings=settings)
 chainlit_app.add_middleware(CustomerSignIn, id_header=settings.customer_id_header)
 chainlit_app.add_middleware(SameOriginPages)
@@ -71,6 +77,7 @@ chainlit_app.router.routes.insert(0, typing_route(settings, engine))
 @cl.on_app_startup
 async def start_engine() -> None:
     global service, subscriptions
+    configure_logging(settings.log_format)  # again: uvicorn set up its own loggers since this file loaded
     try:
         await create_history_tables(settings)
         service = await ConversationService.open(settings)
@@ -134,7 +141,6 @@ async def leave_chat() -> None:
 
 @cl.on_message
 async def on_customer_message(message: cl.Message) -> None:
-    answer: cl.Message | None = None
     said = [message]  # what the customer's other tabs should show when the turn is over
     stored, notices = engine().prepare_customer_text(message.content)
     shown = without_images(stored)  # the engine keeps the customer's words; the chat shows images as links
@@ -143,6 +149,12 @@ async def on_customer_message(message: cl.Message) -> None:
         await message.update()
     for notice in notices:
         await cl.context.emitter.send_toast(notice, "warning")
+    with about_conversation(thread_id=_thread_id()):
+        await _run_customer_turn(message, stored, said)
+
+
+async def _run_customer_turn(message: cl.Message, stored: str, said: list[cl.Message]) -> None:
+    answer: cl.Message | None = None
     try:
         async with aclosing(engine().customer_message(_thread_id(), stored, message.id)) as events:
             async for event in events:

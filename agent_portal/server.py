@@ -27,6 +27,8 @@ from starlette.staticfiles import StaticFiles
 from chat.identity import stored_secret
 from engine.config import Settings
 from engine.events import PORTAL_TOPIC, Event, TicketView
+from engine.logs import about_conversation
+from engine.metrics import PORTAL_SOCKETS
 from engine.service import PRESENCE_SECONDS, ActionRefused, ConversationService
 from engine.tickets import WAITING, AgentProfile
 
@@ -40,6 +42,7 @@ from .protocol import (
     TransferRequest,
     TypingRequest,
 )
+from .reports import ReportRoutes
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -114,6 +117,8 @@ class PortalServer:
         self._heartbeat: asyncio.Task[None] | None = None
         self._expiries: dict[str, asyncio.TimerHandle] = {}
         self._failed_logins: dict[str, deque[float]] = {}  # per process; a name's entry goes with its last failure
+        self._reports = ReportRoutes(self.tokens, lambda: self.service, STATIC, PAGE_SECURITY_HEADERS)
+        PORTAL_SOCKETS.set_function(lambda: len(self._expiries))  # one entry per connected agent socket
         self._register_handlers()
 
     # ----- lifecycle and HTTP -----------------------------------------------------------------
@@ -157,6 +162,7 @@ class PortalServer:
             Mount("/portal/socket.io", socketio.ASGIApp(self.sio, socketio_path="")),
             Route("/portal", self._page, methods=["GET"]),
             Route("/portal/login", self._login, methods=["POST"]),
+            *self._reports.routes(),
             Mount("/portal/static", StaticFiles(directory=STATIC)),
             Mount("/portal/vendor", StaticFiles(directory=SOCKET_IO_CLIENT, check_dir=False)),
         ]
@@ -316,7 +322,8 @@ class PortalServer:
                 return _error("your agent account no longer exists")
             await self._join_rooms(sid, session, agent)
             try:
-                return {"ok": True, **await action(agent, request)}
+                with about_conversation(ticket_id=getattr(request, "ticket_id", None)):
+                    return {"ok": True, **await action(agent, request)}
             except ActionRefused as refused:
                 return _error(str(refused))
 

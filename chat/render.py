@@ -209,6 +209,11 @@ def live_sessions(thread_id: str) -> list[WebsocketSession]:
     return [session for session in list(ws_sessions_id.values()) if session.thread_id == thread_id]
 
 
+def connected_socket_count() -> int:
+    """Customer chat sockets connected to this process now."""
+    return sum(1 for session in list(ws_sessions_id.values()) if sio.manager.is_connected(session.socket_id, "/"))
+
+
 def connected_sessions(thread_id: str) -> list[WebsocketSession]:
     """The thread's sessions whose socket is connected right now."""
     return [session for session in live_sessions(thread_id) if sio.manager.is_connected(session.socket_id, "/")]

@@ -63,6 +63,9 @@ class EventBus:
     async def start(self) -> None:
         pass
 
+    async def ping(self) -> None:
+        """Returns when the bus can carry events now (in process: always); raises when it cannot."""
+
     async def close(self) -> None:
         pass
 
@@ -98,6 +101,9 @@ class RedisEventBus(EventBus):
         self._last_id = newest[0][0].decode() if newest else "0-0"
         self.connected = True
         self._listener = asyncio.create_task(self._listen(), name="redis-event-bus")
+
+    async def ping(self) -> None:
+        await self._redis.ping()
 
     async def _publish_shared(self, topic: str, event: Event) -> None:
         entry = (topic, event.model_dump_json())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     portal_secret: str = Field(default="", alias="PORTAL_SECRET")  # empty: generated into DATA_DIR
     portal_token_hours: float = Field(default=12.0, alias="PORTAL_TOKEN_HOURS")
     demo_agents: bool = Field(default=True, alias="DEMO_AGENTS")
+
+    # Operating it: JSON log lines for a log pipeline; a bearer token that /metrics asks for (empty: open).
+    log_format: Literal["text", "json"] = Field(default="text", alias="LOG_FORMAT")
+    metrics_token: str = Field(default="", alias="METRICS_TOKEN")
 
     @field_validator("skills", "holidays", mode="before")
     @classmethod

@@ -76,6 +76,7 @@ class TicketView(BaseModel):
     language: str = "en"
     assigned_agent: str | None = None
     waiting_since: datetime
+    claimed_at: datetime | None = None  # when the agent who holds it took it
     rating: int | None = None
 
 

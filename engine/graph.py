@@ -28,6 +28,7 @@ from .events import Mode
 from .handoff_tool import handoff_call
 from .knowledge import KnowledgeBase
 from .llm_errors import LLM_ERRORS
+from .metrics import LLM_FAILURES
 from .models import stream_until_stopped
 from .policy import NOT_FROM_ARTICLES
 from .prompts import answer_prompt
@@ -164,6 +165,7 @@ async def answer(
         stream = context.answer_model.astream(prompt, config)
         chunks = [chunk async for chunk in stream_until_stopped(stream, stop)]
     except LLM_ERRORS:
+        LLM_FAILURES.labels(job="answer").inc()
         return Command(goto="escalate", update={"escalation_reason": "assistant_unavailable"})
     said = sum(chunks[1:], chunks[0]) if chunks else AIMessageChunk(content="")
     content = str(said.content).strip()

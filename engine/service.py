@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 import weakref
 from collections.abc import AsyncIterator
@@ -48,9 +49,22 @@ from .graph import ChatMessage, EngineContext, answer_id, build_graph, now_iso
 from .handoff_tool import handoff_tool
 from .knowledge import KnowledgeBase
 from .llm_errors import LLM_ERRORS
+from .logs import about_conversation, learn_conversation
+from .metrics import (
+    CONVERSATIONS,
+    CSAT_RATING,
+    FIRST_RESPONSE_SECONDS,
+    LLM_FAILURES,
+    TURN_SECONDS,
+    WAIT_SECONDS,
+    count_escalation,
+    exposition,
+)
 from .models import make_chat_model
 from .prompts import copilot_prompt, summary_prompt
 from .queue import places
+from .readiness import failing_parts
+from .reports import CUSTOMER_LEFT, CUSTOMER_RETURNED, ReportReader
 from .signals import sentiment
 from .storage import make_lock_engine, make_sql_engine, open_checkpointer
 from .text import storable
@@ -100,6 +114,7 @@ class ConversationService:
         self.bus = bus
         self.tickets = TicketStore(sql_engine)
         self.transcript = TranscriptStore(sql_engine)
+        self.reports = ReportReader(sql_engine)
         self.knowledge = KnowledgeBase(settings.kb_dir, settings.model_cache_path)
         self.model = make_chat_model(settings, self.knowledge, understanding.turns.handoff_words)
         answer_model = self.model.bind_tools([handoff_tool(settings.skills)])
@@ -193,6 +208,21 @@ class ConversationService:
         task.add_done_callback(self._background.discard)
         task.add_done_callback(_log_failure)
 
+    # ----- operating it -----------------------------------------------------------------------
+
+    async def readiness(self) -> dict[str, str]:
+        """The parts that do not answer now (database, checkpointer, Redis), each with why; empty when ready."""
+        return await failing_parts(self._sql_engine, self.graph.checkpointer, self.bus)
+
+    async def metrics(self) -> tuple[bytes, str]:
+        """This process's metrics in Prometheus's text format, the queue read from the shared database."""
+        try:
+            waiting = await self.tickets.open_tickets((WAITING,))
+        except Exception:  # the counters are still worth scraping; the queue gauge goes absent, not stale
+            log.warning("could not read the queue for /metrics", exc_info=True)
+            waiting = None
+        return exposition(waiting, self.settings.skills)
+
     # ----- the customer -----------------------------------------------------------------------
 
     @staticmethod
@@ -238,16 +268,23 @@ class ConversationService:
             "content": text,
             "at": now_iso(),
         }
+        received = time.perf_counter()
         async with self._thread_lock(thread_id):
+            snapshot = await self.graph.aget_state(self._config(thread_id))
+            if not snapshot.values:
+                CONVERSATIONS.inc()
             # A "thanks" while waiting is no withdrawal ("ok thanks, I'll wait"): leaving the queue is the
             # status line's button until the classifier learns a label for it.
-            handling = self._customer_to_agent if await self._paused_for_human(thread_id) else self._assistant_turn
+            handling = self._customer_to_agent if "human" in snapshot.next else self._assistant_turn
             # The turn runs in a task of its own and stops through its stop signal, which the answer
             # node watches beside the LLM stream: so stopping works wherever our consumer is suspended.
             stop = self.context.stop_requests[thread_id] = asyncio.Event()
             events: asyncio.Queue[Event | None] = asyncio.Queue()
-            turn = asyncio.create_task(self._run_turn(handling(thread_id, message), events))
+            turn = asyncio.create_task(self._run_turn(thread_id, handling(thread_id, message), events))
             try:
+                if (event := await events.get()) is not None:
+                    TURN_SECONDS.observe(time.perf_counter() - received)
+                    yield event
                 while (event := await events.get()) is not None:
                     yield event
                 turn.result()  # a failure of the turn is the caller's failure too
@@ -263,11 +300,12 @@ class ConversationService:
                     del self.context.stop_requests[thread_id]
 
     @staticmethod
-    async def _run_turn(turn: AsyncIterator[Event], events: asyncio.Queue[Event | None]) -> None:
+    async def _run_turn(thread_id: str, turn: AsyncIterator[Event], events: asyncio.Queue[Event | None]) -> None:
         try:
-            async with aclosing(turn) as produced:
-                async for event in produced:
-                    events.put_nowait(event)
+            with about_conversation(thread_id=thread_id):
+                async with aclosing(turn) as produced:
+                    async for event in produced:
+                        events.put_nowait(event)
         finally:
             events.put_nowait(None)
 
@@ -314,6 +352,8 @@ class ConversationService:
         """Tells the agents about the new ticket; returns what the customer is shown."""
         ticket = await self.tickets.get(update["ticket_id"])
         assert ticket is not None, "the escalate node opened this ticket"
+        learn_conversation(ticket_id=ticket.id)
+        count_escalation(ticket)
         await self.bus.publish(PORTAL_TOPIC, EscalationRequest(thread_id=thread_id, ticket=ticket))
         place = await self._announce_queue(newsworthy=ticket) or await self.queue_position(ticket)
         if self.settings.uses_llm_endpoint and MODEL_SUMMARY not in ticket.summary:  # not summarised by its tool call
@@ -402,6 +442,8 @@ class ConversationService:
         that ticket, if there is one."""
         ticket = await self.tickets.open_for_thread(thread_id)
         if ticket:
+            if ticket.status == WAITING:  # a customer who leaves before anyone joins abandoned the wait (reports)
+                await self.tickets.note(ticket.id, "customer", CUSTOMER_RETURNED if online else CUSTOMER_LEFT, {})
             await self.bus.publish(PORTAL_TOPIC, CustomerPresence(thread_id=thread_id, ticket_id=ticket.id, online=online))
         return ticket
 
@@ -420,6 +462,7 @@ class ConversationService:
         rated = await self.tickets.rate(ticket.id, rating)
         if rated is None:  # one rating per conversation: the first one counts
             raise ActionRefused("this conversation was already rated; thank you")
+        CSAT_RATING.observe(rating)
         await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=thread_id, ticket=rated))
         return rated
 
@@ -451,6 +494,7 @@ class ConversationService:
         ticket = await self.tickets.get(ticket_id)
         if ticket is None:
             raise ActionRefused(f"ticket {ticket_id} does not exist")
+        learn_conversation(thread_id=ticket.thread_id, ticket_id=ticket.id)
         holds_it = ticket.status == ASSIGNED and ticket.assigned_agent == agent.name
         if holds_it or (read_only and agent.is_supervisor):
             return ticket
@@ -501,6 +545,7 @@ class ConversationService:
             AgentJoined(thread_id=ticket.thread_id, ticket_id=ticket.id, agent_name=agent.name, avatar_url=agent.avatar_url),
         )
         await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=ticket))
+        WAIT_SECONDS.observe((datetime.now(UTC) - ticket.waiting_since).total_seconds())
         await self._announce_queue()
         self._spawn(self._draft_reply(ticket))
         return ticket
@@ -534,7 +579,11 @@ class ConversationService:
             await self.transcript.record(ticket.thread_id, [message])
             await self.bus.publish(thread_topic(ticket.thread_id), event)
             await self._resume(ticket.thread_id, {"kind": "agent_message", "message": message})
-        await self.tickets.note(ticket.id, agent.name, REPLIED, {"message_id": message["id"]})
+            # Under the lock, so of two quick replies only the first counts as the first response.
+            claimed = ticket.claimed_at or ticket.waiting_since
+            if not await self.tickets.has_event_since(ticket.id, REPLIED, claimed):
+                FIRST_RESPONSE_SECONDS.observe((datetime.now(UTC) - claimed).total_seconds())
+            await self.tickets.note(ticket.id, agent.name, REPLIED, {"message_id": message["id"]})
         await self.bus.publish(PORTAL_TOPIC, event)
         return message
 
@@ -640,6 +689,7 @@ class ConversationService:
         try:
             draft = await self.model.ainvoke(copilot_prompt(messages, retrieval))
         except LLM_ERRORS:
+            LLM_FAILURES.labels(job="copilot").inc()
             log.warning("copilot draft for ticket %s failed: the LLM is unavailable", ticket.id)
             return None
         suggestion = CopilotSuggestion(
@@ -676,6 +726,7 @@ class ConversationService:
         try:
             summary = await self.model.ainvoke(summary_prompt(await self.history(ticket.thread_id)))
         except LLM_ERRORS:
+            LLM_FAILURES.labels(job="summary").inc()
             log.warning("summary refinement for ticket %s failed: the LLM is unavailable", ticket.id)
             return
         text = " ".join(mask_card_numbers(str(summary.content)).split())

@@ -102,6 +102,7 @@ def _view(row: TicketRow) -> TicketView:
         language=row.brief.get("language", "en"),
         assigned_agent=row.assigned_agent,
         waiting_since=_aware(row.waiting_since),
+        claimed_at=_aware(row.claimed_at),
         rating=row.rating,
     )
 
@@ -240,6 +241,7 @@ class TicketStore:
         values: dict = {
             "status": ASSIGNED if to_agent else WAITING,
             "assigned_agent": to_agent,
+            "claimed_at": _now() if to_agent else None,
             "summary": TicketRow.summary + f" Transferred by {actor} to {target}.",
         }
         if skills:
@@ -309,6 +311,16 @@ class TicketStore:
         """Adds an entry to the ticket's audit trail (private notes live here too)."""
         async with self._sessions.begin() as session:
             session.add(TicketEventRow(ticket_id=ticket_id, kind=kind, actor=actor, detail=detail))
+
+    async def has_event_since(self, ticket_id: str, kind: str, since: datetime) -> bool:
+        """Whether the ticket's audit trail has an entry of `kind` at or after `since`."""
+        async with self._sessions() as session:
+            found = await session.scalar(
+                select(TicketEventRow.id)
+                .where(TicketEventRow.ticket_id == ticket_id, TicketEventRow.kind == kind, TicketEventRow.at >= since)
+                .limit(1)
+            )
+            return found is not None
 
     async def audit_trail(self, ticket_id: str) -> list[dict]:
         async with self._sessions() as session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from engine.events import Event
 from engine.service import ConversationService
@@ -50,3 +51,29 @@ async def race_one_agent_for_tickets(service: ConversationService, tickets: int,
         waiting.append(await service.tickets.open_for_thread(f"limit-{index}"))
     results = await asyncio.gather(*(service.claim(ticket.id, agent) for ticket in waiting), return_exceptions=True)
     return [r for r in results if not isinstance(r, Exception)], [r for r in results if isinstance(r, Exception)]
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on `port`, to stop and start again (the shared one serves others)."""
+
+    def __init__(self, port: int, data_dir: Path) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self._command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(data_dir)]
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> PrivateRedis:
+        self._process = await asyncio.create_subprocess_exec(*self._command, stdout=asyncio.subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                return self
+            except OSError:
+                await asyncio.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    async def stop(self) -> None:
+        if self._process and self._process.returncode is None:
+            self._process.kill()
+            await self._process.wait()

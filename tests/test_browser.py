@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clients import PortalAgent, RunningApp
+from tests.clients import ChainlitCustomer, PortalAgent, RunningApp, escalate
 from tests.conftest import CHROMIUM, TEST_FAILED, app_env, free_port, need
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -281,3 +281,78 @@ async def test_the_pages_load_nothing_from_another_host_not_even_an_image_in_a_m
     assert await customer.locator(f'a[href="{pixel}"]').count() >= 2
     assert "cdn.jsdelivr.net" not in " ".join(asked)  # Chainlit's KaTeX stylesheet is no longer asked for
     assert sorted(asked) == sorted(refused), asked  # anything else (the pixels) never left the browser
+
+
+async def _scripted_day(app: RunningApp, agent: PortalAgent) -> list[ChainlitCustomer]:
+    """Four conversations: one the assistant answers, one resolved and rated 5 by a person, one
+    withdrawn from the queue, one still waiting. Returns the customers (to close)."""
+    answered, resolved, withdrawn, waiting = [await ChainlitCustomer(app).connect() for _ in range(4)]
+    await answered.say("How do I reset my password?")
+    await answered.message_from("Assistant", "Resetting Your Password")
+    ticket = await escalate(resolved, agent, "I'd like to speak to a representative")
+    assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+    assert (await agent.call("reply", {"ticket_id": ticket["id"], "text": "Hi, I can help."}))["ok"]
+    assert (await agent.call("resolve", {"ticket_id": ticket["id"]}))["ok"]
+    prompt = await resolved.message_from("Support", "How did we do?")
+    five = await resolved.log.wait_for("action", lambda a: a["forId"] == prompt["id"] and a["payload"].get("rating") == 5)
+    await resolved.click(five)
+    await resolved.message_from("Support", "Thank you for your feedback")
+    await escalate(withdrawn, agent, "get me a human please")
+    await withdrawn.click(await withdrawn.log.wait_for("action", lambda a: a["name"] == "leave_queue"))
+    await withdrawn.text_shown("You've left the queue")
+    await escalate(waiting, agent, "can I talk to someone real?")
+    return [answered, resolved, withdrawn, waiting]
+
+
+async def _chart_total(page, canvas_id: str) -> float:
+    """The sum of every value a Chart.js chart on the page draws."""
+    return await page.evaluate(
+        "(id) => Chart.getChart(document.getElementById(id)).data.datasets.flatMap((d) => d.data).reduce((a, b) => a + b, 0)",
+        canvas_id,
+    )
+
+
+async def test_a_supervisor_reads_the_days_figures_and_charts_live_and_an_agent_is_refused(browser, tmp_path):
+    app = await RunningApp(free_port(), app_env(tmp_path)).start()
+    await app.add_agent("Vera", ["General"], supervisor=True)
+    await app.add_agent("Ivo", ["General"])
+    agent = await PortalAgent(app, "Ivo").connect()
+    customers = await _scripted_day(app, agent)
+    try:
+        page, _ = await open_portal(browser, app, "Vera")
+        await page.click("#reports-link")
+        await page.locator("#figure-conversations", has_text="4").wait_for(timeout=15_000)
+        figures = {name: await page.locator(f"#figure-{name}").inner_text() for name in
+                   ("escalations", "contained", "containment", "csat", "csat-count", "left")}
+        assert figures == {"escalations": "3", "contained": "1", "containment": "25% containment", "csat": "5.00 / 5",
+                           "csat-count": "1 rating", "left": "1 / 0"}
+        agents = await page.locator("#table-agents").inner_text()
+        assert "Ivo" in agents and "5.00 (1)" in agents
+        assert "Asked for a person\t3" in await page.locator("#table-reason").inner_text()
+        assert await _chart_total(page, "chart-escalations") == 3  # drawn, with the report's data
+        assert await _chart_total(page, "chart-waits") == 1  # one customer got a person
+        assert await page.evaluate("Chart.getChart(document.getElementById('chart-csat')).data.datasets[0].data") == [0, 0, 0, 0, 1]
+        assert await page.locator("#chart-escalations").evaluate("(canvas) => canvas.width > 0 && canvas.height > 0")
+        await page.screenshot(path=ARTIFACTS / "reports.png", full_page=True)
+
+        late = await ChainlitCustomer(app).connect()  # live: a new escalation shows without a reload
+        customers.append(late)
+        await escalate(late, agent, "I would like to talk to a person")
+        await page.locator("#figure-escalations", has_text="4").wait_for(timeout=15_000)
+
+        async with page.expect_download() as download_info:
+            await page.click("#download")
+        rows = Path(await (await download_info.value).path()).read_text().strip().splitlines()
+        assert rows[0].startswith("ticket_id,thread_id,opened_at") and len(rows) == 1 + 4
+
+        refused, _ = await open_portal(browser, app, "Ivo")
+        assert await refused.locator("#reports-link").is_hidden()
+        await refused.goto(app.base_url + "/portal/reports")
+        await refused.locator("#refused", has_text="only supervisors see reports").wait_for(timeout=15_000)
+        assert await refused.locator("#report").is_hidden()
+    finally:
+        for customer in customers:
+            await customer.close()
+        await agent.close()
+        await app.stop()
+

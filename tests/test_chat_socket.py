@@ -354,8 +354,8 @@ async def test_a_waiting_customer_leaves_the_queue_with_the_button_and_the_agent
 
 
 async def test_a_thank_you_while_waiting_keeps_the_customer_in_the_queue(app):
-    await app.add_agent("Pia", ["General"])
-    agent = await PortalAgent(app, "Pia").connect()
+    await app.add_agent("Pim", ["General"])
+    agent = await PortalAgent(app, "Pim").connect()
     customer = await ChainlitCustomer(app).connect()
     try:
         ticket = await escalate(customer, agent)

@@ -9,7 +9,7 @@ from engine.bus import RedisEventBus
 from engine.events import PORTAL_TOPIC, StatusChange, thread_topic
 from engine.service import ActionRefused, ConversationService
 from tests.conftest import free_port, need, settings_for
-from tests.helpers import Recorder, race_one_agent_for_tickets, say
+from tests.helpers import PrivateRedis, Recorder, race_one_agent_for_tickets, say
 
 
 async def test_a_handoff_paused_before_a_restart_resumes_in_a_fresh_process(tmp_path, postgres_url):
@@ -115,22 +115,8 @@ async def test_an_agent_reply_in_one_process_reaches_the_customer_process(tmp_pa
 
 async def test_events_published_while_redis_is_down_arrive_once_and_in_order_when_it_is_back(tmp_path):
     need(shutil.which("redis-server") is not None, "redis-server is not installed")
-    port = free_port()
-    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)]
-
-    async def start_redis() -> asyncio.subprocess.Process:
-        process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.DEVNULL)
-        for _ in range(100):
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.close()
-                return process
-            except OSError:
-                await asyncio.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    redis_process = await start_redis()
-    url = f"redis://127.0.0.1:{port}/0"
+    redis_server = await PrivateRedis(free_port(), tmp_path).start()
+    url = redis_server.url
     listener, publisher = RedisEventBus(url), RedisEventBus(url)
     await listener.start()
     await publisher.start()
@@ -148,8 +134,7 @@ async def test_events_published_while_redis_is_down_arrive_once_and_in_order_whe
     try:
         await publisher.publish(thread_topic("outage"), StatusChange(thread_id="outage", mode="ai", text="0"))
         await heard.wait_for("status_change", count=1)
-        redis_process.kill()
-        await redis_process.wait()
+        await redis_server.stop()
         ticks_before = ticks
         for index in range(1, 6):  # a publish during the outage returns: the event waits in the process
             await asyncio.wait_for(
@@ -157,7 +142,7 @@ async def test_events_published_while_redis_is_down_arrive_once_and_in_order_whe
             )
         await asyncio.sleep(0.3)
         assert ticks > ticks_before, "the event loop stopped running while Redis was down"
-        redis_process = await start_redis()
+        await redis_server.start()
         await publisher.publish(thread_topic("outage"), StatusChange(thread_id="outage", mode="ai", text="6"))
         await heard.wait_for("status_change", count=7)
         assert [event.text for event in heard.events] == [str(index) for index in range(7)]
@@ -166,8 +151,7 @@ async def test_events_published_while_redis_is_down_arrive_once_and_in_order_whe
         ticker.cancel()
         await listener.close()
         await publisher.close()
-        redis_process.kill()
-        await redis_process.wait()
+        await redis_server.stop()
 
 
 async def test_nul_bytes_and_lone_surrogates_never_poison_a_conversation(tmp_path, postgres_url):

@@ -102,6 +102,7 @@ function connect() {
     portal.agent = ack.agent;
     $("me").textContent = `${ack.agent.name} · ${ack.agent.skills.join(", ")} · ${(ack.agent.languages || ["en"]).join("/").toUpperCase()}${ack.agent.is_supervisor ? " · supervisor" : ""}`;
     $("supervisor-panel").hidden = !ack.agent.is_supervisor;
+    $("reports-link").hidden = !ack.agent.is_supervisor;
     fillTransferSkills(ack.agent);
     portal.tickets = new Map(ack.tickets.map((ticket) => [ticket.id, ticket]));
     showOnline(ack.online);

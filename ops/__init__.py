@@ -1,0 +1,1 @@
+"""What an operator's tools call: health checks and Prometheus metrics."""
