@@ -45,13 +45,14 @@ from ops.endpoints import operator_routes
 
 log = logging.getLogger("escalation_engine")
 restore_stock_asyncio()
-if drop_placeholder_key():
+dropped_placeholder_key = drop_placeholder_key()  # before the settings are read
+settings = get_settings()
+configure_logging(settings.log_format)
+if dropped_placeholder_key:
     log.warning(
         "CI is set, so `chainlit run` replaced OPENAI_API_KEY with a placeholder; it is ignored. "
         "Put the key in .env or unset CI to use your LLM."
     )
-settings = get_settings()
-configure_logging(settings.log_format)
 ensure_auth_secret(settings.data_dir)
 portal = PortalServer(settings)
 CHAT_SOCKETS.set_function(connected_socket_count)

@@ -44,6 +44,10 @@ class EmptyRequest(_Request):
     pass
 
 
+class AvailabilityRequest(_Request):
+    away: bool
+
+
 REQUESTS: dict[str, type[_Request]] = {
     "queue": EmptyRequest,
     "claim": TicketRequest,
@@ -57,4 +61,5 @@ REQUESTS: dict[str, type[_Request]] = {
     "discard_draft": DraftRequest,
     "request_draft": TicketRequest,
     "overview": EmptyRequest,
+    "availability": AvailabilityRequest,
 }

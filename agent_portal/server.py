@@ -34,6 +34,7 @@ from engine.tickets import WAITING, AgentProfile
 
 from .protocol import (
     REQUESTS,
+    AvailabilityRequest,
     DraftRequest,
     EmptyRequest,
     NoteRequest,
@@ -149,6 +150,7 @@ class PortalServer:
         are told when nobody is); a database fault skips a beat, it never ends the loop."""
         while True:
             await self._report_presence()
+            self.service.assign_soon()  # catches up on anything a missed trigger left waiting
             await asyncio.sleep(PRESENCE_HEARTBEAT_SECONDS)
 
     async def _report_presence(self) -> None:
@@ -226,6 +228,7 @@ class PortalServer:
             "discard_draft": self._discard_draft,
             "request_draft": self._request_draft,
             "overview": self._overview,
+            "availability": self._availability,
         }
         for event, action in actions.items():
             self.sio.on(event, self._validated(event, action))
@@ -255,7 +258,8 @@ class PortalServer:
         self._online[agent.name] += 1
         if self._online[agent.name] == 1:
             await self._report_presence()
-            await self.sio.emit("presence", {"agent": agent.name, "online": True}, to="agents")
+            await self.sio.emit("presence", {"agent": agent.name, "online": True, "away": agent.away}, to="agents")
+            self.service.assign_soon()
         return None
 
     async def _join_rooms(self, sid: str, session: dict[str, Any], agent: AgentProfile) -> None:
@@ -293,7 +297,7 @@ class PortalServer:
         if self._online[name] <= 0:
             del self._online[name]
             await self._report_presence()
-            await self.sio.emit("presence", {"agent": name, "online": False}, to="agents")
+            await self.sio.emit("presence", {"agent": name, "online": False, "away": False}, to="agents")
         return None
 
     async def _unknown_event(self, event: Any, sid: str, *data: Any) -> dict[str, Any]:
@@ -331,7 +335,17 @@ class PortalServer:
 
     async def _queue(self, agent: AgentProfile, request: EmptyRequest) -> dict[str, Any]:
         tickets = [_ticket_json(t) for t in await self.service.tickets.open_tickets() if _visible_in_queue(t, agent)]
-        return {"agent": agent.model_dump(), "tickets": tickets, "online": sorted(self._online)}
+        return {"agent": agent.model_dump(), "tickets": tickets, **await self._who_is_online()}
+
+    async def _who_is_online(self) -> dict[str, list[str]]:
+        """Agents with the portal open on any process, and those of them who set Away."""
+        online = await self.service.agents_online()
+        return {"online": sorted(online), "away": sorted(name for name, away in online.items() if away)}
+
+    async def _availability(self, agent: AgentProfile, request: AvailabilityRequest) -> dict[str, Any]:
+        updated = await self.service.set_availability(agent, request.away)
+        await self.sio.emit("presence", {"agent": agent.name, "online": True, "away": updated.away}, to="agents")
+        return {"agent": updated.model_dump()}
 
     async def _claim(self, agent: AgentProfile, request: TicketRequest) -> dict[str, Any]:
         return {"ticket": _ticket_json(await self.service.claim(request.ticket_id, agent))}
@@ -374,7 +388,7 @@ class PortalServer:
     async def _overview(self, agent: AgentProfile, request: EmptyRequest) -> dict[str, Any]:
         if not agent.is_supervisor:
             raise ActionRefused("only supervisors see every open ticket")
-        return {"tickets": [_ticket_json(t) for t in await self.service.tickets.open_tickets()], "online": sorted(self._online)}
+        return {"tickets": [_ticket_json(t) for t in await self.service.tickets.open_tickets()], **await self._who_is_online()}
 
     # ----- engine events to agents ------------------------------------------------------------
 

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     portal_secret: str = Field(default="", alias="PORTAL_SECRET")  # empty: generated into DATA_DIR
     portal_token_hours: float = Field(default=12.0, alias="PORTAL_TOKEN_HOURS")
     demo_agents: bool = Field(default=True, alias="DEMO_AGENTS")
+    # claim: agents take tickets from the queue; auto: a ticket goes at once to an available agent with its skill.
+    assignment: Literal["claim", "auto"] = Field(default="claim", alias="ASSIGNMENT")
 
     # Operating it: JSON log lines for a log pipeline; a bearer token that /metrics asks for (empty: open).
     log_format: Literal["text", "json"] = Field(default="text", alias="LOG_FORMAT")

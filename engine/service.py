@@ -20,6 +20,7 @@ from typing import Any
 from langgraph.types import Command
 from sqlalchemy import text as sql_text
 
+from .assignment import pick_agent
 from .brief import MODEL_SUMMARY
 from .bus import EventBus, make_bus
 from .config import Settings
@@ -102,6 +103,9 @@ def _waiting_text(reason: str | None) -> str:
     return "Connecting you to an agent. They will see everything you've told us, so you won't need to repeat it."
 
 
+# An assignment pass that lost races is run again, at most this many times per trigger: every trigger
+# (a new ticket, a freed slot, the portal's heartbeat) starts another.
+_ASSIGNMENT_PASSES = 5
 PRESENCE_SECONDS = 45.0  # an agent counts as on duty this long after a process last saw their portal open
 DRAFT, REPLIED = "draft", "replied"  # audit-trail kinds: a copilot draft was written, an agent replied
 
@@ -129,6 +133,8 @@ class ConversationService:
         self._stack: AsyncExitStack | None = None
         self._single_process = not settings.redis_url
         self._announced_positions: dict[str, int] = {}  # ticket id -> the place its customer was last told
+        self._assigning = False  # an assignment pass runs in this process
+        self._assign_again = False  # something changed during it: run another
 
     @classmethod
     async def open(cls, settings: Settings) -> ConversationService:
@@ -356,6 +362,7 @@ class ConversationService:
         count_escalation(ticket)
         await self.bus.publish(PORTAL_TOPIC, EscalationRequest(thread_id=thread_id, ticket=ticket))
         place = await self._announce_queue(newsworthy=ticket) or await self.queue_position(ticket)
+        self.assign_soon()
         if self.settings.uses_llm_endpoint and MODEL_SUMMARY not in ticket.summary:  # not summarised by its tool call
             self._spawn(self._refine_summary(ticket))
         return [
@@ -372,9 +379,65 @@ class ConversationService:
         await self.tickets.mark_present(process_id, names)
 
     async def _on_duty(self) -> list[AgentProfile]:
-        """The agents with the portal open now, on any process."""
+        """The agents with the portal open now, on any process, and not away."""
         present = await self.tickets.present_agents(PRESENCE_SECONDS)
-        return [agent for agent in await self.tickets.agents() if agent.name in present] if present else []
+        return [agent for agent in await self.tickets.agents() if agent.name in present and not agent.away] if present else []
+
+    async def agents_online(self) -> dict[str, bool]:
+        """Every agent with the portal open now, on any process: name -> whether they set Away."""
+        present = await self.tickets.present_agents(PRESENCE_SECONDS)
+        return {agent.name: agent.away for agent in await self.tickets.agents() if agent.name in present}
+
+    async def set_availability(self, agent: AgentProfile, away: bool) -> AgentProfile:
+        """Available or Away: an away agent gets no assignments and is not counted on duty."""
+        updated = await self.tickets.set_away(agent.name, away)
+        if updated is None:
+            raise ActionRefused("your agent account no longer exists")
+        if not away:
+            self.assign_soon()
+        return updated
+
+    def assign_soon(self) -> None:
+        """Runs an assignment pass in the background (ASSIGNMENT=auto): something that frees an agent
+        or adds a ticket calls this; it never waits for it (a claim takes the thread's lock)."""
+        if self.settings.assignment == "auto":
+            self._spawn(self._assign_waiting())
+
+    async def _assign_waiting(self) -> None:
+        """Gives waiting tickets, in queue order, to available agents with their skill and a free slot.
+        Passes in one process are coalesced; across processes the claim's conditional UPDATE decides,
+        so a ticket is assigned once and no agent goes over `max_chats`."""
+        self._assign_again = True
+        if self._assigning:
+            return
+        self._assigning = True
+        try:
+            passes = 0
+            while self._assign_again and passes < _ASSIGNMENT_PASSES:
+                self._assign_again = False
+                passes += 1
+                await self._assignment_pass()
+        finally:
+            self._assigning = False
+
+    async def _assignment_pass(self) -> None:
+        available = await self._on_duty()
+        if not available:
+            return
+        holding, last_assigned = await self.tickets.workload()
+        for ticket in await self.tickets.open_tickets((WAITING,)):
+            agent = pick_agent(ticket, available, holding, last_assigned)
+            if agent is None:
+                continue
+            try:
+                await self.claim(ticket.id, agent, automatic=True)
+            except ActionRefused as refused:  # taken by another process, or the agent filled up there
+                log.info("could not assign ticket %s to %s: %s", ticket.id, agent.name, refused)
+                self._assign_again = True
+                holding, last_assigned = await self.tickets.workload()
+                continue
+            holding[agent.name] = holding.get(agent.name, 0) + 1
+            last_assigned[agent.name] = datetime.now(UTC)
 
     def _at_position(self, ticket: TicketView, position: int, on_duty: list[AgentProfile]) -> QueuePosition:
         """The customer's place, and a wait estimated from the agents who could take the ticket now."""
@@ -515,9 +578,9 @@ class ConversationService:
                 raise ActionRefused(f"the conversation of ticket {ticket.id} is not waiting for an agent")
             yield ticket
 
-    async def claim(self, ticket_id: str, agent: AgentProfile) -> TicketView:
-        """Gives the ticket to this agent. Of agents racing for one ticket exactly one succeeds, and an
-        agent never holds more than their `max_chats`."""
+    async def claim(self, ticket_id: str, agent: AgentProfile, *, automatic: bool = False) -> TicketView:
+        """Gives the ticket to this agent (`automatic`: by automatic assignment). Of agents racing for
+        one ticket exactly one succeeds, and an agent never holds more than their `max_chats`."""
         waiting = await self.tickets.get(ticket_id)
         if waiting is None:
             raise ActionRefused(f"ticket {ticket_id} does not exist")
@@ -527,7 +590,8 @@ class ConversationService:
                 raise ActionRefused(
                     f"ticket {ticket_id} needs {' or '.join(current_skills)}; your skills are {', '.join(agent.skills)}"
                 )
-            ticket = await self.tickets.claim(ticket_id, agent.name, agent.max_chats)  # the conditional UPDATE decides
+            # The conditional UPDATE decides.
+            ticket = await self.tickets.claim(ticket_id, agent.name, agent.max_chats, automatic=automatic)
             if ticket is None:
                 current = await self.tickets.get(ticket_id)
                 assert current is not None
@@ -612,6 +676,7 @@ class ConversationService:
             await self.bus.publish(topic, HandedBack(thread_id=ticket.thread_id, ticket_id=ticket.id, agent_name=agent.name))
             await self.bus.publish(topic, StatusChange(thread_id=ticket.thread_id, mode="ai", text="You're back with the assistant."))
         await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=closed))
+        self.assign_soon()  # the agent has a free slot
         return closed
 
     async def transfer(self, ticket_id: str, agent: AgentProfile, skills: list[str] | None = None, to_agent: str | None = None) -> TicketView:
@@ -646,6 +711,7 @@ class ConversationService:
             await self.bus.publish(topic, place)
             await self.bus.publish(PORTAL_TOPIC, EscalationRequest(thread_id=ticket.thread_id, ticket=moved))
         await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=moved, released_by=agent.name))
+        self.assign_soon()  # back in a queue, and the agent has a free slot
         return moved
 
     async def add_note(self, ticket_id: str, agent: AgentProfile, text: str) -> dict[str, Any]:

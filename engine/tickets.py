@@ -59,6 +59,7 @@ class AgentRow(Base):
     max_chats: Mapped[int] = mapped_column(Integer, default=3)
     avatar_url: Mapped[str] = mapped_column(String(300), default="")
     languages: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["en"])
+    away: Mapped[bool] = mapped_column(default=False)  # the agent set Away: no assignments, not counted on duty
 
 
 class PresenceRow(Base):
@@ -116,6 +117,7 @@ class AgentProfile(BaseModel):
     max_chats: int
     avatar_url: str
     languages: list[str] = ["en"]  # ISO 639-1 codes: tickets in these come first in the agent's queue
+    away: bool = False
 
 
 def _profile(row: AgentRow) -> AgentProfile:
@@ -126,8 +128,11 @@ def _profile(row: AgentRow) -> AgentProfile:
         max_chats=row.max_chats,
         avatar_url=row.avatar_url or f"/avatars/{quote(row.name)}",
         languages=row.languages or ["en"],
+        away=bool(row.away),
     )
 
+
+_LATER_AGENT_COLUMNS = {"languages": "JSON", "away": "BOOLEAN NOT NULL DEFAULT FALSE"}
 
 # Checked against when the name is unknown, so a wrong name costs as long as a wrong password.
 _UNKNOWN_AGENT_HASH = bcrypt.hashpw(b"no such agent", bcrypt.gensalt())
@@ -148,12 +153,13 @@ class TicketStore:
     async def create_tables(self) -> None:
         async with self._engine.begin() as connection:
             await connection.run_sync(Base.metadata.create_all)
-            # Agents stored before agents had languages get the column (create_all adds tables, not columns).
+            # Agents stored before agents had these get the columns (create_all adds tables, not columns).
             columns = await connection.run_sync(lambda sync: {c["name"] for c in inspect(sync).get_columns("ee_agents")})
-            if "languages" not in columns:
-                # Processes starting together may race here: IF NOT EXISTS makes the second one a no-op.
-                if_missing = "IF NOT EXISTS " if connection.dialect.name == "postgresql" else ""
-                await connection.execute(text(f"ALTER TABLE ee_agents ADD COLUMN {if_missing}languages JSON"))
+            for column, definition in _LATER_AGENT_COLUMNS.items():
+                if column not in columns:
+                    # Processes starting together may race here: IF NOT EXISTS makes the second one a no-op.
+                    if_missing = "IF NOT EXISTS " if connection.dialect.name == "postgresql" else ""
+                    await connection.execute(text(f"ALTER TABLE ee_agents ADD COLUMN {if_missing}{column} {definition}"))
 
     async def open_ticket(
         self, thread_id: str, brief: HandoffBrief, sentiment: float, frustration: float
@@ -202,8 +208,9 @@ class TicketStore:
             )
             return _view(row) if row else None
 
-    async def claim(self, ticket_id: str, agent_name: str, max_chats: int) -> TicketView | None:
+    async def claim(self, ticket_id: str, agent_name: str, max_chats: int, *, automatic: bool = False) -> TicketView | None:
         """Assigns a waiting ticket to an agent holding fewer than `max_chats`; None if either fails.
+        `automatic`: given by automatic assignment, not claimed by the agent (kept in the audit entry).
 
         One conditional UPDATE: of racing agents exactly one wins. The agent's own claims are taken one
         at a time (SQLite has one writer; on Postgres a lock per agent for the transaction), so two
@@ -224,7 +231,9 @@ class TicketStore:
             )
             if result.rowcount != 1:
                 return None
-            session.add(TicketEventRow(ticket_id=ticket_id, kind="claimed", actor=agent_name))
+            session.add(
+                TicketEventRow(ticket_id=ticket_id, kind="claimed", actor=agent_name, detail={"automatic": True} if automatic else {})
+            )
         return await self.get(ticket_id)
 
     async def unclaim(self, ticket_id: str, actor: str) -> None:
@@ -380,6 +389,31 @@ class TicketStore:
         async with self._sessions() as session:
             rows = await session.execute(select(PresenceRow.agent_name, PresenceRow.seen_at))
             return {name for name, seen in rows if (moment := _aware(seen)) and moment.timestamp() >= since}
+
+    async def set_away(self, name: str, away: bool) -> AgentProfile | None:
+        """Records whether the agent is away; None if there is no such agent."""
+        async with self._sessions.begin() as session:
+            row = await session.get(AgentRow, name)
+            if row is None:
+                return None
+            row.away = away
+            return _profile(row)
+
+    async def workload(self) -> tuple[dict[str, int], dict[str, datetime]]:
+        """How many tickets each agent holds now, and when each was last given one."""
+        async with self._sessions() as session:
+            holding = await session.execute(
+                select(TicketRow.assigned_agent, func.count()).where(TicketRow.status == ASSIGNED).group_by(TicketRow.assigned_agent)
+            )
+            latest = await session.execute(
+                select(TicketRow.assigned_agent, func.max(TicketRow.claimed_at))
+                .where(TicketRow.assigned_agent.is_not(None))
+                .group_by(TicketRow.assigned_agent)
+            )
+            return (
+                {name: count for name, count in holding if name},
+                {name: moment for name, at in latest if name and (moment := _aware(at))},
+            )
 
     async def agents(self) -> list[AgentProfile]:
         async with self._sessions() as session:

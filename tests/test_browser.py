@@ -356,3 +356,42 @@ async def test_a_supervisor_reads_the_days_figures_and_charts_live_and_an_agent_
         await agent.close()
         await app.stop()
 
+
+
+async def test_auto_assignment_opens_the_new_ticket_for_the_agent_with_room_who_replies_with_enter_and_transfers_by_name(
+    browser, tmp_path
+):
+    app = await RunningApp(free_port(), app_env(tmp_path, ASSIGNMENT="auto")).start()
+    await app.add_agent("Kit", ["General"], max_chats=3)
+    await app.add_agent("Hana", ["General"], max_chats=3)
+    kit = await PortalAgent(app, "Kit").connect()
+    first, second = await ChainlitCustomer(app).connect(), await ChainlitCustomer(app).connect()
+    try:
+        await first.say("I want to talk to a person")
+        await first.text_shown("Kit joined the conversation")  # the only agent on duty
+        portal, _ = await open_portal(browser, app, "Hana")
+        await second.say("can I speak to a human please")
+        # Kit holds one of 3, Hana none: the ticket goes to Hana, whose page opens it.
+        await second.text_shown("Hana joined the conversation")
+        await portal.locator("#toast", has_text="was assigned to you").wait_for(timeout=15_000)
+        await portal.locator("#messages li.customer", has_text="can I speak to a human please").wait_for(timeout=15_000)
+
+        await portal.locator("#reply-text").press("Enter")
+        await portal.locator("#toast", has_text="Write a reply first").wait_for(timeout=15_000)
+        await portal.locator("#reply-text").fill("Hi, Hana here.")
+        await portal.locator("#reply-text").press("Shift+Enter")
+        await portal.locator("#reply-text").press_sequentially("How can I help?")
+        await portal.locator("#reply-text").press("Enter")
+        sent = await second.message_from("Hana", "Hana here")
+        assert sent["output"].endswith("Hi, Hana here.\nHow can I help?")  # one message, two lines
+
+        await portal.locator("#transfer-skill option[value='agent:Kit']").wait_for(state="attached", timeout=15_000)
+        await portal.select_option("#transfer-skill", "agent:Kit")
+        await portal.locator("#empty", has_text="Transferred to Kit").wait_for(timeout=15_000)
+        await second.text_shown("Kit joined the conversation")
+        moved = await kit.log.wait_for("ticket_updated", lambda t: t.get("assigned_agent") == "Kit" and t.get("thread_id") == second.thread_id)
+        assert moved["status"] == "assigned"
+    finally:
+        for client in (first, second, kit):
+            await client.close()
+        await app.stop()

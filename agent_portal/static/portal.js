@@ -13,6 +13,8 @@ const portal = {
   typingTimer: null,
   away: new Set(),      // tickets whose customer closed the chat (since this page loaded)
   typingSent: false,    // the ticket id the typing indicator is on, or false
+  claiming: new Set(),  // tickets this page is claiming: any other that becomes ours was assigned to us
+  online: new Map(),    // agent name -> away (true) or available (false), across every server process
 };
 
 function el(tag, className, text) {
@@ -103,9 +105,11 @@ function connect() {
     $("me").textContent = `${ack.agent.name} · ${ack.agent.skills.join(", ")} · ${(ack.agent.languages || ["en"]).join("/").toUpperCase()}${ack.agent.is_supervisor ? " · supervisor" : ""}`;
     $("supervisor-panel").hidden = !ack.agent.is_supervisor;
     $("reports-link").hidden = !ack.agent.is_supervisor;
-    fillTransferSkills(ack.agent);
+    fillTransferTargets(ack.agent);
     portal.tickets = new Map(ack.tickets.map((ticket) => [ticket.id, ticket]));
-    showOnline(ack.online);
+    portal.online = new Map(ack.online.map((name) => [name, ack.away.includes(name)]));
+    showOnline();
+    showAvailability(ack.agent.away);
     renderLists();
     const reopen = portal.current || sessionStorage.getItem("portal.current");  // after a reload too
     if (reopen && portal.tickets.has(reopen)) openTicket(reopen);
@@ -127,6 +131,10 @@ function connect() {
   socket.on("ticket_updated", (ticket) => {
     const mine = ticket.assigned_agent === portal.agent?.name;
     const before = portal.tickets.get(ticket.id);
+    if (mine && "summary" in ticket && ticket.status === "assigned" && before?.assigned_agent !== ticket.assigned_agent && !portal.claiming.has(ticket.id)) {
+      toast(`Ticket ${ticket.id} was assigned to you`);
+      if (!portal.current) setTimeout(() => openTicket(ticket.id), 0);
+    }
     // A skill queue only hears that a ticket left it; its holder and supervisors get the full view next.
     if (!("summary" in ticket) && (mine || portal.agent?.is_supervisor)) return;
     const inMyQueue = ticket.status === "waiting" && (portal.agent?.is_supervisor || ticket.skills.some((skill) => portal.agent?.skills.includes(skill)));
@@ -170,26 +178,51 @@ function connect() {
     if (note.ticket_id === portal.current) $("note-list").append(el("li", "", `${note.author}: ${note.text}`));
   });
   socket.on("presence", (event) => {
-    const names = new Set(($("online").dataset.names || "").split(",").filter(Boolean));
-    event.online ? names.add(event.agent) : names.delete(event.agent);
-    showOnline([...names]);
+    event.online ? portal.online.set(event.agent, Boolean(event.away)) : portal.online.delete(event.agent);
+    if (event.agent === portal.agent?.name && event.online) showAvailability(Boolean(event.away));
+    showOnline();
   });
 }
 
-function showOnline(names) {
-  $("online").dataset.names = names.join(",");
-  $("online").textContent = names.length ? `Online: ${names.join(", ")}` : "";
+function showOnline() {
+  const names = [...portal.online.keys()].sort();
+  $("online").textContent = names.length ? `Online: ${names.map((name) => (portal.online.get(name) ? `${name} (away)` : name)).join(", ")}` : "";
+  if (portal.agent) fillTransferTargets(portal.agent);
 }
 
-function fillTransferSkills(agent) {
+function showAvailability(away) {
+  if (portal.agent) portal.agent.away = away;
+  $("availability").textContent = away ? "Away" : "Available";
+  $("availability").classList.toggle("away", away);
+  $("availability").setAttribute("aria-pressed", String(!away));
+}
+
+$("availability").addEventListener("click", async () => {
+  const ack = await emit("availability", { away: !portal.agent.away });
+  if (ack.ok) showAvailability(ack.agent.away);
+});
+
+// Transfer to a skill's queue, or straight to an available colleague.
+function fillTransferTargets(agent) {
   const select = $("transfer-skill");
-  select.replaceChildren(el("option", "", "Transfer to…"));
-  select.firstChild.value = "";
+  const prompt = el("option", "", "Transfer to…");
+  prompt.value = "";
+  const queues = el("optgroup");
+  queues.label = "A team's queue";
   for (const skill of ["Billing", "Technical", "Account", "Shipping", "General"]) {
     const option = el("option", "", skill);
-    option.value = skill;
-    select.append(option);
+    option.value = `skill:${skill}`;
+    queues.append(option);
   }
+  const people = el("optgroup");
+  people.label = "An available agent";
+  for (const [name, away] of [...portal.online.entries()].sort()) {
+    if (away || name === agent.name) continue;
+    const option = el("option", "", name);
+    option.value = `agent:${name}`;
+    people.append(option);
+  }
+  select.replaceChildren(prompt, queues, ...(people.children.length ? [people] : []));
 }
 
 // ----- lists ---------------------------------------------------------------------------------
@@ -224,7 +257,9 @@ function renderLists() {
     claim.addEventListener("click", async (event) => {
       event.stopPropagation();
       claim.disabled = true;
+      portal.claiming.add(ticket.id);
       const ack = await emit("claim", { ticket_id: ticket.id });
+      portal.claiming.delete(ticket.id);
       if (ack.ok) {
         portal.tickets.set(ack.ticket.id, ack.ticket);
         renderLists();
@@ -343,7 +378,8 @@ async function sendReply(text, draftId) {
 $("reply-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const text = $("reply-text").value.trim();
-  if (!text || !portal.current) return;
+  if (!portal.current) return;
+  if (!text) return toast("Write a reply first: an empty message is not sent");
   const usedDraft = portal.draft && $("reply-text").dataset.fromDraft === portal.draft.draft_id ? portal.draft.draft_id : null;
   const ack = await sendReply(text, usedDraft);
   if (ack.ok && usedDraft) dropDraft();
@@ -387,11 +423,11 @@ $("note-add").addEventListener("click", async () => {
   if (ack.ok) $("note-text").value = "";
 });
 $("transfer-skill").addEventListener("change", async () => {
-  const skill = $("transfer-skill").value;
-  if (!skill) return;
-  const ack = await emit("transfer", { ticket_id: portal.current, skills: [skill] });
+  const [kind, target] = $("transfer-skill").value.split(/:(.*)/s);
+  if (!target) return;
+  const ack = await emit("transfer", { ticket_id: portal.current, ...(kind === "agent" ? { to_agent: target } : { skills: [target] }) });
   $("transfer-skill").value = "";
-  if (ack.ok) closeConversation(`Transferred to ${skill}.`);
+  if (ack.ok) closeConversation(`Transferred to ${target}.`);
 });
 $("hand-back").addEventListener("click", async () => {
   const ack = await emit("hand_back", { ticket_id: portal.current });
@@ -407,6 +443,14 @@ function stopTyping() {
   if (portal.typingSent) portal.socket.emit("typing", { ticket_id: portal.typingSent, is_typing: false }, () => {});
   portal.typingSent = false;
 }
+
+// Enter sends, Shift+Enter starts a new line (as in every chat tool agents know).
+$("reply-text").addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    $("reply-form").requestSubmit();
+  }
+});
 
 $("reply-text").addEventListener("input", () => {
   if (!portal.current || $("reply-text").disabled) return;
