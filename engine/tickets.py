@@ -8,7 +8,21 @@ from urllib.parse import quote
 from datetime import UTC, datetime
 
 import bcrypt
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, delete, func, inspect, select, text, update
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    delete,
+    func,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -154,12 +168,16 @@ class TicketStore:
         async with self._engine.begin() as connection:
             await connection.run_sync(Base.metadata.create_all)
             # Agents stored before agents had these get the columns (create_all adds tables, not columns).
-            columns = await connection.run_sync(lambda sync: {c["name"] for c in inspect(sync).get_columns("ee_agents")})
+            columns = await connection.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync).get_columns("ee_agents")}
+            )
             for column, definition in _LATER_AGENT_COLUMNS.items():
                 if column not in columns:
                     # Processes starting together may race here: IF NOT EXISTS makes the second one a no-op.
                     if_missing = "IF NOT EXISTS " if connection.dialect.name == "postgresql" else ""
-                    await connection.execute(text(f"ALTER TABLE ee_agents ADD COLUMN {if_missing}{column} {definition}"))
+                    await connection.execute(
+                        text(f"ALTER TABLE ee_agents ADD COLUMN {if_missing}{column} {definition}")
+                    )
 
     async def open_ticket(
         self, thread_id: str, brief: HandoffBrief, sentiment: float, frustration: float
@@ -186,7 +204,9 @@ class TicketStore:
             )
             session.add(row)
             await session.flush()  # the ticket row first: the audit entry references it
-            session.add(TicketEventRow(ticket_id=row.id, kind="opened", actor="assistant", detail={"reason": brief.reason}))
+            session.add(
+                TicketEventRow(ticket_id=row.id, kind="opened", actor="assistant", detail={"reason": brief.reason})
+            )
             return _view(row)
 
     async def get(self, ticket_id: str) -> TicketView | None:
@@ -208,7 +228,9 @@ class TicketStore:
             )
             return _view(row) if row else None
 
-    async def claim(self, ticket_id: str, agent_name: str, max_chats: int, *, automatic: bool = False) -> TicketView | None:
+    async def claim(
+        self, ticket_id: str, agent_name: str, max_chats: int, *, automatic: bool = False
+    ) -> TicketView | None:
         """Assigns a waiting ticket to an agent holding fewer than `max_chats`; None if either fails.
         `automatic`: given by automatic assignment, not claimed by the agent (kept in the audit entry).
 
@@ -232,7 +254,12 @@ class TicketStore:
             if result.rowcount != 1:
                 return None
             session.add(
-                TicketEventRow(ticket_id=ticket_id, kind="claimed", actor=agent_name, detail={"automatic": True} if automatic else {})
+                TicketEventRow(
+                    ticket_id=ticket_id,
+                    kind="claimed",
+                    actor=agent_name,
+                    detail={"automatic": True} if automatic else {},
+                )
             )
         return await self.get(ticket_id)
 
@@ -240,11 +267,15 @@ class TicketStore:
         """Undoes a claim that could not take effect; the customer keeps their place in the queue."""
         async with self._sessions.begin() as session:
             await session.execute(
-                update(TicketRow).where(TicketRow.id == ticket_id, TicketRow.status == ASSIGNED).values(status=WAITING, assigned_agent=None)
+                update(TicketRow)
+                .where(TicketRow.id == ticket_id, TicketRow.status == ASSIGNED)
+                .values(status=WAITING, assigned_agent=None)
             )
             session.add(TicketEventRow(ticket_id=ticket_id, kind="unclaimed", actor=actor))
 
-    async def requeue(self, ticket_id: str, actor: str, skills: list[str] | None, to_agent: str | None) -> TicketView | None:
+    async def requeue(
+        self, ticket_id: str, actor: str, skills: list[str] | None, to_agent: str | None
+    ) -> TicketView | None:
         """A transfer: back to the queue for other skills, or straight to a named agent."""
         target = to_agent or f"the {'/'.join(skills or [])} queue"
         values: dict = {
@@ -264,7 +295,12 @@ class TicketStore:
             if result.rowcount != 1:
                 return None
             session.add(
-                TicketEventRow(ticket_id=ticket_id, kind="transferred", actor=actor, detail={"skills": skills, "to_agent": to_agent})
+                TicketEventRow(
+                    ticket_id=ticket_id,
+                    kind="transferred",
+                    actor=actor,
+                    detail={"skills": skills, "to_agent": to_agent},
+                )
             )
         return await self.get(ticket_id)
 
@@ -403,7 +439,9 @@ class TicketStore:
         """How many tickets each agent holds now, and when each was last given one."""
         async with self._sessions() as session:
             holding = await session.execute(
-                select(TicketRow.assigned_agent, func.count()).where(TicketRow.status == ASSIGNED).group_by(TicketRow.assigned_agent)
+                select(TicketRow.assigned_agent, func.count())
+                .where(TicketRow.status == ASSIGNED)
+                .group_by(TicketRow.assigned_agent)
             )
             latest = await session.execute(
                 select(TicketRow.assigned_agent, func.max(TicketRow.claimed_at))

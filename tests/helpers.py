@@ -59,7 +59,19 @@ class PrivateRedis:
     def __init__(self, port: int, data_dir: Path) -> None:
         self.port = port
         self.url = f"redis://127.0.0.1:{port}/0"
-        self._command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(data_dir)]
+        self._command = [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(data_dir),
+        ]
         self._process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> PrivateRedis:

@@ -19,13 +19,25 @@ from tests.helpers import Recorder, say
 
 
 def _agent(name: str, skills: list[str], max_chats: int = 3, languages: list[str] | None = None) -> AgentProfile:
-    return AgentProfile(name=name, skills=skills, is_supervisor=False, max_chats=max_chats, avatar_url="", languages=languages or ["en"])
+    return AgentProfile(
+        name=name, skills=skills, is_supervisor=False, max_chats=max_chats, avatar_url="", languages=languages or ["en"]
+    )
 
 
 def _ticket(skills: list[str], language: str = "en") -> TicketView:
     return TicketView(
-        id="t", thread_id="th", status="waiting", reason="handoff_request", summary="", skills=skills, priority=0,
-        sentiment=0, frustration=0, customer_facts={}, language=language, waiting_since=datetime.now(UTC),
+        id="t",
+        thread_id="th",
+        status="waiting",
+        reason="handoff_request",
+        summary="",
+        skills=skills,
+        priority=0,
+        sentiment=0,
+        frustration=0,
+        customer_facts={},
+        language=language,
+        waiting_since=datetime.now(UTC),
     )
 
 
@@ -49,7 +61,9 @@ def test_nobody_without_the_skill_or_a_free_slot_is_picked_and_a_speaker_of_the_
 
 async def _assigned(heard: Recorder, ticket_id: str) -> TicketView:
     for _ in range(100):
-        found = [e.ticket for e in heard.of("ticket_updated") if e.ticket.id == ticket_id and e.ticket.status == "assigned"]
+        found = [
+            e.ticket for e in heard.of("ticket_updated") if e.ticket.id == ticket_id and e.ticket.status == "assigned"
+        ]
         if found:
             return found[-1]
         await asyncio.sleep(0.05)
@@ -88,7 +102,9 @@ async def test_a_new_ticket_goes_to_the_available_agent_with_most_room_and_an_aw
         await service.close()
 
 
-async def test_fifty_tickets_at_once_across_two_processes_are_each_assigned_once_within_every_limit(tmp_path, postgres_url, redis_url):
+async def test_fifty_tickets_at_once_across_two_processes_are_each_assigned_once_within_every_limit(
+    tmp_path, postgres_url, redis_url
+):
     env = {"DATABASE_URL": postgres_url, "REDIS_URL": redis_url, "ASSIGNMENT": "auto"}
     apps = [await RunningApp(free_port(), app_env(tmp_path / name, **env)).start() for name in ("a", "b")]
     names = [f"Auto{index}" for index in range(5)]
@@ -98,7 +114,9 @@ async def test_fifty_tickets_at_once_across_two_processes_are_each_assigned_once
     customers = [await ChainlitCustomer(apps[index % 2]).connect() for index in range(50)]
     engine = make_sql_engine(apps[0].settings)
     try:
-        await asyncio.gather(*(customer.say(f"I want to talk to a person, case {index}") for index, customer in enumerate(customers)))
+        await asyncio.gather(
+            *(customer.say(f"I want to talk to a person, case {index}") for index, customer in enumerate(customers))
+        )
         await asyncio.gather(*(customer.text_shown("joined the conversation", timeout=90) for customer in customers))
         store = TicketStore(engine)
         tickets = await store.open_tickets()
@@ -107,7 +125,9 @@ async def test_fifty_tickets_at_once_across_two_processes_are_each_assigned_once
         assert set(per_agent) <= set(names) and max(per_agent.values()) <= 10 and sum(per_agent.values()) == 50
         async with engine.connect() as connection:
             claims = Counter(
-                (await connection.execute(select(TicketEventRow.ticket_id).where(TicketEventRow.kind == "claimed"))).scalars()
+                (
+                    await connection.execute(select(TicketEventRow.ticket_id).where(TicketEventRow.kind == "claimed"))
+                ).scalars()
             )
         assert len(claims) == 50 and set(claims.values()) == {1}, "a ticket was assigned twice"
     finally:

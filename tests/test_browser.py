@@ -13,8 +13,16 @@ from tests.clients import ChainlitCustomer, PortalAgent, RunningApp, escalate
 from tests.conftest import CHROMIUM, TEST_FAILED, app_env, free_port, need
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 @pytest.fixture
@@ -124,7 +132,9 @@ async def test_the_conversation_survives_a_refresh_and_a_reply_sent_while_away(b
         context = customer.context
         await customer.close()
 
-        assert (await agent.call("reply", {"ticket_id": ticket["id"], "text": f"Refund for INV-{marker} is on its way."}))["ok"]
+        assert (
+            await agent.call("reply", {"ticket_id": ticket["id"], "text": f"Refund for INV-{marker} is on its way."})
+        )["ok"]
 
         back = await context.new_page()
         await back.goto(app.base_url + "/")  # the customer comes back to the chat's plain address
@@ -294,7 +304,9 @@ async def _scripted_day(app: RunningApp, agent: PortalAgent) -> list[ChainlitCus
     assert (await agent.call("reply", {"ticket_id": ticket["id"], "text": "Hi, I can help."}))["ok"]
     assert (await agent.call("resolve", {"ticket_id": ticket["id"]}))["ok"]
     prompt = await resolved.message_from("Support", "How did we do?")
-    five = await resolved.log.wait_for("action", lambda a: a["forId"] == prompt["id"] and a["payload"].get("rating") == 5)
+    five = await resolved.log.wait_for(
+        "action", lambda a: a["forId"] == prompt["id"] and a["payload"].get("rating") == 5
+    )
     await resolved.click(five)
     await resolved.message_from("Support", "Thank you for your feedback")
     await escalate(withdrawn, agent, "get me a human please")
@@ -322,16 +334,30 @@ async def test_a_supervisor_reads_the_days_figures_and_charts_live_and_an_agent_
         page, _ = await open_portal(browser, app, "Vera")
         await page.click("#reports-link")
         await page.locator("#figure-conversations", has_text="4").wait_for(timeout=15_000)
-        figures = {name: await page.locator(f"#figure-{name}").inner_text() for name in
-                   ("escalations", "contained", "containment", "csat", "csat-count", "left")}
-        assert figures == {"escalations": "3", "contained": "1", "containment": "25% containment", "csat": "5.00 / 5",
-                           "csat-count": "1 rating", "left": "1 / 0"}
+        figures = {
+            name: await page.locator(f"#figure-{name}").inner_text()
+            for name in ("escalations", "contained", "containment", "csat", "csat-count", "left")
+        }
+        assert figures == {
+            "escalations": "3",
+            "contained": "1",
+            "containment": "25% containment",
+            "csat": "5.00 / 5",
+            "csat-count": "1 rating",
+            "left": "1 / 0",
+        }
         agents = await page.locator("#table-agents").inner_text()
         assert "Ivo" in agents and "5.00 (1)" in agents
         assert "Asked for a person\t3" in await page.locator("#table-reason").inner_text()
         assert await _chart_total(page, "chart-escalations") == 3  # drawn, with the report's data
         assert await _chart_total(page, "chart-waits") == 1  # one customer got a person
-        assert await page.evaluate("Chart.getChart(document.getElementById('chart-csat')).data.datasets[0].data") == [0, 0, 0, 0, 1]
+        assert await page.evaluate("Chart.getChart(document.getElementById('chart-csat')).data.datasets[0].data") == [
+            0,
+            0,
+            0,
+            0,
+            1,
+        ]
         assert await page.locator("#chart-escalations").evaluate("(canvas) => canvas.width > 0 && canvas.height > 0")
         await page.screenshot(path=ARTIFACTS / "reports.png", full_page=True)
 
@@ -355,7 +381,6 @@ async def test_a_supervisor_reads_the_days_figures_and_charts_live_and_an_agent_
             await customer.close()
         await agent.close()
         await app.stop()
-
 
 
 async def test_auto_assignment_opens_the_new_ticket_for_the_agent_with_room_who_replies_with_enter_and_transfers_by_name(
@@ -389,7 +414,9 @@ async def test_auto_assignment_opens_the_new_ticket_for_the_agent_with_room_who_
         await portal.select_option("#transfer-skill", "agent:Kit")
         await portal.locator("#empty", has_text="Transferred to Kit").wait_for(timeout=15_000)
         await second.text_shown("Kit joined the conversation")
-        moved = await kit.log.wait_for("ticket_updated", lambda t: t.get("assigned_agent") == "Kit" and t.get("thread_id") == second.thread_id)
+        moved = await kit.log.wait_for(
+            "ticket_updated", lambda t: t.get("assigned_agent") == "Kit" and t.get("thread_id") == second.thread_id
+        )
         assert moved["status"] == "assigned"
     finally:
         for client in (first, second, kit):
