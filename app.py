@@ -147,10 +147,14 @@ async def on_customer_message(message: cl.Message) -> None:
         async with aclosing(engine().customer_message(_thread_id(), stored, message.id)) as events:
             async for event in events:
                 if event.type == "token_stream":
-                    answer = answer or cl.Message(id=event.message_id, author=ASSISTANT, content="", created_at=utc_now())
+                    answer = answer or cl.Message(
+                        id=event.message_id, author=ASSISTANT, content="", created_at=utc_now()
+                    )
                     await answer.stream_token(event.token)
                 elif event.type == "assistant_answer":
-                    answer = answer or cl.Message(id=event.message_id, author=ASSISTANT, content="", created_at=utc_now())
+                    answer = answer or cl.Message(
+                        id=event.message_id, author=ASSISTANT, content="", created_at=utc_now()
+                    )
                     answer.content = event.content + _source_line(event.content, event.sources)
                     answer.content += "\n\n_(stopped)_" if event.stopped else ""
                     await answer.send()
@@ -194,7 +198,9 @@ def _source_line(content: str, sources: list[str]) -> str:
 async def leave_queue(action: cl.Action) -> None:
     if await engine().leave_queue(_thread_id()) is None:
         await action.remove()
-        await support_message("There is no queue to leave any more: an agent has joined, or the request was closed.").send()
+        await support_message(
+            "There is no queue to leave any more: an agent has joined, or the request was closed."
+        ).send()
 
 
 @cl.action_callback("rate")

@@ -18,7 +18,10 @@ async def add_agent(arguments: argparse.Namespace) -> int:
     skills = [skill.strip() for skill in arguments.skills.split(",") if skill.strip()]
     unknown = sorted(set(skills) - set(settings.skills))
     if not skills or unknown:
-        print(f"error: skills must come from {', '.join(settings.skills)}; unknown: {', '.join(unknown) or 'none given'}", file=sys.stderr)
+        print(
+            f"error: skills must come from {', '.join(settings.skills)}; unknown: {', '.join(unknown) or 'none given'}",
+            file=sys.stderr,
+        )
         return 2
     languages = [code.strip().lower() for code in arguments.languages.split(",") if code.strip()]
     if not languages or not all(len(code) == 2 and code.isalpha() for code in languages):

@@ -32,7 +32,9 @@ class NoteRequest(TicketRequest):
 
 
 class TransferRequest(TicketRequest):
-    skills: list[Annotated[str, StringConstraints(min_length=1, max_length=40)]] | None = Field(default=None, max_length=10)
+    skills: list[Annotated[str, StringConstraints(min_length=1, max_length=40)]] | None = Field(
+        default=None, max_length=10
+    )
     to_agent: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
 
 

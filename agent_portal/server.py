@@ -85,12 +85,17 @@ def _ticket_rooms(ticket: TicketView, released_by: str | None = None) -> tuple[l
     """The rooms of the agents who may take the ticket (its skills), and of those who may read all of
     it: supervisors, its holder, and the agent who just passed it on."""
     holders = {ticket.assigned_agent, released_by} - {None}
-    return sorted(f"skill:{skill}" for skill in ticket.skills), ["supervisors", *sorted(f"agent:{name}" for name in holders)]
+    return sorted(f"skill:{skill}" for skill in ticket.skills), [
+        "supervisors",
+        *sorted(f"agent:{name}" for name in holders),
+    ]
 
 
 def _visible_in_queue(ticket: TicketView, agent: AgentProfile) -> bool:
-    return agent.is_supervisor or ticket.assigned_agent == agent.name or (
-        ticket.status == WAITING and bool(set(ticket.skills) & set(agent.skills))
+    return (
+        agent.is_supervisor
+        or ticket.assigned_agent == agent.name
+        or (ticket.status == WAITING and bool(set(ticket.skills) & set(agent.skills)))
     )
 
 
@@ -179,7 +184,9 @@ class PortalServer:
         key = name.lower()
         if len(self._failed_logins) > MAX_TRACKED_LOGIN_NAMES:  # forget names whose failures are all old
             cutoff = time.monotonic() - LOGIN_WINDOW_SECONDS
-            self._failed_logins = {n: tries for n, tries in self._failed_logins.items() if tries and tries[-1] >= cutoff}
+            self._failed_logins = {
+                n: tries for n, tries in self._failed_logins.items() if tries and tries[-1] >= cutoff
+            }
         attempts = self._failed_logins.setdefault(key, deque())
         while attempts and attempts[0] < time.monotonic() - LOGIN_WINDOW_SECONDS:
             attempts.popleft()
@@ -367,7 +374,10 @@ class PortalServer:
     async def _overview(self, agent: AgentProfile, request: EmptyRequest) -> dict[str, Any]:
         if not agent.is_supervisor:
             raise ActionRefused("only supervisors see every open ticket")
-        return {"tickets": [_ticket_json(t) for t in await self.service.tickets.open_tickets()], "online": sorted(self._online)}
+        return {
+            "tickets": [_ticket_json(t) for t in await self.service.tickets.open_tickets()],
+            "online": sorted(self._online),
+        }
 
     # ----- engine events to agents ------------------------------------------------------------
 

@@ -27,12 +27,12 @@ from .stats import Table, ratio, summary_ms
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 CAPACITY_LEVELS = (50, 100, 250, 500, 750, 1000, 1500, 2000)
 HOW_TO_RUN = (
-    'How to run: `make bench` (quick, under 2 minutes: 1 and 50 conversations in flight, both '
+    "How to run: `make bench` (quick, under 2 minutes: 1 and 50 conversations in flight, both "
     'databases) or `make bench BENCH_ARGS="--full --write"` (adds 200 in flight, more samples and the '
-    'capacity sweep, and rewrites this table). Everything runs against the real app (`chainlit run '
-    'app.py` in a child process), real sockets, the real portal, and the local OpenAI-compatible test '
-    'server (`tests/fake_openai.py`) as the LLM. Times are taken in the benchmark process, which also '
-    'hosts every client, on a shared 2-core VM: read ratios, not absolutes.'
+    "capacity sweep, and rewrites this table). Everything runs against the real app (`chainlit run "
+    "app.py` in a child process), real sockets, the real portal, and the local OpenAI-compatible test "
+    "server (`tests/fake_openai.py`) as the LLM. Times are taken in the benchmark process, which also "
+    "hosts every client, on a shared 2-core VM: read ratios, not absolutes."
 )
 
 
@@ -58,10 +58,14 @@ async def drop_postgres_database(url: str) -> None:
     await admin.close()
 
 
-async def bench_database(database: str, full: bool, relay: dict[str, float], fake_llm: FakeOpenAI, table: Table, work: Path) -> None:
+async def bench_database(
+    database: str, full: bool, relay: dict[str, float], fake_llm: FakeOpenAI, table: Table, work: Path
+) -> None:
     database_url = await fresh_postgres_database() if database == "postgres" else ""
     extra = {"DATABASE_URL": database_url} if database_url else {}
-    app = await RunningApp(free_port(), figures.bench_env(work / database, OPENAI_BASE_URL=fake_llm.url, OPENAI_API_KEY="bench", **extra)).start()
+    app = await RunningApp(
+        free_port(), figures.bench_env(work / database, OPENAI_BASE_URL=fake_llm.url, OPENAI_API_KEY="bench", **extra)
+    ).start()
     handoffs = figures.Handoffs(app)
     samples = 300 if full else 60
     try:
@@ -120,7 +124,10 @@ async def bench_database(database: str, full: bool, relay: dict[str, float], fak
     print(f"[{database}] checkpoint growth…", flush=True)
     growth_url = await fresh_postgres_database() if database == "postgres" else ""
     settings = Settings(
-        DATA_DIR=work / f"{database}-growth", DATABASE_URL=growth_url, OFFLINE_TOKEN_DELAY_SECONDS=0, REPEAT_SIMILARITY=1.01
+        DATA_DIR=work / f"{database}-growth",
+        DATABASE_URL=growth_url,
+        OFFLINE_TOKEN_DELAY_SECONDS=0,
+        REPEAT_SIMILARITY=1.01,
     )
     try:
         per_turn = await figures.checkpoint_growth(settings, 100)
@@ -158,12 +165,26 @@ async def capacity(app: RunningApp, table: Table, database: str) -> None:
     try:
         for level in levels:
             print(f"[{database}] capacity: {level} conversations…", flush=True)
-            want_idle, want_chatting, want_escalated = int(level * 0.9), int(level * 0.05), level - int(level * 0.9) - int(level * 0.05)
+            want_idle, want_chatting, want_escalated = (
+                int(level * 0.9),
+                int(level * 0.05),
+                level - int(level * 0.9) - int(level * 0.05),
+            )
             try:
-                idle += await figures.gather_limited([figures.idle_customer(app) for _ in range(want_idle - len(idle))], limit=20)
-                chatting += await figures.gather_limited([figures.idle_customer(app) for _ in range(want_chatting - len(chatting))], limit=20)
+                idle += await figures.gather_limited(
+                    [figures.idle_customer(app) for _ in range(want_idle - len(idle))], limit=20
+                )
+                chatting += await figures.gather_limited(
+                    [figures.idle_customer(app) for _ in range(want_chatting - len(chatting))], limit=20
+                )
             except socketio.exceptions.ConnectionError as refused:
-                table.add(f"[{database}] capacity: {level} conversations", f"could not connect them all: {refused}", "—", "—", "")
+                table.add(
+                    f"[{database}] capacity: {level} conversations",
+                    f"could not connect them all: {refused}",
+                    "—",
+                    "—",
+                    "",
+                )
                 break
             await handoffs.grow_to(max(1, want_escalated))
             if chatter_task:  # restarted so the newcomers chat too, each on its own phase
@@ -210,7 +231,13 @@ async def main(full: bool, databases: list[str], write: bool) -> None:
         f"p50 {ratio(analysed['p50'], lexical['p50'])}",
         "≤ 3 ms at p50",
     )
-    table.add("resident memory the trained models add", f"{model_memory_kib(analysis_settings) / 1024:.0f} MiB", "—", "—", "≤ 150 MB")
+    table.add(
+        "resident memory the trained models add",
+        f"{model_memory_kib(analysis_settings) / 1024:.0f} MiB",
+        "—",
+        "—",
+        "≤ 150 MB",
+    )
     fake_llm = FakeOpenAI()
     await fake_llm.start()
     try:
@@ -232,14 +259,16 @@ async def main(full: bool, databases: list[str], write: bool) -> None:
 def write_results(run_line: str, table: str) -> None:
     """Rewrites the table in bench/RESULTS.md and keeps the notes below it (from its first `## `)."""
     text = RESULTS.read_text() if RESULTS.exists() else ""
-    notes = text[text.find("\n## "):] if "\n## " in text else ""
+    notes = text[text.find("\n## ") :] if "\n## " in text else ""
     RESULTS.write_text(f"# Benchmark results\n\n{HOW_TO_RUN}\n\n{run_line}\n\n{table}\n{notes}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "--full", action="store_true", help="200 conversations in flight, more samples, and the capacity run up to 2,000"
+        "--full",
+        action="store_true",
+        help="200 conversations in flight, more samples, and the capacity run up to 2,000",
     )
     parser.add_argument("--db", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
     parser.add_argument("--write", action="store_true", help="write the table to bench/RESULTS.md")

@@ -145,7 +145,11 @@ async def direct_first_token(fake_llm: FakeOpenAI, samples: int) -> list[float]:
     async with httpx.AsyncClient() as http:
         for _ in range(samples):
             started = time.perf_counter()
-            body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "How do I reset my password?"}]}
+            body = {
+                "model": "m",
+                "stream": True,
+                "messages": [{"role": "user", "content": "How do I reset my password?"}],
+            }
             async with http.stream("POST", f"{fake_llm.url}/chat/completions", json=body) as response:
                 async for line in response.aiter_lines():
                     if line.startswith("data: {") and '"content"' in line:
@@ -175,7 +179,9 @@ def answerable_questions(settings: Settings, count: int) -> list[str]:
     so the benchmark stays in step with the articles: the fake LLM tells their streams apart by them."""
     knowledge = KnowledgeBase(settings.kb_dir, settings.model_cache_path)
     understanding = load_understanding(settings.model_cache_path)
-    questions = [f"{passage.title}: {passage.heading}?" for passage in knowledge.passages if passage.heading != passage.title]
+    questions = [
+        f"{passage.title}: {passage.heading}?" for passage in knowledge.passages if passage.heading != passage.title
+    ]
     answered = [
         question
         for question in questions
@@ -190,7 +196,9 @@ def answerable_questions(settings: Settings, count: int) -> list[str]:
         is None
     ]
     if len(answered) < count:
-        raise RuntimeError(f"the knowledge base answers only {len(answered)} of its headings as questions; {count} needed")
+        raise RuntimeError(
+            f"the knowledge base answers only {len(answered)} of its headings as questions; {count} needed"
+        )
     return answered[:count]
 
 
@@ -244,16 +252,26 @@ async def idle_customer(app: RunningApp) -> ChainlitCustomer:
 # them all leaves and a new one takes the chat, as people do; repeating them would be the "loop of
 # death" and escalate every chatter, which is another load than the one this figure is about.
 QUESTIONS = [
-    "How do I change my payment method?", "How do I turn on two-factor authentication?",
-    "Where can I download my invoices?", "What happens if my card payment fails?",
-    "How do I cancel my subscription?", "Can I get a refund for my annual plan?",
-    "How do I upgrade to the Business plan?", "What are the API rate limits?",
-    "How do I create an API key?", "How do I set up SAML single sign-on?",
-    "How do I add a team member?", "How much storage do I get?",
-    "How do I change the email address on my account?", "How do webhooks retry failed deliveries?",
-    "Where can I see if the service is down?", "How do I track my hub order?",
-    "How long does shipping take for the hub?", "How do I return a faulty hub?",
-    "How do I export all my data?", "thanks, that helps!",
+    "How do I change my payment method?",
+    "How do I turn on two-factor authentication?",
+    "Where can I download my invoices?",
+    "What happens if my card payment fails?",
+    "How do I cancel my subscription?",
+    "Can I get a refund for my annual plan?",
+    "How do I upgrade to the Business plan?",
+    "What are the API rate limits?",
+    "How do I create an API key?",
+    "How do I set up SAML single sign-on?",
+    "How do I add a team member?",
+    "How much storage do I get?",
+    "How do I change the email address on my account?",
+    "How do webhooks retry failed deliveries?",
+    "Where can I see if the service is down?",
+    "How do I track my hub order?",
+    "How long does shipping take for the hub?",
+    "How do I return a faulty hub?",
+    "How do I export all my data?",
+    "thanks, that helps!",
 ]
 
 
@@ -320,9 +338,15 @@ async def checkpoint_bytes(service: ConversationService, settings: Settings) -> 
 async def checkpoint_growth(settings: Settings, turns: int) -> dict[int, tuple[int, float]]:
     """Bytes written and graph time for each turn of one long conversation (no escalation)."""
     questions = [
-        "How do I reset my password?", "How do I turn on two-factor authentication?", "What are your support hours?",
-        "How do I change my payment method?", "What are the API rate limits?", "How do I cancel my subscription?",
-        "How long does Hub shipping take?", "How do I track my order?", "How do I export my data?",
+        "How do I reset my password?",
+        "How do I turn on two-factor authentication?",
+        "What are your support hours?",
+        "How do I change my payment method?",
+        "What are the API rate limits?",
+        "How do I cancel my subscription?",
+        "How long does Hub shipping take?",
+        "How do I track my order?",
+        "How do I export my data?",
         "How do I set up SSO with SAML?",
     ]
     service = await ConversationService.open(settings)
@@ -354,4 +378,3 @@ def bench_env(data_dir: Path, **overrides: str) -> dict[str, str]:
     }
     env.update(overrides)
     return env
-

@@ -25,4 +25,6 @@ async def relay(sid: str, data: dict) -> dict:
 
 
 if __name__ == "__main__":
-    uvicorn.run(socketio.ASGIApp(sio, socketio_path="/socket.io"), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+    uvicorn.run(
+        socketio.ASGIApp(sio, socketio_path="/socket.io"), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning"
+    )

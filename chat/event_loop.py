@@ -17,8 +17,14 @@ import asyncio.tasks
 
 
 _LOOP_PATCHES = (
-    "run_forever", "run_until_complete", "_run_once", "_check_running", "_check_runnung",
-    "_num_runs_pending", "_is_proactorloop", "_nest_patched",
+    "run_forever",
+    "run_until_complete",
+    "_run_once",
+    "_check_running",
+    "_check_runnung",
+    "_num_runs_pending",
+    "_is_proactorloop",
+    "_nest_patched",
 )
 
 

@@ -173,12 +173,18 @@ async def render(event: Event) -> None:
             if waiting_line is not None and previous is None:  # the queue line says who it connected to
                 waiting_line.content = f"Connected you to {event.agent_name}."
                 await waiting_line.update()
-            handover = f"{previous} passed you to {event.agent_name}. " if previous and previous != event.agent_name else ""
+            handover = (
+                f"{previous} passed you to {event.agent_name}. " if previous and previous != event.agent_name else ""
+            )
             cl.user_session.set(_STATUS, None)
-            await show_status(f"{handover}{event.agent_name} joined the conversation and can see everything so far.", event.event_id)
+            await show_status(
+                f"{handover}{event.agent_name} joined the conversation and can see everything so far.", event.event_id
+            )
         case "agent_message":
             await _clear_typing()
-            await cl.Message(id=event.message_id, author=event.agent_name, content=agent_text(event.agent_name, event.content)).send()
+            await cl.Message(
+                id=event.message_id, author=event.agent_name, content=agent_text(event.agent_name, event.content)
+            ).send()
         case "typing":
             if event.is_typing and cl.user_session.get(_TYPING) is None:
                 typing = cl.Message(author=event.name, content="")
@@ -194,7 +200,9 @@ async def render(event: Event) -> None:
             await _clear_typing()
             cl.user_session.set(_AGENT, None)
             ratings = [cl.Action(name="rate", payload={"rating": stars}, label="★" * stars) for stars in range(1, 6)]
-            prompt = support_message("How did we do? One tap to rate this conversation.", actions=ratings, id=event.event_id)
+            prompt = support_message(
+                "How did we do? One tap to rate this conversation.", actions=ratings, id=event.event_id
+            )
             cl.user_session.set(RATING_PROMPT, prompt)
             await prompt.send()
         case "handed_back":
@@ -237,8 +245,12 @@ async def show_in_other_tabs(thread_id: str, messages: list[cl.Message]) -> None
     async def send_copies() -> None:
         for message in messages:
             await cl.Message(
-                id=message.id, author=message.author, content=message.content, type=message.type,
-                metadata=message.metadata, created_at=message.created_at,
+                id=message.id,
+                author=message.author,
+                content=message.content,
+                type=message.type,
+                metadata=message.metadata,
+                created_at=message.created_at,
             ).send()
 
     for session in connected_sessions(thread_id):

@@ -41,7 +41,9 @@ async def add_missing_messages(thread: ThreadDict, transcript: list[ChatMessage]
         step = cl.Message(
             id=message["id"],
             author=ASSISTANT if message["role"] == "assistant" else message["author"],
-            content=agent_text(message["author"], message["content"]) if message["role"] == "agent" else message["content"],
+            content=agent_text(message["author"], message["content"])
+            if message["role"] == "agent"
+            else message["content"],
             type="user_message" if customer else "assistant_message",
             created_at=_chainlit_time(message["at"]),
         ).to_dict()

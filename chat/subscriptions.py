@@ -42,4 +42,3 @@ class ThreadSubscriptions:
         open_threads = {session.thread_id for session in list(ws_sessions_id.values())}
         for thread_id in [t for t in self._unsubscribe if t not in open_threads]:
             self._unsubscribe.pop(thread_id)()
-

@@ -18,7 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     assess = commands.add_parser("assess", help="replay transcripts against the escalation policy")
-    assess.add_argument("file", nargs="?", type=argparse.FileType("r"), default=sys.stdin, help="JSON lines (default: stdin)")
+    assess.add_argument(
+        "file", nargs="?", type=argparse.FileType("r"), default=sys.stdin, help="JSON lines (default: stdin)"
+    )
     assess.add_argument(
         "--labels",
         action="store_true",

@@ -74,8 +74,14 @@ class AnswerReport:
         if show_misses:
             for case in self.answerable:
                 if not case.complete:
-                    why = "handed off" if case.handed_off else (
-                        f"answered from {case.article}" if not case.right_article else f"missing {case.facts_missing}"
+                    why = (
+                        "handed off"
+                        if case.handed_off
+                        else (
+                            f"answered from {case.article}"
+                            if not case.right_article
+                            else f"missing {case.facts_missing}"
+                        )
                     )
                     lines.append(f"  {case.question!r} ({case.expected_article}): {why}")
         lines += [f"error: {error}" for error in self.errors]
@@ -93,7 +99,12 @@ def answer_question(
     `answer_model` is the chat model with the handoff tool bound, as the graph's answer node has it."""
     messages: list[dict[str, Any]] = [{"role": "customer", "author": "Customer", "content": question}]
     turn = analyze_latest_turn(
-        messages, previous_frustration=None, previous_language=None, understanding=understanding, knowledge=knowledge, settings=settings
+        messages,
+        previous_frustration=None,
+        previous_language=None,
+        understanding=understanding,
+        knowledge=knowledge,
+        settings=settings,
     )
     if turn.reason:
         return True, "", None
@@ -116,7 +127,11 @@ def answer_report(lines: Iterable[str], settings: Settings) -> AnswerReport:
             continue
         try:
             row = json.loads(line)
-            question, article, facts = str(row["question"]), row.get("article"), [str(f) for f in row.get("key_facts") or []]
+            question, article, facts = (
+                str(row["question"]),
+                row.get("article"),
+                [str(f) for f in row.get("key_facts") or []],
+            )
             if article is not None and article not in titles:
                 raise ValueError(f"no article named {article!r} in {settings.kb_dir}")
         except (ValueError, KeyError, TypeError) as problem:

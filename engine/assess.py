@@ -64,7 +64,9 @@ def _conversation(line: str) -> dict[str, Any]:
 
 
 def _engine_parts(settings: Settings) -> tuple[KnowledgeBase, Understanding]:
-    return KnowledgeBase(settings.kb_dir, settings.model_cache_path), load_understanding(settings.model_cache_path, settings.intent_examples)
+    return KnowledgeBase(settings.kb_dir, settings.model_cache_path), load_understanding(
+        settings.model_cache_path, settings.intent_examples
+    )
 
 
 def assess_lines(lines: Iterable[str], settings: Settings) -> Iterator[str]:
@@ -115,13 +117,19 @@ class LabelReport:
         for reason in expected:
             if reason == NO_ESCALATION:
                 continue
-            lines.append(f"{reason:<22}{self.count(reason):>14}{self.recall(reason):>14.0%}{self.escalated(reason):>11.0%}")
+            lines.append(
+                f"{reason:<22}{self.count(reason):>14}{self.recall(reason):>14.0%}{self.escalated(reason):>11.0%}"
+            )
         if self.count(NO_ESCALATION):
             lines.append(
                 f"false escalations: {self.count(NO_ESCALATION) - self.count(NO_ESCALATION, NO_ESCALATION)} "
                 f"of {self.count(NO_ESCALATION)} ({self.false_escalation_rate:.0%})"
             )
-        lines += ["", "confusion (rows expected, columns given):", " " * 22 + "".join(f"{name[:10]:>11}" for name in given)]
+        lines += [
+            "",
+            "confusion (rows expected, columns given):",
+            " " * 22 + "".join(f"{name[:10]:>11}" for name in given),
+        ]
         for wanted in expected:
             lines.append(f"{wanted:<22}" + "".join(f"{self.confusion[(wanted, got)]:>11}" for got in given))
         lines += [f"error: {error}" for error in self.errors]

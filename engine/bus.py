@@ -84,7 +84,10 @@ class RedisEventBus(EventBus):
 
         # No retries inside redis-py: the bus has its own loops, and a publish must fail fast into the outbox.
         self._redis = redis.from_url(
-            redis_url, socket_connect_timeout=2.0, socket_timeout=_READ_BLOCK_MS / 1000 + 3.0, retry=Retry(NoBackoff(), 0)
+            redis_url,
+            socket_connect_timeout=2.0,
+            socket_timeout=_READ_BLOCK_MS / 1000 + 3.0,
+            retry=Retry(NoBackoff(), 0),
         )
         self._last_id = "0-0"
         self._outbox: deque[tuple[str, str]] = deque(maxlen=_OUTBOX_LIMIT)
@@ -134,7 +137,9 @@ class RedisEventBus(EventBus):
                 batches = await self._redis.xread({_STREAM: self._last_id}, count=_READ_COUNT, block=_READ_BLOCK_MS)
             except Exception as problem:  # a listener that died would silence every other process
                 if self.connected:
-                    log.warning("lost the Redis event bus (%s); reading on from %s when it is back", problem, self._last_id)
+                    log.warning(
+                        "lost the Redis event bus (%s); reading on from %s when it is back", problem, self._last_id
+                    )
                 self.connected = False
                 await backoff.wait()
                 continue

@@ -16,7 +16,9 @@ from .text import content_terms
 from .understanding.classifier import without_words
 from .understanding.vectors import embed
 
-REPLIES: dict[str, dict[str, str]] = json.loads((Path(__file__).parent / "offline_replies.json").read_text(encoding="utf-8"))
+REPLIES: dict[str, dict[str, str]] = json.loads(
+    (Path(__file__).parent / "offline_replies.json").read_text(encoding="utf-8")
+)
 # A quoted section longer than this is cut at a paragraph; the articles' sections are shorter.
 QUOTE_LIMIT = 2400
 # Words that only introduce a detail: "my order is NW-1 and my email is a@b.c" asks nothing.
@@ -73,7 +75,9 @@ class Composer:
         in_english = f"{replies['in_english']}\n\n" if replies["in_english"] else ""
         # Answered first although it reads as needing a person (see engine/policy.py): one is offered.
         offer = f"\n\n{replies['offer_person']}" if kind in _PERSON_MAY_BE_NEEDED else ""
-        return f"{in_english}{lead} From **{best.title}**{section}:\n\n{self.quote(best)}\n\nSource: {best.title}{offer}"
+        return (
+            f"{in_english}{lead} From **{best.title}**{section}:\n\n{self.quote(best)}\n\nSource: {best.title}{offer}"
+        )
 
     def quote(self, passage: Passage) -> str:
         """The section whole (steps, tables, values), with the one before it when it points "above"."""
@@ -94,7 +98,11 @@ class Composer:
         opening = f"Hi {name.split()[0]}, thanks" if name else "Thanks"
         items = [f"your {_FACT_NAMES.get(key, key.replace('_', ' '))} {value}" for key, value in facts.items()]
         noted = " and ".join([", ".join(items[:-1]), items[-1]] if len(items) > 1 else items)
-        kept = f" I've noted {noted}, so you won't need to give {'it' if len(facts) == 1 else 'them'} again." if noted else ""
+        kept = (
+            f" I've noted {noted}, so you won't need to give {'it' if len(facts) == 1 else 'them'} again."
+            if noted
+            else ""
+        )
         return f"{opening} for getting in touch.{kept} How can I help you today?"
 
     def recall(self, question: str, earlier: list[Said]) -> str:

@@ -83,7 +83,9 @@ class Settings(BaseSettings):
 
     @cached_property
     def business_hours(self) -> BusinessHours | None:
-        return BusinessHours.parse(self.business_hours_text, self.holidays) if self.business_hours_text.strip() else None
+        return (
+            BusinessHours.parse(self.business_hours_text, self.holidays) if self.business_hours_text.strip() else None
+        )
 
     @field_validator("intent_examples", "model_cache_dir", mode="before")
     @classmethod

@@ -15,7 +15,9 @@ _ID_PATTERNS: dict[str, re.Pattern[str]] = {
     "order_number": re.compile(rf"\border{_ID}", re.IGNORECASE),
     "account_number": re.compile(rf"\b(?:account|acct|customer){_ID}", re.IGNORECASE),
     "invoice_number": re.compile(rf"\binvoice{_ID}", re.IGNORECASE),
-    "workspace_id": re.compile(r"\bworkspace(\s*(?:id|name|#)\s*[:#=]?|\s*[:#=])?\s*([a-z0-9][\w-]*(?:\d|-)[\w-]*)", re.IGNORECASE),
+    "workspace_id": re.compile(
+        r"\bworkspace(\s*(?:id|name|#)\s*[:#=]?|\s*[:#=])?\s*([a-z0-9][\w-]*(?:\d|-)[\w-]*)", re.IGNORECASE
+    ),
     "serial_number": re.compile(
         r"\bserial(\s*(?:number|no\.?|num|#)\s*[:#]?|\s*[:#])?\s*(?:is\s+)?([A-Z0-9][A-Z0-9-]{4,})", re.IGNORECASE
     ),
@@ -90,7 +92,11 @@ def mask_card_numbers(text: str) -> str:
     def masked(match: re.Match[str]) -> str:
         number = match.group(0)
         labelled = _NOT_A_CARD_LABEL.search(text[max(0, match.start() - 24) : match.start()])
-        return f"[card ending {re.sub(r'[^0-9]', '', number)[-4:]}]" if _is_card_number(number) and not labelled else number
+        return (
+            f"[card ending {re.sub(r'[^0-9]', '', number)[-4:]}]"
+            if _is_card_number(number) and not labelled
+            else number
+        )
 
     return _CARD.sub(masked, text)
 

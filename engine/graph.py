@@ -1,9 +1,9 @@
 """The escalation state machine: analyze each customer turn, then answer it or hand it to a person.
 
-    START → analyze ─┬─▶ answer ───────────────▶ END
-                     │      └─(LLM down / handoff tool called)─┐
-                     └─▶ escalate ◀────────────────────┘
-                            └─▶ human ⟲ (interrupt / Command(resume=action)) ─▶ END on resolve or hand back
+START → analyze ─┬─▶ answer ───────────────▶ END
+                 │      └─(LLM down / handoff tool called)─┐
+                 └─▶ escalate ◀────────────────────┘
+                        └─▶ human ⟲ (interrupt / Command(resume=action)) ─▶ END on resolve or hand back
 """
 
 from __future__ import annotations
@@ -170,7 +170,10 @@ async def answer(
     handoff = None if stop.is_set() else handoff_call(said, context.settings.skills)
     update: dict[str, Any] = {}
     if handoff:
-        update = {"escalation_reason": handoff.reason, "model_handoff": {"summary": handoff.summary, "skills": handoff.skills}}
+        update = {
+            "escalation_reason": handoff.reason,
+            "model_handoff": {"summary": handoff.summary, "skills": handoff.skills},
+        }
     if content or not handoff:  # a model that hands off without a word leaves nothing to show or keep
         reply: ChatMessage = {
             "id": answer_id(question["id"]),
@@ -208,10 +211,14 @@ async def escalate(state: ConversationState, config: RunnableConfig, runtime: Ru
         model_summary=model_handoff.get("summary"),
         model_skills=model_handoff.get("skills"),
     )
-    ticket = await context.tickets.open_ticket(
-        thread_id, brief, state["sentiments"][-1], state.get("frustration", 0.0)
-    )
-    return {"mode": "waiting", "brief": brief.model_dump(), "ticket_id": ticket.id, "assigned_agent": None, "last_action": None}
+    ticket = await context.tickets.open_ticket(thread_id, brief, state["sentiments"][-1], state.get("frustration", 0.0))
+    return {
+        "mode": "waiting",
+        "brief": brief.model_dump(),
+        "ticket_id": ticket.id,
+        "assigned_agent": None,
+        "last_action": None,
+    }
 
 
 def answered_sections(messages: list[dict[str, Any]]) -> list[str]:

@@ -118,7 +118,9 @@ class KnowledgeBase:
         self._article_terms: dict[str, set[str]] = {}
         self._article_passages: dict[str, list[int]] = {}
         for index, passage in enumerate(self.passages):
-            self._article_terms.setdefault(passage.article, set()).update(content_terms(f"{passage.title} {passage.heading}"))
+            self._article_terms.setdefault(passage.article, set()).update(
+                content_terms(f"{passage.title} {passage.heading}")
+            )
             self._article_passages.setdefault(passage.article, []).append(index)
         self._shapes = [passage_shape(p.text, intro=not p.section) for p in self.passages]
         self._bm25 = BM25Okapi(self._terms)
@@ -147,7 +149,10 @@ class KnowledgeBase:
         questions = [row for path in question_files for row in _read_labeled(path)]
         key = _fingerprint([*paths, *question_files])
         sections = cached(
-            cache_dir, f"sections-{key}", SectionClassifier, lambda: SectionClassifier(self._passage_texts(), self._examples(questions))
+            cache_dir,
+            f"sections-{key}",
+            SectionClassifier,
+            lambda: SectionClassifier(self._passage_texts(), self._examples(questions)),
         )
         return replace(shipped, sections=sections)
 
@@ -158,7 +163,9 @@ class KnowledgeBase:
         """The labeled questions about these articles, as (search text, passage index)."""
         examples = []
         for row in questions:
-            target = self.passage_index(str(row.get("article")), str(row.get("section"))) if row.get("article") else None
+            target = (
+                self.passage_index(str(row.get("article")), str(row.get("section"))) if row.get("article") else None
+            )
             if target is not None and row.get("section") is not None:
                 examples.append((_search_text(str(row["question"]), str(row.get("lang", "en"))), target))
         return examples
@@ -394,7 +401,9 @@ def _train_shipped() -> RetrievalModels:
         learned = [example for number, found in enumerate(examples) if number % FOLDS != fold for example in found]
         classifier = SectionClassifier(knowledge._passage_texts(), learned)
         for number in range(fold, len(rows), FOLDS):
-            held_out[number] = classifier.probabilities(_search_text(str(rows[number]["question"]), str(rows[number].get("lang", "en"))))
+            held_out[number] = classifier.probabilities(
+                _search_text(str(rows[number]["question"]), str(rows[number].get("lang", "en")))
+            )
     ranker_rows: list[list[float]] = []
     labels: list[bool] = []
     for row, found, by_section in zip(rows, examples, held_out):

@@ -28,7 +28,9 @@ CUSTOMER_LANGUAGE = "The customer writes in the language with ISO 639-1 code:"
 FOLLOWS_ARTICLE = "The latest message follows up on the help article:"
 # The copilot prompt's first words: the offline model drafts in the agent's voice when it sees them.
 DRAFT_FOR_AGENT = "You draft replies for a human support agent"
-AGENT_LABEL = "Support agent"  # how prompts mark an agent's words: "(Support agent Dana) ...", "Support agent Dana: ..."
+AGENT_LABEL = (
+    "Support agent"  # how prompts mark an agent's words: "(Support agent Dana) ...", "Support agent Dana: ..."
+)
 EARLIER = "Earlier in this conversation:"  # the prompt block that carries the older messages as lines
 NO_ANSWER = "I couldn't find an answer to that in our help articles."  # said when no handoff tool is bound
 Chunk = TypeVar("Chunk")

@@ -378,8 +378,12 @@ class ConversationService:
     async def _customer_to_agent(self, thread_id: str, message: ChatMessage) -> AsyncIterator[Event]:
         ticket = await self.tickets.open_for_thread(thread_id)
         assert ticket is not None, "a thread paused for a human has an open ticket"
-        await self._resume(thread_id, {"kind": "customer_message", "message": message, "sentiment": sentiment(message["content"])})
-        delivered = CustomerMessage(thread_id=thread_id, ticket_id=ticket.id, message_id=message["id"], content=message["content"])
+        await self._resume(
+            thread_id, {"kind": "customer_message", "message": message, "sentiment": sentiment(message["content"])}
+        )
+        delivered = CustomerMessage(
+            thread_id=thread_id, ticket_id=ticket.id, message_id=message["id"], content=message["content"]
+        )
         await self.bus.publish(PORTAL_TOPIC, delivered)
         yield delivered
         await self._update_facts(ticket, message["content"])
@@ -402,13 +406,17 @@ class ConversationService:
         that ticket, if there is one."""
         ticket = await self.tickets.open_for_thread(thread_id)
         if ticket:
-            await self.bus.publish(PORTAL_TOPIC, CustomerPresence(thread_id=thread_id, ticket_id=ticket.id, online=online))
+            await self.bus.publish(
+                PORTAL_TOPIC, CustomerPresence(thread_id=thread_id, ticket_id=ticket.id, online=online)
+            )
         return ticket
 
     async def customer_typing(self, thread_id: str, is_typing: bool) -> None:
         ticket = await self.tickets.open_for_thread(thread_id)
         if ticket and ticket.assigned_agent:
-            await self.bus.publish(PORTAL_TOPIC, Typing(thread_id=thread_id, who="customer", name="Customer", is_typing=is_typing))
+            await self.bus.publish(
+                PORTAL_TOPIC, Typing(thread_id=thread_id, who="customer", name="Customer", is_typing=is_typing)
+            )
 
     async def rate(self, thread_id: str, rating: int) -> TicketView:
         """Stores the customer's 1–5 satisfaction rating on the thread's resolved ticket."""
@@ -491,14 +499,22 @@ class ConversationService:
                     raise ActionRefused(f"you already hold {agent.max_chats} conversations, your limit")
                 if current.status == ASSIGNED:
                     raise ActionRefused(f"ticket {ticket_id} was already taken by {current.assigned_agent}")
-                raise ActionRefused(f"ticket {ticket_id} is {current.status.replace('_', ' ')}; it takes no more actions")
-            if not await self._paused_for_human(ticket.thread_id) and not await self._finish_interrupted_run(ticket.thread_id):
+                raise ActionRefused(
+                    f"ticket {ticket_id} is {current.status.replace('_', ' ')}; it takes no more actions"
+                )
+            if not await self._paused_for_human(ticket.thread_id) and not await self._finish_interrupted_run(
+                ticket.thread_id
+            ):
                 await self.tickets.unclaim(ticket.id, agent.name)
                 raise ActionRefused(f"the conversation of ticket {ticket.id} is not waiting for an agent")
-            await self._resume(ticket.thread_id, {"kind": "agent_joined", "agent": agent.name, "avatar_url": agent.avatar_url})
+            await self._resume(
+                ticket.thread_id, {"kind": "agent_joined", "agent": agent.name, "avatar_url": agent.avatar_url}
+            )
         await self.bus.publish(
             thread_topic(ticket.thread_id),
-            AgentJoined(thread_id=ticket.thread_id, ticket_id=ticket.id, agent_name=agent.name, avatar_url=agent.avatar_url),
+            AgentJoined(
+                thread_id=ticket.thread_id, ticket_id=ticket.id, agent_name=agent.name, avatar_url=agent.avatar_url
+            ),
         )
         await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=ticket))
         await self._announce_queue()
@@ -541,7 +557,8 @@ class ConversationService:
     async def agent_typing(self, ticket_id: str, agent: AgentProfile, is_typing: bool) -> None:
         ticket = await self._held_ticket(ticket_id, agent)
         await self.bus.publish(
-            thread_topic(ticket.thread_id), Typing(thread_id=ticket.thread_id, who="agent", name=agent.name, is_typing=is_typing)
+            thread_topic(ticket.thread_id),
+            Typing(thread_id=ticket.thread_id, who="agent", name=agent.name, is_typing=is_typing),
         )
 
     async def resolve(self, ticket_id: str, agent: AgentProfile) -> TicketView:
@@ -557,15 +574,30 @@ class ConversationService:
         assert closed is not None
         topic = thread_topic(ticket.thread_id)
         if kind == "resolve":
-            await self.bus.publish(topic, StatusChange(thread_id=ticket.thread_id, mode="resolved", text=f"{agent.name} marked this conversation as resolved."))
-            await self.bus.publish(topic, Resolved(thread_id=ticket.thread_id, ticket_id=ticket.id, agent_name=agent.name))
+            await self.bus.publish(
+                topic,
+                StatusChange(
+                    thread_id=ticket.thread_id,
+                    mode="resolved",
+                    text=f"{agent.name} marked this conversation as resolved.",
+                ),
+            )
+            await self.bus.publish(
+                topic, Resolved(thread_id=ticket.thread_id, ticket_id=ticket.id, agent_name=agent.name)
+            )
         else:
-            await self.bus.publish(topic, HandedBack(thread_id=ticket.thread_id, ticket_id=ticket.id, agent_name=agent.name))
-            await self.bus.publish(topic, StatusChange(thread_id=ticket.thread_id, mode="ai", text="You're back with the assistant."))
+            await self.bus.publish(
+                topic, HandedBack(thread_id=ticket.thread_id, ticket_id=ticket.id, agent_name=agent.name)
+            )
+            await self.bus.publish(
+                topic, StatusChange(thread_id=ticket.thread_id, mode="ai", text="You're back with the assistant.")
+            )
         await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=closed))
         return closed
 
-    async def transfer(self, ticket_id: str, agent: AgentProfile, skills: list[str] | None = None, to_agent: str | None = None) -> TicketView:
+    async def transfer(
+        self, ticket_id: str, agent: AgentProfile, skills: list[str] | None = None, to_agent: str | None = None
+    ) -> TicketView:
         """Passes the ticket to another skill's queue, or straight to a named agent."""
         if skills:
             skills = list(dict.fromkeys(skills))
@@ -581,14 +613,24 @@ class ConversationService:
         async with self._holding(ticket_id, agent) as ticket:
             if to_agent == agent.name:
                 raise ActionRefused("you already hold this ticket")
-            await self._resume(ticket.thread_id, {"kind": "transfer", "agent": agent.name, "to_agent": to_agent, "skills": skills})
+            await self._resume(
+                ticket.thread_id, {"kind": "transfer", "agent": agent.name, "to_agent": to_agent, "skills": skills}
+            )
             moved = await self.tickets.requeue(ticket.id, agent.name, skills, to_agent)
         assert moved is not None
         topic = thread_topic(ticket.thread_id)
         if to_agent:
             target = await self.tickets.agent(to_agent)
             assert target is not None
-            await self.bus.publish(topic, AgentJoined(thread_id=ticket.thread_id, ticket_id=ticket.id, agent_name=target.name, avatar_url=target.avatar_url))
+            await self.bus.publish(
+                topic,
+                AgentJoined(
+                    thread_id=ticket.thread_id,
+                    ticket_id=ticket.id,
+                    agent_name=target.name,
+                    avatar_url=target.avatar_url,
+                ),
+            )
         else:
             place = await self._announce_queue(newsworthy=moved) or await self.queue_position(moved)
             team = "/".join(moved.skills)
@@ -596,7 +638,9 @@ class ConversationService:
             await self.bus.publish(topic, StatusChange(thread_id=ticket.thread_id, mode="waiting", text=passed))
             await self.bus.publish(topic, place)
             await self.bus.publish(PORTAL_TOPIC, EscalationRequest(thread_id=ticket.thread_id, ticket=moved))
-        await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=moved, released_by=agent.name))
+        await self.bus.publish(
+            PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=moved, released_by=agent.name)
+        )
         return moved
 
     async def add_note(self, ticket_id: str, agent: AgentProfile, text: str) -> dict[str, Any]:
@@ -636,7 +680,9 @@ class ConversationService:
         last_customer = next((m for m in reversed(messages) if m["role"] == "customer"), None)
         if last_customer is None:
             return None
-        retrieval = self.knowledge.search(self.context.understanding.turns.without_handoff_words(last_customer["content"]))
+        retrieval = self.knowledge.search(
+            self.context.understanding.turns.without_handoff_words(last_customer["content"])
+        )
         try:
             draft = await self.model.ainvoke(copilot_prompt(messages, retrieval))
         except LLM_ERRORS:
@@ -645,7 +691,9 @@ class ConversationService:
         suggestion = CopilotSuggestion(
             thread_id=ticket.thread_id, ticket_id=ticket.id, draft_id=uuid.uuid4().hex, content=str(draft.content)
         )
-        await self.tickets.note(ticket.id, "assistant", DRAFT, {"draft_id": suggestion.draft_id, "content": suggestion.content})
+        await self.tickets.note(
+            ticket.id, "assistant", DRAFT, {"draft_id": suggestion.draft_id, "content": suggestion.content}
+        )
         await self.bus.publish(PORTAL_TOPIC, suggestion)
         return suggestion
 
@@ -654,7 +702,9 @@ class ConversationService:
         ticket = await self._held_ticket(ticket_id, agent)
         suggestion = await self._draft_reply(ticket)
         if suggestion is None:
-            raise ActionRefused("no draft could be written: the customer has not written yet, or the assistant is unavailable")
+            raise ActionRefused(
+                "no draft could be written: the customer has not written yet, or the assistant is unavailable"
+            )
         return {"draft": {"draft_id": suggestion.draft_id, "content": suggestion.content, "stale": False}}
 
     @staticmethod
@@ -665,7 +715,11 @@ class ConversationService:
         for entry in trail:
             if entry["kind"] == DRAFT:
                 draft = {"draft_id": entry["detail"]["draft_id"], "content": entry["detail"]["content"], "stale": False}
-            elif draft and entry["kind"] in ("draft_sent", "draft_discarded") and entry["detail"].get("draft_id") == draft["draft_id"]:
+            elif (
+                draft
+                and entry["kind"] in ("draft_sent", "draft_discarded")
+                and entry["detail"].get("draft_id") == draft["draft_id"]
+            ):
                 draft = None
             elif draft and entry["kind"] == REPLIED:
                 draft["stale"] = True

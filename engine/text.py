@@ -15,6 +15,7 @@ def storable(text: str) -> str:
     """The text with what Postgres or SQLite would refuse taken out (controls) or replaced (lone surrogates)."""
     return _LONE_SURROGATE.sub("\ufffd", _UNSTORABLE_CONTROLS.sub("", text))
 
+
 STOPWORDS = frozenset(
     """a about above after again all am an and any are as at be because been before being below
     between both but by can could did do does doing don't down during each few for from further had

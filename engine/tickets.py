@@ -8,7 +8,21 @@ from urllib.parse import quote
 from datetime import UTC, datetime
 
 import bcrypt
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, delete, func, inspect, select, text, update
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    delete,
+    func,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -148,7 +162,9 @@ class TicketStore:
         async with self._engine.begin() as connection:
             await connection.run_sync(Base.metadata.create_all)
             # Agents stored before agents had languages get the column (create_all adds tables, not columns).
-            columns = await connection.run_sync(lambda sync: {c["name"] for c in inspect(sync).get_columns("ee_agents")})
+            columns = await connection.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync).get_columns("ee_agents")}
+            )
             if "languages" not in columns:
                 # Processes starting together may race here: IF NOT EXISTS makes the second one a no-op.
                 if_missing = "IF NOT EXISTS " if connection.dialect.name == "postgresql" else ""
@@ -179,7 +195,9 @@ class TicketStore:
             )
             session.add(row)
             await session.flush()  # the ticket row first: the audit entry references it
-            session.add(TicketEventRow(ticket_id=row.id, kind="opened", actor="assistant", detail={"reason": brief.reason}))
+            session.add(
+                TicketEventRow(ticket_id=row.id, kind="opened", actor="assistant", detail={"reason": brief.reason})
+            )
             return _view(row)
 
     async def get(self, ticket_id: str) -> TicketView | None:
@@ -230,11 +248,15 @@ class TicketStore:
         """Undoes a claim that could not take effect; the customer keeps their place in the queue."""
         async with self._sessions.begin() as session:
             await session.execute(
-                update(TicketRow).where(TicketRow.id == ticket_id, TicketRow.status == ASSIGNED).values(status=WAITING, assigned_agent=None)
+                update(TicketRow)
+                .where(TicketRow.id == ticket_id, TicketRow.status == ASSIGNED)
+                .values(status=WAITING, assigned_agent=None)
             )
             session.add(TicketEventRow(ticket_id=ticket_id, kind="unclaimed", actor=actor))
 
-    async def requeue(self, ticket_id: str, actor: str, skills: list[str] | None, to_agent: str | None) -> TicketView | None:
+    async def requeue(
+        self, ticket_id: str, actor: str, skills: list[str] | None, to_agent: str | None
+    ) -> TicketView | None:
         """A transfer: back to the queue for other skills, or straight to a named agent."""
         target = to_agent or f"the {'/'.join(skills or [])} queue"
         values: dict = {
@@ -253,7 +275,12 @@ class TicketStore:
             if result.rowcount != 1:
                 return None
             session.add(
-                TicketEventRow(ticket_id=ticket_id, kind="transferred", actor=actor, detail={"skills": skills, "to_agent": to_agent})
+                TicketEventRow(
+                    ticket_id=ticket_id,
+                    kind="transferred",
+                    actor=actor,
+                    detail={"skills": skills, "to_agent": to_agent},
+                )
             )
         return await self.get(ticket_id)
 

@@ -78,8 +78,17 @@ class TranscriptStore:
     async def read(self, thread_id: str) -> list[dict[str, Any]]:
         """Every message of the thread, in the order it was said."""
         async with self._sessions() as session:
-            rows = await session.scalars(select(TranscriptRow).where(TranscriptRow.thread_id == thread_id).order_by(TranscriptRow.seq))
+            rows = await session.scalars(
+                select(TranscriptRow).where(TranscriptRow.thread_id == thread_id).order_by(TranscriptRow.seq)
+            )
             return [
-                {"id": row.message_id, "role": row.role, "author": row.author, "content": row.content, "at": row.at, **row.extra}
+                {
+                    "id": row.message_id,
+                    "role": row.role,
+                    "author": row.author,
+                    "content": row.content,
+                    "at": row.at,
+                    **row.extra,
+                }
                 for row in rows
             ]

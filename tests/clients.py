@@ -51,8 +51,21 @@ class RunningApp:
         RunningApp.started.append(self)
         log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "chainlit", "run", "app.py", "--headless", "--host", "127.0.0.1", "--port", str(self.port),
-            cwd=ROOT, env={**_inherited_environment(), **self.env}, stdout=log, stderr=log, start_new_session=True,
+            sys.executable,
+            "-m",
+            "chainlit",
+            "run",
+            "app.py",
+            "--headless",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            cwd=ROOT,
+            env={**_inherited_environment(), **self.env},
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
         async with httpx.AsyncClient() as client:
             for _ in range(300):
@@ -75,7 +88,9 @@ class RunningApp:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 await self.process.wait()
 
-    async def add_agent(self, name: str, skills: list[str], supervisor: bool = False, max_chats: int = 3) -> AgentProfile:
+    async def add_agent(
+        self, name: str, skills: list[str], supervisor: bool = False, max_chats: int = 3
+    ) -> AgentProfile:
         """Creates an agent in the app's own database, as `python -m agent_portal add-agent` does."""
         engine = make_sql_engine(self.settings)
         try:
@@ -167,7 +182,13 @@ class ChainlitCustomer:
             socketio_path="/ws/socket.io",
             transports=["websocket"],
             headers={"Cookie": cookie_header},
-            auth={"sessionId": self.session_id, "clientType": "webapp", "userEnv": "{}", "chatProfile": "", "threadId": thread_id or ""},
+            auth={
+                "sessionId": self.session_id,
+                "clientType": "webapp",
+                "userEnv": "{}",
+                "chatProfile": "",
+                "threadId": thread_id or "",
+            },
             wait_timeout=10,  # the client's default second is too short for a server under the benchmark's load
         )
         if thread_id:
@@ -220,7 +241,9 @@ class ChainlitCustomer:
         """The assistant's first finished answer containing the text (the greeting is not an answer)."""
         return await self.log.wait_for(
             "new_message",
-            lambda m: m.get("name") == ASSISTANT and m.get("output") != GREETING and containing in (m.get("output") or ""),
+            lambda m: (
+                m.get("name") == ASSISTANT and m.get("output") != GREETING and containing in (m.get("output") or "")
+            ),
             timeout,
         )
 

@@ -63,7 +63,11 @@ class FakeOpenAI:
         self.tokens_sent = self.tokens_after_disconnect = 0
         self.disconnected_at = None
         self.stream_closed = asyncio.Event()
-        self.reply, self.mode, self.token_delay = "From **Resetting Your Password**: go to the login page and click Forgot password.", "ok", 0.0
+        self.reply, self.mode, self.token_delay = (
+            "From **Resetting Your Password**: go to the login page and click Forgot password.",
+            "ok",
+            0.0,
+        )
         self.tool_call = None
         for name, value in changes.items():
             setattr(self, name, value)

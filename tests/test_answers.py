@@ -13,7 +13,9 @@ HELD_OUT = Path(__file__).parent / "data" / "heldout" / "answers.jsonl"
 def test_held_out_help_questions_get_the_right_section_whole(model_report):
     # Written by someone who saw only the articles; the ranker and the section classifier never saw them.
     report = answer_report(HELD_OUT.read_text(encoding="utf-8").splitlines(), Settings())
-    model_report.append(f"answers to held-out help questions (tests/data/heldout/answers.jsonl):\n{report.render(show_misses=False)}\n")
+    model_report.append(
+        f"answers to held-out help questions (tests/data/heldout/answers.jsonl):\n{report.render(show_misses=False)}\n"
+    )
     assert not report.errors
     assert report.share("right_article") >= 0.75
     assert report.share("complete") >= 0.65

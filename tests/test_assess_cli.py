@@ -8,7 +8,9 @@ import sys
 
 
 def run_assess(stdin: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "engine", "assess"], input=stdin, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "engine", "assess"], input=stdin, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_each_conversation_gets_one_decision_line():
@@ -22,7 +24,16 @@ def test_each_conversation_gets_one_decision_line():
     assert first["escalate"] is False and first["confidence"] > 0.5
     assert second == {**second, "escalate": True, "reason": "handoff_request"}
     assert "Billing" in second["skills"]
-    assert set(first) == {"escalate", "reason", "intent", "language", "sentiment", "frustration", "confidence", "skills"}
+    assert set(first) == {
+        "escalate",
+        "reason",
+        "intent",
+        "language",
+        "sentiment",
+        "frustration",
+        "confidence",
+        "skills",
+    }
     assert first["intent"] == "question" and second["intent"] == "handoff_request"
 
 
@@ -37,14 +48,21 @@ def test_a_bad_line_gets_an_error_line_and_the_rest_still_run():
 def test_labeled_conversations_get_recall_per_reason_false_escalations_and_a_confusion_table(tmp_path):
     labeled = tmp_path / "labeled.jsonl"
     rows = [
-        {"messages": [{"role": "customer", "content": "I'd like to talk to a human, please"}], "escalate": True, "reason": "handoff_request"},
+        {
+            "messages": [{"role": "customer", "content": "I'd like to talk to a human, please"}],
+            "escalate": True,
+            "reason": "handoff_request",
+        },
         {"messages": [{"role": "customer", "content": "thanks, that's all!"}], "escalate": False},
         {"messages": [{"role": "customer", "content": "how do I reset my password?"}], "escalate": False},
         {"messages": [{"role": "customer", "content": "hi"}], "escalate": True, "reason": "handoff_request"},
     ]
     labeled.write_text("".join(json.dumps(row) + "\n" for row in rows))
     result = subprocess.run(
-        [sys.executable, "-m", "engine", "assess", "--labels", str(labeled)], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "engine", "assess", "--labels", str(labeled)],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()

@@ -13,8 +13,16 @@ from tests.clients import PortalAgent, RunningApp
 from tests.conftest import CHROMIUM, TEST_FAILED, app_env, free_port, need
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 @pytest.fixture
@@ -124,7 +132,9 @@ async def test_the_conversation_survives_a_refresh_and_a_reply_sent_while_away(b
         context = customer.context
         await customer.close()
 
-        assert (await agent.call("reply", {"ticket_id": ticket["id"], "text": f"Refund for INV-{marker} is on its way."}))["ok"]
+        assert (
+            await agent.call("reply", {"ticket_id": ticket["id"], "text": f"Refund for INV-{marker} is on its way."})
+        )["ok"]
 
         back = await context.new_page()
         await back.goto(app.base_url + "/")  # the customer comes back to the chat's plain address

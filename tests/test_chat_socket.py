@@ -68,7 +68,9 @@ async def test_an_agent_reply_reaches_the_customer_under_the_agents_name(app):
         claimed = await agent.call("claim", {"ticket_id": ticket["id"]})
         assert claimed["ok"], claimed
         await customer.text_shown("Morgan joined the conversation")
-        sent = await agent.call("reply", {"ticket_id": ticket["id"], "text": "Hi, Morgan here. I can see your question."})
+        sent = await agent.call(
+            "reply", {"ticket_id": ticket["id"], "text": "Hi, Morgan here. I can see your question."}
+        )
         assert sent["ok"], sent
         reply = await customer.message_from("Morgan", "Morgan here")
         assert reply["id"] == sent["message"]["id"]
@@ -77,7 +79,9 @@ async def test_an_agent_reply_reaches_the_customer_under_the_agents_name(app):
         delivered = await agent.log.wait_for("customer_message", lambda e: e["ticket_id"] == ticket["id"])
         assert delivered["content"] == "great, my invoice total is wrong"
         await customer.log.wait_for("toast", lambda t: "Delivered to Morgan" in t["message"])
-        answers = [m for m in customer.log.named("new_message") if m.get("name") == "Assistant" and m["output"] != GREETING]
+        answers = [
+            m for m in customer.log.named("new_message") if m.get("name") == "Assistant" and m["output"] != GREETING
+        ]
         assert not answers  # the AI stays out
     finally:
         await customer.close()
@@ -108,12 +112,16 @@ async def test_history_survives_a_reconnect_including_a_reply_sent_while_away(ap
     try:
         ticket = await escalate(customer, agent, "get me a supervisor, my order NW-12345 is lost")
         assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
-        assert (await agent.call("reply", {"ticket_id": ticket["id"], "text": "First reply, while you are here."}))["ok"]
+        assert (await agent.call("reply", {"ticket_id": ticket["id"], "text": "First reply, while you are here."}))[
+            "ok"
+        ]
         await customer.message_from("Riley", "First reply")
         thread_id, cookies = customer.thread_id, customer.cookies
         await customer.close()
 
-        assert (await agent.call("reply", {"ticket_id": ticket["id"], "text": "Second reply, sent while you were away."}))["ok"]
+        assert (
+            await agent.call("reply", {"ticket_id": ticket["id"], "text": "Second reply, sent while you were away."})
+        )["ok"]
 
         back = await ChainlitCustomer(app, cookies).connect(thread_id)
         try:
@@ -122,7 +130,9 @@ async def test_history_survives_a_reconnect_including_a_reply_sent_while_away(ap
             shown = [(step["name"], step.get("output") or "") for step in resumed["steps"]]
             said = [text for _, text in shown]
             assert any("get me a supervisor" in text for text in said)
-            assert said.index(next(t for t in said if "First reply" in t)) < said.index(next(t for t in said if "Second reply" in t))
+            assert said.index(next(t for t in said if "First reply" in t)) < said.index(
+                next(t for t in said if "Second reply" in t)
+            )
             assert ("Riley", agent_text("Riley", "Second reply, sent while you were away.")) in shown
             assert [text for name, text in shown if name == "Support"][-1] == "You're chatting with Riley."
         finally:
@@ -262,7 +272,8 @@ async def test_agents_see_when_the_customer_leaves_the_chat_and_comes_back(app):
         assert back["thread_id"] == thread_id
         await customer.close()  # the first tab's session lingers in Chainlit for an hour; it is not connected
         await agent.log.wait_for(
-            "customer_presence", lambda p: p["ticket_id"] == ticket["id"] and not p["online"] and p["event_id"] != left["event_id"]
+            "customer_presence",
+            lambda p: p["ticket_id"] == ticket["id"] and not p["online"] and p["event_id"] != left["event_id"],
         )
     finally:
         await customer.close()
@@ -289,7 +300,10 @@ async def test_a_card_number_is_hidden_in_the_chat_and_never_reaches_the_agent(a
         await agent.close()
 
 
-@pytest.mark.parametrize("sneaky", ["![x](http://127.0.0.1:9/p.png)", "!![x](http://127.0.0.1:9/p.png)", "!!![x][ref]\n\n[ref]: http://h/p.png"])
+@pytest.mark.parametrize(
+    "sneaky",
+    ["![x](http://127.0.0.1:9/p.png)", "!![x](http://127.0.0.1:9/p.png)", "!!![x][ref]\n\n[ref]: http://h/p.png"],
+)
 def test_an_agents_markdown_image_reaches_the_customer_as_a_link_however_it_is_written(sneaky):
     shown = agent_text("Riley", sneaky)
     assert "![" not in shown and "[x]" in shown
@@ -340,7 +354,9 @@ async def test_a_waiting_customer_leaves_the_queue_with_the_button_and_the_agent
         ticket = await escalate(customer, agent)
         leave = await customer.log.wait_for("action", lambda a: a["name"] == "leave_queue")
         await customer.click(leave)
-        gone = await agent.log.wait_for("ticket_updated", lambda t: t["id"] == ticket["id"] and t["status"] == "withdrawn")
+        gone = await agent.log.wait_for(
+            "ticket_updated", lambda t: t["id"] == ticket["id"] and t["status"] == "withdrawn"
+        )
         assert gone["assigned_agent"] is None
         await customer.text_shown("You've left the queue")
         await customer.log.wait_for("remove_action", lambda a: a["id"] == leave["id"])
@@ -361,7 +377,9 @@ async def test_a_thank_you_while_waiting_keeps_the_customer_in_the_queue(app):
         ticket = await escalate(customer, agent)
         await customer.say("ok thanks, I'll wait")
         await customer.log.wait_for("toast", lambda t: "Delivered" in t["message"])
-        assert not [t for t in agent.log.named("ticket_updated") if t["id"] == ticket["id"] and t["status"] == "withdrawn"]
+        assert not [
+            t for t in agent.log.named("ticket_updated") if t["id"] == ticket["id"] and t["status"] == "withdrawn"
+        ]
         assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
         opened = await agent.call("open", {"ticket_id": ticket["id"]})
         assert opened["messages"][-1]["content"] == "ok thanks, I'll wait"

@@ -100,7 +100,11 @@ async def test_what_the_customer_says_while_waiting_reaches_the_brief(service):
     assert ticket.customer_facts == {}
     await say(service, "t-later", "I'm Maria Lopez, maria@example.com, order NWH-123456")
     updates = await portal.wait_for("ticket_updated")
-    assert updates[-1].ticket.customer_facts == {"name": "Maria Lopez", "email": "maria@example.com", "order_number": "NWH-123456"}
+    assert updates[-1].ticket.customer_facts == {
+        "name": "Maria Lopez",
+        "email": "maria@example.com",
+        "order_number": "NWH-123456",
+    }
     assert (await service.tickets.get(ticket.id)).customer_facts["order_number"] == "NWH-123456"
 
 
@@ -208,7 +212,9 @@ async def test_an_agent_cannot_act_on_a_ticket_another_agent_holds(service):
 async def test_an_agent_cannot_claim_a_ticket_outside_their_skills_but_a_supervisor_can(service):
     billing = await service.tickets.add_agent("Bea", "pw", ["Billing"])
     lead = await service.tickets.add_agent("Lee", "pw", ["Billing"], is_supervisor=True)
-    ticket = await escalated_ticket(service, "t-skills", "my API calls fail with 500 errors, I want to talk to a person")
+    ticket = await escalated_ticket(
+        service, "t-skills", "my API calls fail with 500 errors, I want to talk to a person"
+    )
     assert "Technical" in ticket.skills and "Billing" not in ticket.skills
     with pytest.raises(ActionRefused, match="needs Technical"):
         await service.claim(ticket.id, billing)
@@ -333,7 +339,9 @@ async def test_an_unrelated_question_after_an_answer_is_not_answered_from_that_a
 
 
 async def test_an_introduction_is_greeted_with_what_was_noted_not_answered_from_an_article(service):
-    events = await say(service, "t-intro", "Hi, I'm Maria Lopez, my email is maria.lopez@example.com and my phone is +1 415 555 0100")
+    events = await say(
+        service, "t-intro", "Hi, I'm Maria Lopez, my email is maria.lopez@example.com and my phone is +1 415 555 0100"
+    )
     assert kinds(events) == ["assistant_answer"] and events[-1].sources == []
     assert events[-1].content.startswith("Hi Maria")
     assert "maria.lopez@example.com" in events[-1].content and "+1 415 555 0100" in events[-1].content
@@ -344,7 +352,9 @@ async def test_after_a_hand_back_the_assistant_answers_from_what_the_customer_an
     await say(service, "t-recall", "I was charged twice this month on invoice INV-20931")
     ticket = await escalated_ticket(service, "t-recall", "can I talk to a human please")
     await service.claim(ticket.id, dana)
-    await service.reply(ticket.id, dana, "I've refunded the duplicate charge. It takes 5 to 10 business days to show on your card.")
+    await service.reply(
+        ticket.id, dana, "I've refunded the duplicate charge. It takes 5 to 10 business days to show on your card."
+    )
     await service.hand_back(ticket.id, dana)
     number = await say(service, "t-recall", "what was the invoice number I gave you earlier?")
     assert kinds(number) == ["assistant_answer"] and "INV-20931" in number[-1].content
@@ -369,11 +379,19 @@ async def test_a_waiting_customers_place_never_rises_when_a_more_urgent_customer
 async def test_a_run_cut_short_after_its_ticket_opened_is_completed_when_an_agent_claims(service):
     dana = await service.tickets.add_agent("Dana", "pw", ["General"])
     text = "I want to talk to a human"
-    message = {"id": str(uuid.uuid4()), "role": "customer", "author": "Customer", "content": text, "at": "2026-12-01T09:00:00+00:00"}
+    message = {
+        "id": str(uuid.uuid4()),
+        "role": "customer",
+        "author": "Customer",
+        "content": text,
+        "at": "2026-12-01T09:00:00+00:00",
+    }
     config = {"configurable": {"thread_id": "t-crash"}}
     # The state a process leaves when it dies inside the escalate node: the ticket row is written, the
     # checkpoint still says "escalate next".
-    async for _ in service.graph.astream({"messages": [message]}, config, context=service.context, interrupt_before=["escalate"]):
+    async for _ in service.graph.astream(
+        {"messages": [message]}, config, context=service.context, interrupt_before=["escalate"]
+    ):
         pass
     brief = write_brief([text], [0.0], "handoff_request", service.settings.skills, [])
     opened = await service.tickets.open_ticket("t-crash", brief, 0.0, 0.0)
@@ -407,8 +425,15 @@ def test_business_hours_say_when_the_desk_is_open_and_when_it_opens_next():
     assert hours.is_open(datetime(2026, 12, 1, 10, 0, tzinfo=berlin))  # a Tuesday morning
     assert not hours.is_open(datetime(2026, 12, 1, 18, 0, tzinfo=berlin))
     assert hours.next_opening(datetime(2026, 12, 5, 15, 0, tzinfo=berlin)) == datetime(2026, 12, 7, 9, 0, tzinfo=berlin)
-    assert hours.next_opening(datetime(2026, 12, 24, 19, 0, tzinfo=berlin)) == datetime(2026, 12, 26, 10, 0, tzinfo=berlin)
-    for wrong in ("Mon-Fri 9-18 Europe/Berlin", "Mon-Fri 09:00-18:00 Mars/Base", "Funday 09:00-18:00 UTC", "Mon 18:00-09:00 UTC"):
+    assert hours.next_opening(datetime(2026, 12, 24, 19, 0, tzinfo=berlin)) == datetime(
+        2026, 12, 26, 10, 0, tzinfo=berlin
+    )
+    for wrong in (
+        "Mon-Fri 9-18 Europe/Berlin",
+        "Mon-Fri 09:00-18:00 Mars/Base",
+        "Funday 09:00-18:00 UTC",
+        "Mon 18:00-09:00 UTC",
+    ):
         with pytest.raises(ValueError, match="BUSINESS_HOURS"):
             BusinessHours.parse(wrong)
 
@@ -416,7 +441,9 @@ def test_business_hours_say_when_the_desk_is_open_and_when_it_opens_next():
 async def test_outside_business_hours_the_customer_is_told_when_people_are_back(tmp_path):
     today = datetime.now(ZoneInfo("UTC")).date()
     holidays = f"{today},{today + timedelta(days=1)}"  # closed today and tomorrow
-    service = await ConversationService.open(settings_for(tmp_path, BUSINESS_HOURS="Mon-Sun 00:00-23:59 UTC", HOLIDAYS=holidays))
+    service = await ConversationService.open(
+        settings_for(tmp_path, BUSINESS_HOURS="Mon-Sun 00:00-23:59 UTC", HOLIDAYS=holidays)
+    )
     try:
         await service.tickets.add_agent("Dana", "pw", ["General"])
         await service.agents_present("portal-process", {"Dana"})

@@ -55,7 +55,9 @@ def test_the_right_article_comes_first_for_most_real_phrasings(knowledge, labele
         for case in answerable
         for result in [knowledge.search(case["question"])]
     )
-    model_report.append(f"retrieval: the right article first for {hits} of {len(answerable)} held-out answerable questions\n")
+    model_report.append(
+        f"retrieval: the right article first for {hits} of {len(answerable)} held-out answerable questions\n"
+    )
     assert hits / len(answerable) >= 0.75, f"{hits}/{len(answerable)}"
 
 
@@ -72,13 +74,17 @@ def test_a_folder_without_articles_is_a_clear_error(tmp_path):
 
 
 def test_the_offline_copilot_drafts_in_the_agents_voice_from_the_latest_message(knowledge):
-    model = Composer(knowledge, load_understanding(MODEL_CACHE_DIR).turns.handoff_words, Settings().confidence_threshold)
+    model = Composer(
+        knowledge, load_understanding(MODEL_CACHE_DIR).turns.handoff_words, Settings().confidence_threshold
+    )
     answered = model.draft_for_agent(["Hi, I'm Maria Lopez", "I want a person, my password reset link fails"])
     assert answered.startswith("Hi Maria") and "“Resetting Your Password”" in answered
     assert "person from our team" not in answered
     nothing_to_quote = model.draft_for_agent(["agent please"])
     assert "no need to repeat" in nothing_to_quote and "article" not in nothing_to_quote
-    details_only = model.draft_for_agent(["agent please", "my order is NWH-123456, email maria@example.com"], agent_has_replied=True)
+    details_only = model.draft_for_agent(
+        ["agent please", "my order is NWH-123456, email maria@example.com"], agent_has_replied=True
+    )
     assert details_only == "Thank you, I've noted that. Give me a moment to look into it."
     follow_up = model.draft_for_agent(["agent please", "how do I switch to yearly billing?"], agent_has_replied=True)
     assert not follow_up.startswith("Thanks for your patience") and "…" not in follow_up

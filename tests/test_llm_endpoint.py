@@ -40,14 +40,19 @@ async def test_the_answer_call_offers_the_handoff_tool(llm_service, fake_llm):
     await say(llm_service, "t-tools", "How do I reset my password?")
     (tool,) = fake_llm.requests[0]["tools"]
     assert tool["function"]["name"] == "handoff_to_human"
-    assert set(tool["function"]["parameters"]["properties"]["skills"]["items"]["enum"]) == set(llm_service.settings.skills)
+    assert set(tool["function"]["parameters"]["properties"]["skills"]["items"]["enum"]) == set(
+        llm_service.settings.skills
+    )
 
 
 async def test_a_streamed_handoff_tool_call_escalates_with_the_models_reason_and_summary(llm_service, fake_llm):
     summary = "Customer was charged twice for the Team plan on INV-20931 and wants one charge refunded."
     fake_llm.reset(
         reply="",
-        tool_call={"name": "handoff_to_human", "arguments": {"reason": "account_action", "summary": summary, "skills": ["Billing", "Cooking"]}},
+        tool_call={
+            "name": "handoff_to_human",
+            "arguments": {"reason": "account_action", "summary": summary, "skills": ["Billing", "Cooking"]},
+        },
     )
     events = await say(llm_service, "t-tool-call", "How do I reset my password?")
     # No half sentence: the customer sees the handoff begin, and no empty answer.
@@ -128,5 +133,8 @@ async def test_after_a_hand_back_the_model_reads_the_whole_conversation_the_agen
     prompt = " ".join(message["content"] for message in fake_llm.requests[-1]["messages"])
     assert "Where is my order NW-55555?" in prompt  # from before the handoff
     assert "(Support agent Dana) I rerouted NW-55555 to your office" in prompt  # the agent's part
-    assert fake_llm.requests[-1]["messages"][-1] == {"role": "user", "content": "thanks, and will I get a tracking email?"}
+    assert fake_llm.requests[-1]["messages"][-1] == {
+        "role": "user",
+        "content": "thanks, and will I get a tracking email?",
+    }
     assert len(fake_llm.requests[-1]["messages"]) <= 8  # older turns travel as one block of text

@@ -53,7 +53,9 @@ async def test_guesses_sent_side_by_side_are_counted_too(app):
     assert codes.count(401) == 5 and codes.count(429) == 7, codes
 
 
-@pytest.mark.parametrize("token", [None, "", "forged.token.value", "eyJhZ2VudCI6IkRhbmEifQ.awjmgQ.AAAAAAAAAAAAAAAAAAAAAAAAAAA"])
+@pytest.mark.parametrize(
+    "token", [None, "", "forged.token.value", "eyJhZ2VudCI6IkRhbmEifQ.awjmgQ.AAAAAAAAAAAAAAAAAAAAAAAAAAA"]
+)
 async def test_a_socket_without_a_valid_token_is_refused(app, token):
     client = socketio.AsyncClient(reconnection=False)
     auth = {} if token is None else {"token": token}
@@ -95,7 +97,9 @@ async def test_two_agents_racing_for_a_ticket_exactly_one_wins_and_the_other_is_
         winner, loser = ("Ana", ben) if first["ok"] else ("Ben", ana)
         refusal = second if first["ok"] else first
         assert f"already taken by {winner}" in refusal["error"]
-        update = await loser.log.wait_for("ticket_updated", lambda t: t["id"] == ticket["id"] and t["status"] == "assigned")
+        update = await loser.log.wait_for(
+            "ticket_updated", lambda t: t["id"] == ticket["id"] and t["status"] == "assigned"
+        )
         assert update["assigned_agent"] == winner
         queue = await loser.call("queue")
         assert ticket["id"] not in [t["id"] for t in queue["tickets"]]
@@ -227,7 +231,9 @@ async def test_a_draft_is_kept_with_the_ticket_asked_for_again_and_marked_stale_
     agent = await PortalAgent(app, "Ivo").connect()
     customer = reloaded = colleague = None
     try:
-        customer, ticket = await escalated(app, agent, "I want to talk to a person. How long until I see the money back after a refund?")
+        customer, ticket = await escalated(
+            app, agent, "I want to talk to a person. How long until I see the money back after a refund?"
+        )
         assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
         draft = await agent.log.wait_for("copilot_suggestion", lambda d: d["ticket_id"] == ticket["id"])
         assert "5 to 10 business days" in draft["content"]  # the section that answers "how long"
@@ -241,7 +247,9 @@ async def test_a_draft_is_kept_with_the_ticket_asked_for_again_and_marked_stale_
         moved = await reloaded.call("transfer", {"ticket_id": ticket["id"], "to_agent": "Wren"})
         assert moved["ok"]
         colleague = await PortalAgent(app, "Wren").connect()
-        assert (await colleague.call("open", {"ticket_id": ticket["id"]}))["draft"]["draft_id"] == fresh["draft"]["draft_id"]
+        assert (await colleague.call("open", {"ticket_id": ticket["id"]}))["draft"]["draft_id"] == fresh["draft"][
+            "draft_id"
+        ]
         refused = await agent.call("request_draft", {"ticket_id": ticket["id"]})  # Ivo no longer holds it
         assert refused["ok"] is False
     finally:
@@ -284,11 +292,15 @@ async def test_transfer_moves_the_ticket_to_the_other_skills_queue(app):
         assert moved["ok"] and moved["ticket"]["status"] == "waiting"
         request = await jay.log.wait_for("escalation_request", lambda t: t["id"] == ticket["id"])
         assert "Transferred by Ivy to the Technical queue." in request["summary"]
-        released = await ivy.log.wait_for("ticket_updated", lambda t: t["id"] == ticket["id"] and t["status"] == "waiting")
+        released = await ivy.log.wait_for(
+            "ticket_updated", lambda t: t["id"] == ticket["id"] and t["status"] == "waiting"
+        )
         assert released["assigned_agent"] is None  # Ivy's page learns the ticket left her
         # Told at the bottom of the chat, as a line of its own that stays, then the queue line.
         await customer.message_from("Support", "Ivy passed your conversation to our Technical team")
-        await customer.log.wait_for("new_message", lambda m: "Connecting you to an agent. You're" in (m.get("output") or ""))
+        await customer.log.wait_for(
+            "new_message", lambda m: "Connecting you to an agent. You're" in (m.get("output") or "")
+        )
         assert (await jay.call("claim", {"ticket_id": ticket["id"]}))["ok"]
         await customer.message_from("Support", "Jay joined the conversation")
         edited = [m["output"] for m in customer.log.named("update_message") if m.get("name") == "Support"]

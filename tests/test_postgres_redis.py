@@ -69,7 +69,9 @@ async def test_the_redis_bus_delivers_across_processes_in_order(redis_url):
         heard = Recorder()
         listener.subscribe(thread_topic("bus-1"), heard)
         for index in range(20):
-            await publisher.publish(thread_topic("bus-1"), StatusChange(thread_id="bus-1", mode="waiting", text=str(index)))
+            await publisher.publish(
+                thread_topic("bus-1"), StatusChange(thread_id="bus-1", mode="waiting", text=str(index))
+            )
         events = await heard.wait_for("status_change", count=20)
         assert [event.text for event in events] == [str(index) for index in range(20)]
     finally:
@@ -116,7 +118,19 @@ async def test_an_agent_reply_in_one_process_reaches_the_customer_process(tmp_pa
 async def test_events_published_while_redis_is_down_arrive_once_and_in_order_when_it_is_back(tmp_path):
     need(shutil.which("redis-server") is not None, "redis-server is not installed")
     port = free_port()
-    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)]
+    command = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(tmp_path),
+    ]
 
     async def start_redis() -> asyncio.subprocess.Process:
         process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.DEVNULL)
@@ -153,7 +167,8 @@ async def test_events_published_while_redis_is_down_arrive_once_and_in_order_whe
         ticks_before = ticks
         for index in range(1, 6):  # a publish during the outage returns: the event waits in the process
             await asyncio.wait_for(
-                publisher.publish(thread_topic("outage"), StatusChange(thread_id="outage", mode="ai", text=str(index))), 5
+                publisher.publish(thread_topic("outage"), StatusChange(thread_id="outage", mode="ai", text=str(index))),
+                5,
             )
         await asyncio.sleep(0.3)
         assert ticks > ticks_before, "the event loop stopped running while Redis was down"

@@ -108,7 +108,10 @@ def test_the_router_policy_table(turn, reason):
 def test_thresholds_are_configuration():
     strict = Settings(CONFIDENCE_THRESHOLD=0.95)
     assert escalation_reason(_turn(retrieval_confidence=0.9), strict) == "low_confidence"
-    assert escalation_reason(_turn(frustration=0.2, retrieval_confidence=0.5), Settings(FRUSTRATION_THRESHOLD=0.15)) == "frustration"
+    assert (
+        escalation_reason(_turn(frustration=0.2, retrieval_confidence=0.5), Settings(FRUSTRATION_THRESHOLD=0.15))
+        == "frustration"
+    )
     assert escalation_reason(_turn(frustration=0.5), Settings(ANSWER_FIRST_CONFIDENCE=0.95)) == "frustration"
     rising = _turn(frustration=0.3, previous_frustration=0.0, retrieval_confidence=0.5)
     assert escalation_reason(rising, Settings(FRUSTRATION_JUMP=0.25)) == "frustration"
@@ -155,17 +158,31 @@ def test_customer_facts_are_extracted_from_what_they_wrote():
     [
         ("Hi, I'm Sean O'Brien", {"name": "Sean O'Brien"}),
         ("hello, Tom Becker here", {"name": "Tom Becker"}),
-        ("my name is jean-luc picard and my email is JL@Example.IO", {"name": "Jean-Luc Picard", "email": "JL@Example.IO"}),
+        (
+            "my name is jean-luc picard and my email is JL@Example.IO",
+            {"name": "Jean-Luc Picard", "email": "JL@Example.IO"},
+        ),
         ("I'm Canadian and I'm Locked out", {}),
         ("call me at (555) 123-4567", {"phone": "(555) 123-4567"}),
         ("I was charged on 2024-03-05", {}),
         ("my order is NWH-482910, and order #A-10293 too", {"order_number": "NWH-482910, A-10293"}),
-        ("invoice number INV-2024-001 for workspace id ws-4411", {"invoice_number": "INV-2024-001", "workspace_id": "ws-4411"}),
-        ("Our office IP is 192.168.0.1, build 20250114, zip 94107-1234, account no. 7781-22", {"account_number": "7781-22"}),
+        (
+            "invoice number INV-2024-001 for workspace id ws-4411",
+            {"invoice_number": "INV-2024-001", "workspace_id": "ws-4411"},
+        ),
+        (
+            "Our office IP is 192.168.0.1, build 20250114, zip 94107-1234, account no. 7781-22",
+            {"account_number": "7781-22"},
+        ),
         ("my order was 150 dollars, account 2FA is on", {}),
-        ("Klaus Becker speaking, customer ref: CUST-000451, ph. +1-212-555-0199 ext. 12",
-         {"name": "Klaus Becker", "account_number": "CUST-000451", "phone": "+1-212-555-0199 ext. 12"}),
-        ("Invoice 2024/INV/00871, serial HUB-X2-00917", {"invoice_number": "2024/INV/00871", "serial_number": "HUB-X2-00917"}),
+        (
+            "Klaus Becker speaking, customer ref: CUST-000451, ph. +1-212-555-0199 ext. 12",
+            {"name": "Klaus Becker", "account_number": "CUST-000451", "phone": "+1-212-555-0199 ext. 12"},
+        ),
+        (
+            "Invoice 2024/INV/00871, serial HUB-X2-00917",
+            {"invoice_number": "2024/INV/00871", "serial_number": "HUB-X2-00917"},
+        ),
     ],
 )
 def test_customer_facts_in_other_words(said, expected):
@@ -207,7 +224,9 @@ def test_the_brief_says_why_and_how_the_mood_went():
 def test_the_policy_on_held_out_conversations_by_other_authors(name, model_report):
     lines = (DATA / "heldout" / name).read_text().splitlines()
     report = label_report(lines, SETTINGS)
-    model_report.append(f"escalation policy on {len(lines)} held-out conversations (tests/data/heldout/{name}):\n{report.render()}\n")
+    model_report.append(
+        f"escalation policy on {len(lines)} held-out conversations (tests/data/heldout/{name}):\n{report.render()}\n"
+    )
     assert not report.errors
     assert report.recall("handoff_request") >= 0.95
     for reason in ("frustration", "repeated_question", "account_action"):

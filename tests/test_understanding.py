@@ -32,7 +32,10 @@ def heldout_turns():
 
 def _report(title: str, expected: list[str], predicted: list[str]) -> dict:
     text = classification_report(expected, predicted, digits=3, zero_division=0)
-    return {"text": f"{title}\n{text}", "figures": classification_report(expected, predicted, output_dict=True, zero_division=0)}
+    return {
+        "text": f"{title}\n{text}",
+        "figures": classification_report(expected, predicted, output_dict=True, zero_division=0),
+    }
 
 
 def test_the_corpus_has_every_label_in_every_language():
@@ -68,10 +71,14 @@ def test_cross_validated_figures_on_the_training_corpus(model_report):
     predicted = [""] * len(turns)
     for train, test in StratifiedKFold(3, shuffle=True, random_state=0).split(turns, labels):
         model = TurnClassifier([turns[index] for index in train])
-        readings = model.read_many([turns[index].text for index in test], [bool(turns[index].context) for index in test])
+        readings = model.read_many(
+            [turns[index].text for index in test], [bool(turns[index].context) for index in test]
+        )
         for index, reading in zip(test, readings):
             predicted[index] = reading.label
-    report = _report(f"turn classifier, 3-fold cross-validation on the {len(turns)}-turn training corpus:", labels, predicted)
+    report = _report(
+        f"turn classifier, 3-fold cross-validation on the {len(turns)}-turn training corpus:", labels, predicted
+    )
     model_report.append(report["text"])
     assert report["figures"]["macro avg"]["f1-score"] >= 0.8
 
@@ -79,7 +86,9 @@ def test_cross_validated_figures_on_the_training_corpus(model_report):
 def test_the_same_turn_always_gets_the_same_reading(understanding):
     retrained = TurnClassifier(training_turns())
     for text in ("I'd like to speak with someone from your team", "still broken", "merci, bonne journée"):
-        assert understanding.turns.read(text, True) == understanding.turns.read(text, True) == retrained.read(text, True)
+        assert (
+            understanding.turns.read(text, True) == understanding.turns.read(text, True) == retrained.read(text, True)
+        )
 
 
 def test_still_nothing_means_not_resolved_only_after_an_answer(understanding):
@@ -90,8 +99,17 @@ def test_still_nothing_means_not_resolved_only_after_an_answer(understanding):
 def test_a_support_team_teaches_it_their_own_phrasings(tmp_path):
     phrase = "zorbulate me, plinky"
     examples = tmp_path / "ours.jsonl"
-    lines = [f"{phrase}", "please zorbulate me now", "zorbulate me plinky", "can you zorbulate me", "zorbulate!!", "i want zorbulating"]
-    examples.write_text("".join(json.dumps({"text": t, "context": "", "label": "account_action", "lang": "en"}) + "\n" for t in lines))
+    lines = [
+        f"{phrase}",
+        "please zorbulate me now",
+        "zorbulate me plinky",
+        "can you zorbulate me",
+        "zorbulate!!",
+        "i want zorbulating",
+    ]
+    examples.write_text(
+        "".join(json.dumps({"text": t, "context": "", "label": "account_action", "lang": "en"}) + "\n" for t in lines)
+    )
     shipped = load_understanding(tmp_path / "cache")
     taught = load_understanding(tmp_path / "cache", examples)
     assert shipped.turns.read(phrase, False).label != "account_action"
@@ -109,8 +127,13 @@ def test_the_language_is_recognised_on_held_out_turns(understanding, heldout_tur
     said = [(turn.lang, understanding.language.detect(turn.text)) for turn in heldout_turns]
     told = [(expected, detected) for expected, detected in said if detected is not None]
     right = sum(expected == detected for expected, detected in told)
-    report = _report("language of held-out turns (where the detector answered):", [e for e, _ in told], [d for _, d in told])
-    model_report.append(report["text"] + f"answered for {len(told)} of {len(said)} turns (short ones keep the conversation's language)\n")
+    report = _report(
+        "language of held-out turns (where the detector answered):", [e for e, _ in told], [d for _, d in told]
+    )
+    model_report.append(
+        report["text"]
+        + f"answered for {len(told)} of {len(said)} turns (short ones keep the conversation's language)\n"
+    )
     assert right / len(told) >= 0.9
     assert len(told) / len(said) >= 0.7
 
@@ -126,7 +149,10 @@ def test_no_held_out_sentence_is_in_the_training_corpus(heldout_turns):
         for line in (HELDOUT / name).read_text().splitlines()
     ]
     held_out = [turn.text for turn in heldout_turns] + [
-        message["content"] for conversation in conversations for message in conversation["messages"] if message["role"] == "customer"
+        message["content"]
+        for conversation in conversations
+        for message in conversation["messages"]
+        if message["role"] == "customer"
     ]
     assert not [text for text in held_out if plain(text) in trained]
 
@@ -136,8 +162,14 @@ def test_no_held_out_help_question_is_among_the_labeled_questions_the_retriever_
         return " ".join(re.findall(r"\w+", text.lower()))
 
     learned = {plain(str(row["question"])) for row in calibration_questions() + answer_questions()}
-    held_out = [json.loads(line)["question"] for name in ("answers.jsonl",) for line in (HELDOUT / name).read_text().splitlines()]
-    held_out += [json.loads(line)["question"] for line in (HELDOUT.parent / "retrieval_labeled.jsonl").read_text().splitlines()]
+    held_out = [
+        json.loads(line)["question"]
+        for name in ("answers.jsonl",)
+        for line in (HELDOUT / name).read_text().splitlines()
+    ]
+    held_out += [
+        json.loads(line)["question"] for line in (HELDOUT.parent / "retrieval_labeled.jsonl").read_text().splitlines()
+    ]
     assert not [text for text in held_out if plain(text) in learned]
 
 

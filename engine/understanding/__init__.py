@@ -42,7 +42,10 @@ def load_understanding(cache_dir: Path, extra_examples: Path | None = None) -> U
 
 def _code_and_weights() -> list[str]:
     """What else shapes a trained model: the code that trains it and the word vectors it reads."""
-    sources = [Path(__file__).with_name(name).read_bytes() for name in ("classifier.py", "language.py", "vectors.py", "cache.py")]
+    sources = [
+        Path(__file__).with_name(name).read_bytes()
+        for name in ("classifier.py", "language.py", "vectors.py", "cache.py")
+    ]
     vectors = f"{WEIGHTS.stat().st_size}:{WEIGHTS.stat().st_mtime_ns}"
     return [hashlib.sha256(b"".join(sources)).hexdigest(), vectors]
 

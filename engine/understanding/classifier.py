@@ -58,7 +58,9 @@ class TurnClassifier:
 
     def __init__(self, turns: list[LabeledTurn]) -> None:
         texts = [normalized(turn.text) for turn in turns]
-        self._characters = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2, dtype=np.float32)
+        self._characters = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2, dtype=np.float32
+        )
         self._words = TfidfVectorizer(
             analyzer="word", ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b", dtype=np.float32
         )

@@ -34,7 +34,9 @@ def read_turns(path: Path) -> list[LabeledTurn]:
             continue
         try:
             row = json.loads(line)
-            turn = LabeledTurn(str(row["text"]), str(row.get("context") or ""), str(row["label"]), str(row.get("lang") or "en"))
+            turn = LabeledTurn(
+                str(row["text"]), str(row.get("context") or ""), str(row["label"]), str(row.get("lang") or "en")
+            )
         except (ValueError, KeyError, TypeError) as problem:
             raise ValueError(f"{path}:{number}: not a labeled turn ({problem})") from problem
         if turn.label not in TURN_LABELS:

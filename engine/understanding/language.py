@@ -18,7 +18,9 @@ class LanguageDetector:
     def __init__(self, turns: list[LabeledTurn]) -> None:
         texts = [turn.text.lower() for turn in turns]
         languages = [turn.lang for turn in turns]
-        self._characters = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, min_df=2, dtype=np.float32)
+        self._characters = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, min_df=2, dtype=np.float32
+        )
         self._model = LogisticRegression(C=10.0, max_iter=3000, class_weight="balanced")
         self._model.fit(self._characters.fit_transform(texts), languages)
         self._terms = TermWeights(self._characters)

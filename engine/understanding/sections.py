@@ -26,17 +26,25 @@ class SectionClassifier:
     def __init__(self, passage_texts: list[tuple[str, str]], questions: list[tuple[str, int]]) -> None:
         """`passage_texts` is each passage's (headings, text); `questions` pairs a question (in search
         words, for other languages) with the index of the passage that answers it."""
-        texts = [headings for headings, _ in passage_texts] + [f"{headings}. {text}" for headings, text in passage_texts]
+        texts = [headings for headings, _ in passage_texts] + [
+            f"{headings}. {text}" for headings, text in passage_texts
+        ]
         targets = list(range(len(passage_texts))) * 2
         texts += [question for question, _ in questions]
         targets += [index for _, index in questions]
         plain = [normalized(text) for text in texts]
-        self._characters = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2).fit(plain)
+        self._characters = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2).fit(
+            plain
+        )
         self._words = TfidfVectorizer(
             analyzer="word", ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b"
         ).fit(plain)
         features = sparse.hstack(
-            [self._characters.transform(plain), self._words.transform(plain), sparse.csr_matrix(embed([t.lower() for t in texts]))],
+            [
+                self._characters.transform(plain),
+                self._words.transform(plain),
+                sparse.csr_matrix(embed([t.lower() for t in texts])),
+            ],
             format="csr",
         )
         model = LogisticRegression(C=REGULARISATION, max_iter=3000).fit(features, targets)
