@@ -10,6 +10,7 @@ import chainlit as cl
 from chainlit.server import app as chainlit_app
 from chainlit.types import ThreadDict
 from chainlit.utils import utc_now
+from starlette.datastructures import Headers
 
 from agent_portal.server import PortalServer
 from chat.avatars import avatar_route
@@ -25,8 +26,8 @@ from chat.render import (
     RATING_PROMPT,
     connected_sessions,
     queue_text,
-    remove_stop_notice,
     remember_agent,
+    remove_stop_notice,
     render,
     show_in_other_tabs,
     support_message,
@@ -94,7 +95,7 @@ def history_layer() -> cl.data.BaseDataLayer:
 
 
 @cl.header_auth_callback
-async def identify_customer(headers) -> cl.User | None:  # noqa: ANN001 (starlette Headers)
+async def identify_customer(headers: Headers) -> cl.User | None:
     return customer_user(headers, settings.customer_id_header)
 
 
@@ -173,7 +174,8 @@ async def on_customer_message(message: cl.Message) -> None:
         # Chainlit would show the customer the exception's text (SQL and its parameters included).
         log.exception("a customer message on thread %s failed", _thread_id())
         await support_message(
-            "Sorry, something went wrong on our side and your last message may not have reached us. Please send it again."
+            "Sorry, something went wrong on our side and your last message may not have reached us. "
+            "Please send it again."
         ).send()
     finally:
         try:

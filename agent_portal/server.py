@@ -154,7 +154,7 @@ class PortalServer:
     async def _report_presence(self) -> None:
         try:
             await self.service.agents_present(self._process_id, set(self._online))
-        except Exception:  # noqa: BLE001 - a beat is retried anyway; the log says why it failed
+        except Exception:  # a beat is retried anyway; the log says why it failed
             log.warning("could not record which agents are online", exc_info=True)
 
     def routes(self) -> list[BaseRoute]:

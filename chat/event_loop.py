@@ -15,7 +15,6 @@ import asyncio.futures
 import asyncio.runners
 import asyncio.tasks
 
-
 _LOOP_PATCHES = (
     "run_forever",
     "run_until_complete",

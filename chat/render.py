@@ -107,7 +107,8 @@ def queue_text(position: QueuePosition) -> str:
         return (
             f"Our team is away right now (our hours: {position.business_hours}); they are back on "
             f"{opens:%A %-d %B at %H:%M}. Your conversation stays open: add anything they should know (an "
-            "email too, if you'd like a reply there) and an agent will answer here, even if you have closed the chat by then."
+            "email too, if you'd like a reply there) and an agent will answer here, even if you have closed the chat "
+            "by then."
         )
     if not position.agents_online:
         return NOBODY_ON_DUTY

@@ -28,7 +28,7 @@ def make_sql_engine(settings: Settings) -> AsyncEngine:
     from sqlalchemy import event
 
     @event.listens_for(engine.sync_engine, "connect")
-    def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
+    def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")  # in WAL mode: durable across crashes of the app

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from urllib.parse import quote
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import bcrypt
+from pydantic import BaseModel
 from sqlalchemy import (
     JSON,
     DateTime,
@@ -25,8 +26,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-from pydantic import BaseModel
 
 from .brief import HandoffBrief
 from .events import TicketView

@@ -119,11 +119,11 @@ class TurnClassifier:
 
     def _reading(self, logits: npt.NDArray[np.float64]) -> TurnReading:
         probabilities = softmax(logits)
-        by_label = {label: round(float(value), 4) for label, value in zip(self._labels, probabilities)}
+        by_label = {label: round(float(value), 4) for label, value in zip(self._labels, probabilities, strict=True)}
         return TurnReading(max(by_label, key=by_label.__getitem__), by_label)
 
     def read_many(self, texts: list[str], after_answer: list[bool]) -> list[TurnReading]:
-        return [self.read(text, answered) for text, answered in zip(texts, after_answer)]
+        return [self.read(text, answered) for text, answered in zip(texts, after_answer, strict=True)]
 
     def read_with_matrices(self, texts: list[str], after_answer: list[bool]) -> list[TurnReading]:
         """`read` through scikit-learn's own predict_proba: what the direct arithmetic must agree with."""
