@@ -56,7 +56,7 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
         thread_id: str,
         name: str | None = None,
         user_id: str | None = None,
-        metadata: dict | None = None,
+        metadata: dict[str, Any] | None = None,
         tags: list[str] | None = None,
     ) -> None:
         # Chainlit calls this bare before each step it stores, to create the thread if missing: a

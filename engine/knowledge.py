@@ -76,7 +76,8 @@ def _split_article(path: Path) -> list[Passage]:
     lines = path.read_text(encoding="utf-8").splitlines()
     title = next((line[2:].strip() for line in lines if line.startswith("# ")), path.stem)
     passages: list[Passage] = []
-    heading, body = title, []
+    heading = title
+    body: list[str] = []
     for line in lines:
         if line.startswith("# "):
             continue

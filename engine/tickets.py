@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime
+from typing import Any, cast, overload
 from urllib.parse import quote
 
 import bcrypt
@@ -24,6 +25,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -51,7 +53,7 @@ class TicketRow(Base):
     reason: Mapped[str] = mapped_column(String(32))
     summary: Mapped[str] = mapped_column(Text)
     skills: Mapped[list[str]] = mapped_column(JSON)
-    brief: Mapped[dict] = mapped_column(JSON)
+    brief: Mapped[dict[str, Any]] = mapped_column(JSON)
     priority: Mapped[float] = mapped_column(Float)
     sentiment: Mapped[float] = mapped_column(Float)
     frustration: Mapped[float] = mapped_column(Float)
@@ -91,13 +93,23 @@ class TicketEventRow(Base):
     ticket_id: Mapped[str] = mapped_column(ForeignKey("ee_tickets.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(64))
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
+@overload
+def _aware(moment: datetime) -> datetime: ...
+@overload
+def _aware(moment: datetime | None) -> datetime | None: ...
 def _aware(moment: datetime | None) -> datetime | None:
     # SQLite hands back naive datetimes even for timezone-aware columns.
     return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE changed. An UPDATE's result is a CursorResult, which AsyncSession.execute's
+    overloads type as a plain Result."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def _view(row: TicketRow) -> TicketView:
@@ -231,14 +243,14 @@ class TicketStore:
             .scalar_subquery()
         )
         async with self._sessions.begin() as session:
-            if session.bind.dialect.name == "postgresql":
+            if self._engine.dialect.name == "postgresql":  # the engine the sessions are bound to
                 await session.execute(select(func.pg_advisory_xact_lock(func.hashtext("agent:" + agent_name))))
             result = await session.execute(
                 update(TicketRow)
                 .where(TicketRow.id == ticket_id, TicketRow.status == WAITING, holding < max_chats)
                 .values(status=ASSIGNED, assigned_agent=agent_name, claimed_at=_now())
             )
-            if result.rowcount != 1:
+            if _rowcount(result) != 1:
                 return None
             session.add(TicketEventRow(ticket_id=ticket_id, kind="claimed", actor=agent_name))
         return await self.get(ticket_id)
@@ -258,7 +270,7 @@ class TicketStore:
     ) -> TicketView | None:
         """A transfer: back to the queue for other skills, or straight to a named agent."""
         target = to_agent or f"the {'/'.join(skills or [])} queue"
-        values: dict = {
+        values: dict[str, Any] = {
             "status": ASSIGNED if to_agent else WAITING,
             "assigned_agent": to_agent,
             "summary": TicketRow.summary + f" Transferred by {actor} to {target}.",
@@ -271,7 +283,7 @@ class TicketStore:
             result = await session.execute(
                 update(TicketRow).where(TicketRow.id == ticket_id, TicketRow.status == ASSIGNED).values(**values)
             )
-            if result.rowcount != 1:
+            if _rowcount(result) != 1:
                 return None
             session.add(
                 TicketEventRow(
@@ -293,7 +305,7 @@ class TicketStore:
                 .where(TicketRow.id == ticket_id, TicketRow.status.in_(only_from))
                 .values(status=status, closed_at=_now())
             )
-            if result.rowcount != 1:
+            if _rowcount(result) != 1:
                 return None
             session.add(TicketEventRow(ticket_id=ticket_id, kind=status, actor=actor))
         return await self.get(ticket_id)
@@ -307,7 +319,7 @@ class TicketStore:
                 .where(TicketRow.id == ticket_id, TicketRow.status == RESOLVED, TicketRow.rating.is_(None))
                 .values(rating=rating)
             )
-            if result.rowcount != 1:
+            if _rowcount(result) != 1:
                 return None
             session.add(TicketEventRow(ticket_id=ticket_id, kind="rated", actor="customer", detail={"rating": rating}))
         return await self.get(ticket_id)
@@ -331,12 +343,12 @@ class TicketStore:
             session.add(TicketEventRow(ticket_id=ticket_id, kind="facts_updated", actor="customer", detail=facts))
         return await self.get(ticket_id)
 
-    async def note(self, ticket_id: str, actor: str, kind: str, detail: dict) -> None:
+    async def note(self, ticket_id: str, actor: str, kind: str, detail: dict[str, Any]) -> None:
         """Adds an entry to the ticket's audit trail (private notes live here too)."""
         async with self._sessions.begin() as session:
             session.add(TicketEventRow(ticket_id=ticket_id, kind=kind, actor=actor, detail=detail))
 
-    async def audit_trail(self, ticket_id: str) -> list[dict]:
+    async def audit_trail(self, ticket_id: str) -> list[dict[str, Any]]:
         async with self._sessions() as session:
             rows = await session.scalars(
                 select(TicketEventRow).where(TicketEventRow.ticket_id == ticket_id).order_by(TicketEventRow.id)

@@ -176,7 +176,8 @@ class TermWeights:
 
 def softmax(logits: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     exponentials = np.exp(logits - logits.max())
-    return exponentials / exponentials.sum()
+    probabilities: npt.NDArray[np.float64] = exponentials / exponentials.sum()
+    return probabilities
 
 
 class OneTextScorer:
@@ -191,10 +192,12 @@ class OneTextScorer:
         columns, values = terms
         if not columns:
             return np.zeros_like(self.intercept)
-        return values @ self._by_column[np.asarray(columns) + offset]
+        logits: npt.NDArray[np.float64] = values @ self._by_column[np.asarray(columns) + offset]
+        return logits
 
     def column(self, index: int) -> npt.NDArray[np.float64]:
-        return self._by_column[index]
+        row: npt.NDArray[np.float64] = self._by_column[index]
+        return row
 
     def dense(self, vector: npt.NDArray[np.float32], offset: int) -> npt.NDArray[np.float64]:
         return vector @ self._by_column[offset : offset + len(vector)]
