@@ -23,7 +23,11 @@ node_modules/.installed: package.json package-lock.json
 run: install
 	$(BIN)/chainlit run app.py --host $(HOST) --port $(PORT) --headless
 
+# Lint, format and types first (what CI checks, as CI checks it), then the suite.
 test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 bench: install

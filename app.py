@@ -10,6 +10,7 @@ import chainlit as cl
 from chainlit.server import app as chainlit_app
 from chainlit.types import ThreadDict
 from chainlit.utils import utc_now
+from starlette.datastructures import Headers
 
 from agent_portal.server import PortalServer
 from chat.avatars import avatar_route
@@ -102,7 +103,7 @@ def history_layer() -> cl.data.BaseDataLayer:
 
 
 @cl.header_auth_callback
-async def identify_customer(headers) -> cl.User | None:  # noqa: ANN001 (starlette Headers)
+async def identify_customer(headers: Headers) -> cl.User | None:
     return customer_user(headers, settings.customer_id_header)
 
 
@@ -186,7 +187,8 @@ async def _run_customer_turn(message: cl.Message, stored: str, said: list[cl.Mes
         # Chainlit would show the customer the exception's text (SQL and its parameters included).
         log.exception("a customer message on thread %s failed", _thread_id())
         await support_message(
-            "Sorry, something went wrong on our side and your last message may not have reached us. Please send it again."
+            "Sorry, something went wrong on our side and your last message may not have reached us. "
+            "Please send it again."
         ).send()
     finally:
         try:

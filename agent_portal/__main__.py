@@ -1,4 +1,5 @@
-"""`python -m agent_portal add-agent NAME --skills Billing,Technical [--languages en,es] [--supervisor]`: manage agent accounts."""
+"""`python -m agent_portal add-agent NAME --skills Billing,Technical [--languages en,es] [--supervisor]`: manage
+agent accounts."""
 
 from __future__ import annotations
 

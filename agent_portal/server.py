@@ -161,7 +161,7 @@ class PortalServer:
     async def _report_presence(self) -> None:
         try:
             await self.service.agents_present(self._process_id, set(self._online))
-        except Exception:  # noqa: BLE001 - a beat is retried anyway; the log says why it failed
+        except Exception:  # a beat is retried anyway; the log says why it failed
             log.warning("could not record which agents are online", exc_info=True)
 
     def routes(self) -> list[BaseRoute]:
@@ -404,6 +404,7 @@ class PortalServer:
 
     async def _relay(self, event: Event) -> None:
         """Sends an engine event to the agents who should see it, and no one else."""
+        ticket: TicketView | None
         if event.type in ("escalation_request", "ticket_updated"):
             ticket = event.ticket
             skill_rooms, private_rooms = _ticket_rooms(ticket, getattr(event, "released_by", None))
@@ -421,8 +422,8 @@ class PortalServer:
             ticket = await self.service.tickets.get(event.ticket_id)
             if ticket:  # a waiting customer who left matters to the whole queue
                 skill_rooms, private_rooms = _ticket_rooms(ticket)
-                rooms = (skill_rooms if ticket.status == WAITING else []) + private_rooms
-                await self.sio.emit(event.type, event.model_dump(mode="json"), to=rooms)
+                listeners = (skill_rooms if ticket.status == WAITING else []) + private_rooms
+                await self.sio.emit(event.type, event.model_dump(mode="json"), to=listeners)
             return
         if event.type == "typing":
             ticket = await self.service.tickets.open_for_thread(event.thread_id)

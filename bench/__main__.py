@@ -198,7 +198,8 @@ async def capacity(app: RunningApp, table: Table, database: str) -> None:
             per_idle = (figures.rss_bytes(app.process.pid) - baseline_rss) / max(1, level)
             table.add(
                 f"[{database}] capacity: reply p99 at {level} conversations (90% idle / 5% chatting / 5% escalated)",
-                f"p99 {latency['p99']:.1f} ms; app CPU {app_cpu:.0%} of a core; {per_idle / 1024:.0f} KiB per conversation",
+                f"p99 {latency['p99']:.1f} ms; app CPU {app_cpu:.0%} of a core; "
+                f"{per_idle / 1024:.0f} KiB per conversation",
                 "—",
                 "—",
                 "p99 < 100 ms up to 2,000",

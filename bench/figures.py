@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -12,15 +13,14 @@ from pathlib import Path
 import httpx
 import socketio
 
-from engine.config import Settings
 from engine.assessment import analyze_latest_turn
+from engine.config import Settings
 from engine.knowledge import KnowledgeBase
-from engine.understanding import load_understanding
 from engine.service import ConversationService
+from engine.understanding import load_understanding
 from tests.clients import ChainlitCustomer, PortalAgent, RunningApp
 from tests.conftest import free_port
 from tests.fake_openai import FakeOpenAI
-
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 async def gather_limited(coroutines: list, limit: int = 20) -> list:
     gate = asyncio.Semaphore(limit)
 
-    async def run(coroutine):  # noqa: ANN001, ANN202
+    async def run(coroutine):
         async with gate:
             return await coroutine
 
@@ -280,10 +280,8 @@ async def chatter(app: RunningApp, customers: list[ChainlitCustomer], stop: asyn
     independent people do (all at once would measure a synchronised burst, not a load)."""
 
     async def one(slot: int, phase: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), phase)
-        except TimeoutError:
-            pass
         turn = 0
         while not stop.is_set():
             if turn and turn % len(QUESTIONS) == 0:
@@ -296,10 +294,8 @@ async def chatter(app: RunningApp, customers: list[ChainlitCustomer], stop: asyn
                     customers[slot] = newcomer
             await customers[slot].say(QUESTIONS[turn % len(QUESTIONS)])
             turn += 1
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 2.0)
-            except TimeoutError:
-                pass
 
     await asyncio.gather(*(one(slot, 2.0 * slot / max(1, len(customers))) for slot in range(len(customers))))
 
@@ -316,7 +312,8 @@ async def checkpoint_bytes(service: ConversationService, settings: Settings) -> 
         try:
             return int(
                 await connection.fetchval(
-                    "SELECT (SELECT coalesce(sum(pg_column_size(checkpoint)) + sum(pg_column_size(metadata)), 0) FROM checkpoints)"
+                    "SELECT (SELECT coalesce(sum(pg_column_size(checkpoint)) + sum(pg_column_size(metadata)), 0)"
+                    " FROM checkpoints)"
                     " + (SELECT coalesce(sum(octet_length(blob)), 0) FROM checkpoint_blobs)"
                     " + (SELECT coalesce(sum(octet_length(blob)), 0) FROM checkpoint_writes)"
                 )

@@ -15,7 +15,6 @@ import asyncio.futures
 import asyncio.runners
 import asyncio.tasks
 
-
 _LOOP_PATCHES = (
     "run_forever",
     "run_until_complete",
@@ -34,10 +33,11 @@ def restore_stock_asyncio() -> bool:
         return False
     import _asyncio  # the C implementations that nest_asyncio replaced
 
-    asyncio.Task = asyncio.tasks.Task = asyncio.tasks._CTask = _asyncio.Task
-    asyncio.Future = asyncio.futures.Future = asyncio.futures._CFuture = _asyncio.Future
+    # Undoing a monkeypatch: the classes are reassigned, and typeshed does not declare these private names.
+    asyncio.Task = asyncio.tasks.Task = asyncio.tasks._CTask = _asyncio.Task  # type: ignore[misc, attr-defined]
+    asyncio.Future = asyncio.futures.Future = asyncio.futures._CFuture = _asyncio.Future  # type: ignore[misc, attr-defined]
     asyncio.events.get_event_loop = asyncio.get_event_loop = _asyncio.get_event_loop
-    asyncio.events._get_event_loop = _asyncio._get_event_loop
+    asyncio.events._get_event_loop = _asyncio._get_event_loop  # type: ignore[attr-defined]
     asyncio.run = asyncio.runners.run  # a fresh, unpatched loop for Chainlit's server
     probe = asyncio.events.get_event_loop_policy().new_event_loop()
     loop_class = type(probe)
@@ -45,5 +45,5 @@ def restore_stock_asyncio() -> bool:
     for name in _LOOP_PATCHES:  # set on the loop class; without them BaseEventLoop's own apply again
         if name in loop_class.__dict__:
             delattr(loop_class, name)
-    del asyncio._nest_patched
+    del asyncio._nest_patched  # type: ignore[attr-defined]  # nest_asyncio's own mark
     return True

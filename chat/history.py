@@ -56,7 +56,7 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
         thread_id: str,
         name: str | None = None,
         user_id: str | None = None,
-        metadata: dict | None = None,
+        metadata: dict[str, Any] | None = None,
         tags: list[str] | None = None,
     ) -> None:
         # Chainlit calls this bare before each step it stores, to create the thread if missing: a
@@ -138,10 +138,13 @@ class ResumeLatestThread:
         if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/":
             request = Request(scope)
             identifier = customer_identifier(request.headers, self._settings.customer_id_header)
-            if "text/html" in request.headers.get("accept", "") and identifier:
-                if thread_id := await self._latest_thread(identifier):
-                    await RedirectResponse(f"/thread/{thread_id}", status_code=307)(scope, receive, send)
-                    return
+            if (
+                "text/html" in request.headers.get("accept", "")
+                and identifier
+                and (thread_id := await self._latest_thread(identifier))
+            ):
+                await RedirectResponse(f"/thread/{thread_id}", status_code=307)(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
     async def _latest_thread(self, identifier: str) -> str | None:

@@ -8,12 +8,14 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TypedDict, Unpack
 
 import chainlit as cl
 from chainlit.chat_context import chat_context
 from chainlit.context import init_ws_context
 from chainlit.server import sio
 from chainlit.session import WebsocketSession, ws_sessions_id
+from chainlit.step import StepDict
 
 from engine.events import Event, QueuePosition
 
@@ -60,7 +62,14 @@ def agent_text(name: str, text: str) -> str:
     return f"**{name}** · support team\n\n{without_images(text)}"
 
 
-def support_message(text: str, *, status: bool = False, **extra: object) -> cl.Message:
+class _MessageOptions(TypedDict, total=False):
+    """What callers pass on to a support message's cl.Message."""
+
+    id: str
+    actions: list[cl.Action]
+
+
+def support_message(text: str, *, status: bool = False, **extra: Unpack[_MessageOptions]) -> cl.Message:
     """A message from Support (not the assistant, not an agent), under the support avatar."""
     metadata = {"avatarName": "support", "status": True} if status else {"avatarName": "support"}
     return cl.Message(author=SUPPORT, content=text, metadata=metadata, **extra)
@@ -73,7 +82,7 @@ def status_line(text: str, message_id: str | None = None) -> cl.Message:
     return support_message(text, status=True, id=message_id or str(uuid.uuid4()))
 
 
-def is_status_line(step: dict) -> bool:
+def is_status_line(step: StepDict) -> bool:
     return bool((step.get("metadata") or {}).get("status"))
 
 
@@ -107,7 +116,8 @@ def queue_text(position: QueuePosition) -> str:
         return (
             f"Our team is away right now (our hours: {position.business_hours}); they are back on "
             f"{opens:%A %-d %B at %H:%M}. Your conversation stays open: add anything they should know (an "
-            "email too, if you'd like a reply there) and an agent will answer here, even if you have closed the chat by then."
+            "email too, if you'd like a reply there) and an agent will answer here, even if you have closed the chat "
+            "by then."
         )
     if not position.agents_online:
         return NOBODY_ON_DUTY

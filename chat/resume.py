@@ -11,6 +11,7 @@ from datetime import datetime
 
 import chainlit as cl
 from chainlit.data import get_data_layer
+from chainlit.step import StepDict
 from chainlit.types import ThreadDict
 
 from engine.graph import ChatMessage
@@ -22,7 +23,7 @@ def _chainlit_time(iso: str) -> str:
     return iso.replace("+00:00", "Z")
 
 
-def _when(step: dict) -> datetime:
+def _when(step: StepDict) -> datetime:
     return datetime.fromisoformat(step.get("createdAt") or "1970-01-01T00:00:00+00:00")
 
 
@@ -31,7 +32,7 @@ async def add_missing_messages(thread: ThreadDict, transcript: list[ChatMessage]
     Chainlit stored it: the engine's transcript is the record, and its ids are Chainlit's."""
     layer = get_data_layer()
     # Chainlit's stop notice may be stored after the page removed it: its write and delete race.
-    steps: list = [step for step in thread.get("steps", []) if step.get("output") != CHAINLIT_STOP_NOTICE]
+    steps: list[StepDict] = [step for step in thread.get("steps", []) if step.get("output") != CHAINLIT_STOP_NOTICE]
     thread["steps"] = steps
     stored = {step["id"] for step in steps}
     for message in transcript:
@@ -57,7 +58,7 @@ async def add_missing_messages(thread: ThreadDict, transcript: list[ChatMessage]
 async def restore_status_line(thread: ThreadDict, text: str) -> None:
     """Shows where the handoff stands on the chat's latest status line, which later news updates."""
     layer = get_data_layer()
-    steps: list = thread.setdefault("steps", [])
+    steps: list[StepDict] = thread.setdefault("steps", [])
     latest = next((step for step in reversed(steps) if is_status_line(step)), None)
     status = status_line(text, latest["id"] if latest else None)
     step = status.to_dict()

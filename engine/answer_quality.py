@@ -68,7 +68,8 @@ class AnswerReport:
         handed, unanswerable = self.unanswerable_handed_off
         lines = [
             f"{len(self.answerable)} answerable questions: right article {self.share('right_article'):.0%}, "
-            f"complete answer (every key fact) {self.share('complete'):.0%}, handed to a person {self.share('handed_off'):.0%}",
+            f"complete answer (every key fact) {self.share('complete'):.0%}, "
+            f"handed to a person {self.share('handed_off'):.0%}",
             f"{unanswerable} questions the articles do not answer: handed to a person {handed} of {unanswerable}",
         ]
         if show_misses:

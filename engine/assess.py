@@ -55,9 +55,13 @@ def assess_conversation(
 def _conversation(line: str) -> dict[str, Any]:
     conversation = json.loads(line)
     messages = conversation["messages"] if isinstance(conversation, dict) else None
-    if not isinstance(messages, list) or not all(
-        isinstance(m, dict) and m.get("role") in ("customer", "assistant") and isinstance(m.get("content"), str)
-        for m in messages
+    if (
+        not isinstance(conversation, dict)
+        or not isinstance(messages, list)
+        or not all(
+            isinstance(m, dict) and m.get("role") in ("customer", "assistant") and isinstance(m.get("content"), str)
+            for m in messages
+        )
     ):
         raise ValueError('each message is {"role": "customer"|"assistant", "content": "..."}')
     return conversation

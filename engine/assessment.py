@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from .config import Settings
@@ -110,7 +111,7 @@ def analyze_latest_turn(
         previous_question=next((str(m["content"]) for m in reversed(earlier) if m["role"] == "customer"), None),
         answered_questions=[  # answered in full: a stopped answer answered nothing
             str(message["content"])
-            for message, reply in zip(earlier, earlier[1:])
+            for message, reply in pairwise(earlier)
             if message["role"] == "customer" and reply["role"] == "assistant" and not reply.get("stopped")
         ],
         previous_frustration=previous_frustration,

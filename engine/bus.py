@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 from .events import Event, event_adapter
 
@@ -19,6 +20,11 @@ _OUTBOX_LIMIT = 100_000
 _READ_COUNT = 500
 _READ_BLOCK_MS = 1000
 _CLOSE_SECONDS = 2.0
+
+# What the stream commands return on this bus's connection (RESP2, bytes not decoded). redis-py types them as
+# the union over every protocol and decoding option, so the replies are cast to these.
+_StreamEntry = tuple[bytes, dict[bytes, bytes]]
+_StreamBatch = tuple[bytes, list[_StreamEntry]]
 
 
 class EventBus:
@@ -100,7 +106,7 @@ class RedisEventBus(EventBus):
 
     async def start(self) -> None:
         """Fails if Redis cannot be reached now; after that, outages are ridden out."""
-        newest = await self._redis.xrevrange(_STREAM, count=1)
+        newest = cast(list[_StreamEntry], await self._redis.xrevrange(_STREAM, count=1))
         self._last_id = newest[0][0].decode() if newest else "0-0"
         self.connected = True
         self._listener = asyncio.create_task(self._listen(), name="redis-event-bus")
@@ -140,7 +146,10 @@ class RedisEventBus(EventBus):
         backoff = _BackOff()
         while True:
             try:
-                batches = await self._redis.xread({_STREAM: self._last_id}, count=_READ_COUNT, block=_READ_BLOCK_MS)
+                batches = cast(
+                    list[_StreamBatch],
+                    await self._redis.xread({_STREAM: self._last_id}, count=_READ_COUNT, block=_READ_BLOCK_MS),
+                )
             except Exception as problem:  # a listener that died would silence every other process
                 if self.connected:
                     log.warning(

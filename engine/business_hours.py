@@ -11,7 +11,10 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SPAN = re.compile(
     r"^(?P<days>[a-z]{3}(?:-[a-z]{3})?(?:,[a-z]{3}(?:-[a-z]{3})?)*)\s+(?P<start>\d{1,2}:\d{2})-(?P<end>\d{1,2}:\d{2})$"
 )
-FORMAT = 'days and hours, then a time zone: "Mon-Fri 09:00-18:00 Europe/Berlin" or "Mon-Fri 09:00-18:00; Sat 10:00-14:00 UTC"'
+FORMAT = (
+    'days and hours, then a time zone: "Mon-Fri 09:00-18:00 Europe/Berlin" '
+    'or "Mon-Fri 09:00-18:00; Sat 10:00-14:00 UTC"'
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ class BusinessHours:
         if self.is_open(moment):
             return moment
         local = moment.astimezone(self.zone)
-        for offset in range(0, 400):  # a year of holidays at most
+        for offset in range(400):  # a year of holidays at most
             day = local.date() + timedelta(days=offset)
             if day in self.holidays:
                 continue
@@ -72,5 +75,5 @@ def _weekdays(days: str, part: str) -> frozenset[int]:
         if first not in DAYS or (last and last not in DAYS):
             raise ValueError(f"BUSINESS_HOURS has {part!r}: days are {', '.join(DAYS)}")
         start, end = DAYS.index(first), DAYS.index(last or first)
-        chosen.update(range(start, end + 1) if start <= end else [*range(start, 7), *range(0, end + 1)])
+        chosen.update(range(start, end + 1) if start <= end else [*range(start, 7), *range(end + 1)])
     return frozenset(chosen)

@@ -111,7 +111,7 @@ class Settings(BaseSettings):
         """The async SQLAlchemy URL for tickets and the chat history."""
         if not self.uses_postgres:
             return f"sqlite+aiosqlite:///{self.data_dir / 'escalation.db'}"
-        scheme, rest = self.database_url.split("://", 1)
+        _scheme, rest = self.database_url.split("://", 1)
         return f"postgresql+asyncpg://{rest}"
 
     @property
@@ -131,7 +131,7 @@ class Settings(BaseSettings):
 
     @property
     def psycopg_url(self) -> str:
-        scheme, rest = self.database_url.split("://", 1)
+        _scheme, rest = self.database_url.split("://", 1)
         return f"postgresql://{rest}"
 
 

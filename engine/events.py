@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
@@ -158,23 +158,21 @@ class ErrorEvent(_Event):
 
 
 Event = Annotated[
-    Union[
-        TokenStream,
-        AssistantAnswer,
-        StatusChange,
-        QueuePosition,
-        EscalationRequest,
-        TicketUpdated,
-        AgentJoined,
-        AgentMessage,
-        CustomerMessage,
-        Typing,
-        CustomerPresence,
-        CopilotSuggestion,
-        Resolved,
-        HandedBack,
-        ErrorEvent,
-    ],
+    TokenStream
+    | AssistantAnswer
+    | StatusChange
+    | QueuePosition
+    | EscalationRequest
+    | TicketUpdated
+    | AgentJoined
+    | AgentMessage
+    | CustomerMessage
+    | Typing
+    | CustomerPresence
+    | CopilotSuggestion
+    | Resolved
+    | HandedBack
+    | ErrorEvent,
     Field(discriminator="type"),
 ]
 

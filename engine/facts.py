@@ -10,7 +10,10 @@ import re
 
 # "order number: NW-1", "acct # 55-9102", "invoice INV/2025/0193": a label (kept in group 1, if any), then the id.
 _LABEL = r"(\s*(?:number|no\.?|nr\.?|num|id|ref(?:erence)?|#)\s*[:#=]?|\s*[:#=]|\s+(?:is|was)\b)?"
-_ID = rf"{_LABEL}\s*(?:is\s+|was\s+)?([A-Z]{{0,5}}[-_/]?\d[\w/-]*)\b(?!\s*(?:dollars|euros|pounds|bucks|usd|eur|gbp|%|items?))"
+_ID = (
+    rf"{_LABEL}\s*(?:is\s+|was\s+)?([A-Z]{{0,5}}[-_/]?\d[\w/-]*)\b"
+    r"(?!\s*(?:dollars|euros|pounds|bucks|usd|eur|gbp|%|items?))"
+)
 _ID_PATTERNS: dict[str, re.Pattern[str]] = {
     "order_number": re.compile(rf"\border{_ID}", re.IGNORECASE),
     "account_number": re.compile(rf"\b(?:account|acct|customer){_ID}", re.IGNORECASE),
@@ -51,12 +54,12 @@ _NOT_NAMES = frozenset(
     In On At From With Also Already Back New Sure Afraid Glad Able Ready Stuck Owner Admin Urgent Locked
     Unhappy Upset Angry Annoyed Confused Happy Calling Writing Contacting Waiting Your You My Our This That
     It Is About Going Over Out Up Now Again Only Always Never Interested Customer User Member Client Monday
-    Tuesday Wednesday Thursday Friday Saturday Sunday Today Tomorrow Yesterday Fine Broken Down Ok Okay""".split()
+    Tuesday Wednesday Thursday Friday Saturday Sunday Today Tomorrow Yesterday Fine Broken Down Ok Okay""".split()  # noqa: SIM905 - a word list reads better as prose than as a list of quoted words
 )
 _NOT_NAME_ENDINGS = ("ing", "ed", "ly", "ful", "ous", "ive", "able", "ible", "ian", "ese", "ish", "ent", "ant")
 _NOT_NAME_WORDS_LOWER = frozenset(
     """a an the not very so really just still here fine good done sorry unable trying having getting looking
-    writing calling trying waiting stuck locked upset angry from with at in on""".split()
+    writing calling trying waiting stuck locked upset angry from with at in on""".split()  # noqa: SIM905 - a word list reads better as prose than as a list of quoted words
 )
 
 

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, NotRequired, TypedDict
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
@@ -261,15 +261,17 @@ async def human(state: ConversationState, config: RunnableConfig, runtime: Runti
 
 
 def after_human(state: ConversationState) -> Literal["human", "__end__"]:
-    return END if state.get("mode") in ("resolved", "ai") else "human"
+    return "__end__" if state.get("mode") in ("resolved", "ai") else "human"  # "__end__" is END, typed as str
 
 
-def build_graph() -> StateGraph:
+def build_graph() -> StateGraph[ConversationState, EngineContext, ConversationState, ConversationState]:
     builder = StateGraph(ConversationState, context_schema=EngineContext)
-    builder.add_node("analyze", analyze)
-    builder.add_node("answer", answer)
-    builder.add_node("escalate", escalate)
-    builder.add_node("human", human)
+    # langgraph passes config and runtime by parameter name; its StateNode protocols have no signature
+    # that takes both, so mypy finds no overload for these nodes.
+    builder.add_node("analyze", analyze)  # type: ignore[call-overload]
+    builder.add_node("answer", answer)  # type: ignore[call-overload]
+    builder.add_node("escalate", escalate)  # type: ignore[call-overload]
+    builder.add_node("human", human)  # type: ignore[call-overload]
     builder.add_edge(START, "analyze")
     builder.add_conditional_edges("analyze", route)
     builder.add_edge("escalate", "human")

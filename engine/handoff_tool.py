@@ -47,7 +47,10 @@ def handoff_tool(skills: list[str]) -> dict[str, Any]:
                     "reason": {"type": "string", "enum": list(MODEL_REASONS)},
                     "summary": {
                         "type": "string",
-                        "description": "For the agent, in one or two sentences: what the customer needs and what they already said.",
+                        "description": (
+                            "For the agent, in one or two sentences: "
+                            "what the customer needs and what they already said."
+                        ),
                     },
                     "skills": {"type": "array", "items": {"type": "string", "enum": skills}},
                 },

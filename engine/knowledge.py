@@ -76,7 +76,8 @@ def _split_article(path: Path) -> list[Passage]:
     lines = path.read_text(encoding="utf-8").splitlines()
     title = next((line[2:].strip() for line in lines if line.startswith("# ")), path.stem)
     passages: list[Passage] = []
-    heading, body = title, []
+    heading = title
+    body: list[str] = []
     for line in lines:
         if line.startswith("# "):
             continue
@@ -406,7 +407,7 @@ def _train_shipped() -> RetrievalModels:
             )
     ranker_rows: list[list[float]] = []
     labels: list[bool] = []
-    for row, found, by_section in zip(rows, examples, held_out):
+    for row, found, by_section in zip(rows, examples, held_out, strict=True):
         candidates = knowledge.candidates(str(row["question"]), str(row.get("lang", "en")), by_section)
         if not found or candidates is None or found[0][1] not in candidates.indices:
             continue
@@ -415,7 +416,7 @@ def _train_shipped() -> RetrievalModels:
     ranker = LinearScorer.fit(ranker_rows, labels, balanced=True)
     knowledge._models = RetrievalModels(None, ranker, None)
     features, answerable = [], []
-    for row, by_section in zip(calibration, held_out):
+    for row, by_section in zip(calibration, held_out, strict=False):  # calibration rows come first in held_out
         fit = knowledge._ranked(str(row["question"]), str(row.get("lang", "en")), by_section)
         if fit is not None:
             features.append(fit[1])

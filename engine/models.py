@@ -13,7 +13,7 @@ from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
-from pydantic import ConfigDict
+from pydantic import ConfigDict, SecretStr
 
 from .assessment import follow_up_text
 from .composer import Composer, Said
@@ -181,7 +181,7 @@ def make_chat_model(settings: Settings, knowledge: KnowledgeBase, handoff_words:
 
         return ChatOpenAI(
             model=settings.openai_model,
-            api_key=settings.openai_api_key or "not-needed",
+            api_key=SecretStr(settings.openai_api_key or "not-needed"),
             base_url=settings.openai_base_url or None,
             timeout=settings.llm_timeout_seconds,
             max_retries=0,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
@@ -35,13 +35,13 @@ def _articles(retrieval: Retrieval) -> str:
     return "\n\n".join(f"[{p.title} — {p.heading}]\n{p.text}" for p in retrieval.passages)
 
 
-def _said_by(message: dict[str, Any]) -> str:
+def _said_by(message: Mapping[str, Any]) -> str:
     if message["role"] == "customer":
         return "Customer"
     return f"{AGENT_LABEL} {message['author']}" if message["role"] == "agent" else "Assistant"
 
 
-def _history(messages: Sequence[dict[str, Any]]) -> list[BaseMessage]:
+def _history(messages: Sequence[Mapping[str, Any]]) -> list[BaseMessage]:
     """The conversation window: the latest messages as chat turns, the ones before as one text.
 
     The same words either way; fewer message objects make each LLM request cheaper to build (the
@@ -63,7 +63,7 @@ def _history(messages: Sequence[dict[str, Any]]) -> list[BaseMessage]:
 
 
 def answer_prompt(
-    messages: Sequence[dict[str, Any]],
+    messages: Sequence[Mapping[str, Any]],
     retrieval: Retrieval,
     kind: str = "question",
     language: str = "en",
@@ -81,10 +81,10 @@ def answer_prompt(
     ]
 
 
-def copilot_prompt(messages: Sequence[dict[str, Any]], retrieval: Retrieval) -> list[BaseMessage]:
+def copilot_prompt(messages: Sequence[Mapping[str, Any]], retrieval: Retrieval) -> list[BaseMessage]:
     return [SystemMessage(content=f"{_COPILOT_RULES}\n\nHelp articles:\n{_articles(retrieval)}"), *_history(messages)]
 
 
-def summary_prompt(messages: Sequence[dict[str, Any]]) -> list[BaseMessage]:
+def summary_prompt(messages: Sequence[Mapping[str, Any]]) -> list[BaseMessage]:
     transcript = "\n".join(f"{m['author']}: {m['content']}" for m in messages[-HISTORY_LIMIT:])
     return [SystemMessage(content=_SUMMARY_RULES), HumanMessage(content=transcript)]

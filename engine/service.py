@@ -12,11 +12,12 @@ import logging
 import time
 import uuid
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AsyncExitStack, aclosing, asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 from sqlalchemy import text as sql_text
 
@@ -86,7 +87,8 @@ log = logging.getLogger(__name__)
 
 def _log_failure(task: asyncio.Task[Any]) -> None:
     if not task.cancelled() and (error := task.exception()) is not None:
-        log.error("background task %s failed", task.get_coro().__qualname__, exc_info=error)
+        # A coroutine has a __qualname__; typeshed's Coroutine and Generator do not declare one.
+        log.error("background task %s failed", task.get_coro().__qualname__, exc_info=error)  # type: ignore[union-attr]
 
 
 # How long a stopped turn may take to wind down on its own before it is cancelled outright.
@@ -171,7 +173,7 @@ class ConversationService:
         if lock is None:
             lock = self._locks[thread_id] = asyncio.Lock()
         async with lock:
-            if not self.settings.uses_postgres:
+            if self._lock_engine is None:  # not on Postgres: this process is the only one
                 yield
                 return
             # A transaction-scoped lock is released by the rollback even when the run is cancelled. Its
@@ -180,7 +182,7 @@ class ConversationService:
                 await connection.execute(sql_text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": thread_id})
                 yield
 
-    def _config(self, thread_id: str) -> dict[str, Any]:
+    def _config(self, thread_id: str) -> RunnableConfig:
         return {"configurable": {"thread_id": thread_id}}
 
     async def _paused_for_human(self, thread_id: str) -> bool:
@@ -250,7 +252,9 @@ class ConversationService:
             )
         return None
 
-    async def customer_message(self, thread_id: str, text: str, message_id: str | None = None) -> AsyncIterator[Event]:
+    async def customer_message(
+        self, thread_id: str, text: str, message_id: str | None = None
+    ) -> AsyncGenerator[Event, None]:
         """Handles one customer message, yielding this turn's events as they happen, tokens included.
 
         An empty message is ignored; one over the size limit yields an error and stores nothing. The
@@ -306,7 +310,7 @@ class ConversationService:
                     del self.context.stop_requests[thread_id]
 
     @staticmethod
-    async def _run_turn(thread_id: str, turn: AsyncIterator[Event], events: asyncio.Queue[Event | None]) -> None:
+    async def _run_turn(thread_id: str, turn: AsyncGenerator[Event, None], events: asyncio.Queue[Event | None]) -> None:
         try:
             with about_conversation(thread_id=thread_id):
                 async with aclosing(turn) as produced:
@@ -323,10 +327,18 @@ class ConversationService:
         stop.set()
         return True
 
-    async def _assistant_turn(self, thread_id: str, message: ChatMessage) -> AsyncIterator[Event]:
+    async def _assistant_turn(self, thread_id: str, message: ChatMessage) -> AsyncGenerator[Event, None]:
         answering = answer_id(message["id"])
-        run = self.graph.astream(
-            {"messages": [message]}, self._config(thread_id), context=self.context, stream_mode=["messages", "updates"]
+        # Given a list of stream modes, astream is an async generator of (mode, payload) pairs; langgraph
+        # types it as an AsyncIterator of dict | Any.
+        run = cast(
+            AsyncGenerator[tuple[str, Any], None],
+            self.graph.astream(
+                {"messages": [message]},
+                self._config(thread_id),
+                context=self.context,
+                stream_mode=["messages", "updates"],
+            ),
         )
         escalated: dict[str, Any] | None = None
         async with aclosing(run) as updates:
@@ -482,7 +494,7 @@ class ConversationService:
                 await self.bus.publish(thread_topic(ticket.thread_id), self._at_position(ticket, position, on_duty))
         return news
 
-    async def _customer_to_agent(self, thread_id: str, message: ChatMessage) -> AsyncIterator[Event]:
+    async def _customer_to_agent(self, thread_id: str, message: ChatMessage) -> AsyncGenerator[Event, None]:
         ticket = await self.tickets.open_for_thread(thread_id)
         assert ticket is not None, "a thread paused for a human has an open ticket"
         await self._resume(

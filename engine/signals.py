@@ -22,7 +22,8 @@ def _analyzer() -> SentimentIntensityAnalyzer:
 
 def sentiment(text: str) -> float:
     """VADER's compound score, -1 (hostile) .. 1 (delighted): the raw data of the brief's mood trend."""
-    return round(_analyzer().polarity_scores(text)["compound"], 3)
+    compound: float = _analyzer().polarity_scores(text)["compound"]
+    return round(compound, 3)
 
 
 def _question_terms(text: str) -> tuple[set[str], set[str]]:

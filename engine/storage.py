@@ -5,7 +5,9 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from .config import Settings
 
@@ -28,7 +30,7 @@ def make_sql_engine(settings: Settings) -> AsyncEngine:
     from sqlalchemy import event
 
     @event.listens_for(engine.sync_engine, "connect")
-    def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
+    def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")  # in WAL mode: durable across crashes of the app
@@ -45,14 +47,16 @@ def make_lock_engine(settings: Settings) -> AsyncEngine:
     )
 
 
-async def open_checkpointer(settings: Settings, stack: AsyncExitStack) -> BaseCheckpointSaver:
+async def open_checkpointer(settings: Settings, stack: AsyncExitStack) -> BaseCheckpointSaver[str]:
     """A checkpointer that lives as long as `stack`: Postgres (tables set up) or a SQLite file."""
     if settings.uses_postgres:
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-        from psycopg.rows import dict_row
+        from psycopg import AsyncConnection
+        from psycopg.rows import DictRow, dict_row
         from psycopg_pool import AsyncConnectionPool
 
-        pool = AsyncConnectionPool(
+        # Typed by its row_factory, which mypy cannot read from kwargs.
+        pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
             settings.psycopg_url,
             min_size=1,
             max_size=10,
@@ -61,9 +65,9 @@ async def open_checkpointer(settings: Settings, stack: AsyncExitStack) -> BaseCh
         )
         await pool.open()
         stack.push_async_callback(pool.close)
-        saver = AsyncPostgresSaver(pool)
-        await saver.setup()
-        return saver
+        postgres_saver = AsyncPostgresSaver(pool)
+        await postgres_saver.setup()
+        return postgres_saver
 
     import aiosqlite
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver

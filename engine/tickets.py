@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from urllib.parse import quote
 from datetime import UTC, datetime
+from typing import Any, cast, overload
+from urllib.parse import quote
 
 import bcrypt
+from pydantic import BaseModel
 from sqlalchemy import (
     JSON,
     DateTime,
@@ -23,10 +25,9 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-from pydantic import BaseModel
 
 from .brief import HandoffBrief
 from .events import TicketView
@@ -52,7 +53,7 @@ class TicketRow(Base):
     reason: Mapped[str] = mapped_column(String(32))
     summary: Mapped[str] = mapped_column(Text)
     skills: Mapped[list[str]] = mapped_column(JSON)
-    brief: Mapped[dict] = mapped_column(JSON)
+    brief: Mapped[dict[str, Any]] = mapped_column(JSON)
     priority: Mapped[float] = mapped_column(Float)
     sentiment: Mapped[float] = mapped_column(Float)
     frustration: Mapped[float] = mapped_column(Float)
@@ -93,13 +94,23 @@ class TicketEventRow(Base):
     ticket_id: Mapped[str] = mapped_column(ForeignKey("ee_tickets.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(64))
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
+@overload
+def _aware(moment: datetime) -> datetime: ...
+@overload
+def _aware(moment: datetime | None) -> datetime | None: ...
 def _aware(moment: datetime | None) -> datetime | None:
     # SQLite hands back naive datetimes even for timezone-aware columns.
     return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE changed. An UPDATE's result is a CursorResult, which AsyncSession.execute's
+    overloads type as a plain Result."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def _view(row: TicketRow) -> TicketView:
@@ -244,14 +255,14 @@ class TicketStore:
             .scalar_subquery()
         )
         async with self._sessions.begin() as session:
-            if session.bind.dialect.name == "postgresql":
+            if self._engine.dialect.name == "postgresql":  # the engine the sessions are bound to
                 await session.execute(select(func.pg_advisory_xact_lock(func.hashtext("agent:" + agent_name))))
             result = await session.execute(
                 update(TicketRow)
                 .where(TicketRow.id == ticket_id, TicketRow.status == WAITING, holding < max_chats)
                 .values(status=ASSIGNED, assigned_agent=agent_name, claimed_at=_now())
             )
-            if result.rowcount != 1:
+            if _rowcount(result) != 1:
                 return None
             session.add(
                 TicketEventRow(
@@ -278,7 +289,7 @@ class TicketStore:
     ) -> TicketView | None:
         """A transfer: back to the queue for other skills, or straight to a named agent."""
         target = to_agent or f"the {'/'.join(skills or [])} queue"
-        values: dict = {
+        values: dict[str, Any] = {
             "status": ASSIGNED if to_agent else WAITING,
             "assigned_agent": to_agent,
             "claimed_at": _now() if to_agent else None,
@@ -292,7 +303,7 @@ class TicketStore:
             result = await session.execute(
                 update(TicketRow).where(TicketRow.id == ticket_id, TicketRow.status == ASSIGNED).values(**values)
             )
-            if result.rowcount != 1:
+            if _rowcount(result) != 1:
                 return None
             session.add(
                 TicketEventRow(
@@ -314,7 +325,7 @@ class TicketStore:
                 .where(TicketRow.id == ticket_id, TicketRow.status.in_(only_from))
                 .values(status=status, closed_at=_now())
             )
-            if result.rowcount != 1:
+            if _rowcount(result) != 1:
                 return None
             session.add(TicketEventRow(ticket_id=ticket_id, kind=status, actor=actor))
         return await self.get(ticket_id)
@@ -328,7 +339,7 @@ class TicketStore:
                 .where(TicketRow.id == ticket_id, TicketRow.status == RESOLVED, TicketRow.rating.is_(None))
                 .values(rating=rating)
             )
-            if result.rowcount != 1:
+            if _rowcount(result) != 1:
                 return None
             session.add(TicketEventRow(ticket_id=ticket_id, kind="rated", actor="customer", detail={"rating": rating}))
         return await self.get(ticket_id)
@@ -352,7 +363,7 @@ class TicketStore:
             session.add(TicketEventRow(ticket_id=ticket_id, kind="facts_updated", actor="customer", detail=facts))
         return await self.get(ticket_id)
 
-    async def note(self, ticket_id: str, actor: str, kind: str, detail: dict) -> None:
+    async def note(self, ticket_id: str, actor: str, kind: str, detail: dict[str, Any]) -> None:
         """Adds an entry to the ticket's audit trail (private notes live here too)."""
         async with self._sessions.begin() as session:
             session.add(TicketEventRow(ticket_id=ticket_id, kind=kind, actor=actor, detail=detail))
@@ -367,7 +378,7 @@ class TicketStore:
             )
             return found is not None
 
-    async def audit_trail(self, ticket_id: str) -> list[dict]:
+    async def audit_trail(self, ticket_id: str) -> list[dict[str, Any]]:
         async with self._sessions() as session:
             rows = await session.scalars(
                 select(TicketEventRow).where(TicketEventRow.ticket_id == ticket_id).order_by(TicketEventRow.id)

@@ -6,6 +6,7 @@ a checkpoint costs the same at turn 100 as at turn 10; everything ever said live
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import JSON, Integer, String, Text, select
@@ -44,7 +45,7 @@ class TranscriptStore:
             set_={name: insert.excluded[name] for name in ("role", "author", "content", "at", "extra")},
         )
 
-    async def record(self, thread_id: str, messages: list[dict[str, Any]]) -> None:
+    async def record(self, thread_id: str, messages: Sequence[Mapping[str, Any]]) -> None:
         """Adds messages; one already recorded (same id) is updated. Recording twice changes nothing.
 
         One upsert statement, not the ORM: this runs on every turn, in the path of every reply."""

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import socketio
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 class RunningApp:
     """`chainlit run app.py` in a child process, on its own port and data directory."""
 
-    started: list[RunningApp] = []  # every app of this run, so a failing test's report can show their logs
+    started: ClassVar[list[RunningApp]] = []  # every app of this run, so a failing test's report can show their logs
 
     def __init__(self, port: int, env: dict[str, str]) -> None:
         self.port = port
@@ -133,7 +133,7 @@ class EventLog:
 
     def arrival_of(self, data: Any) -> float:
         """When the given event payload arrived."""
-        return next(at for (_, seen), at in zip(self.events, self.arrived_at) if seen is data)
+        return next(at for (_, seen), at in zip(self.events, self.arrived_at, strict=True) if seen is data)
 
     def named(self, name: str) -> list[Any]:
         return [data for event, data in self.events if event == name]

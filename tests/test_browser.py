@@ -319,7 +319,8 @@ async def _scripted_day(app: RunningApp, agent: PortalAgent) -> list[ChainlitCus
 async def _chart_total(page, canvas_id: str) -> float:
     """The sum of every value a Chart.js chart on the page draws."""
     return await page.evaluate(
-        "(id) => Chart.getChart(document.getElementById(id)).data.datasets.flatMap((d) => d.data).reduce((a, b) => a + b, 0)",
+        "(id) => Chart.getChart(document.getElementById(id))"
+        ".data.datasets.flatMap((d) => d.data).reduce((a, b) => a + b, 0)",
         canvas_id,
     )
 
@@ -383,7 +384,7 @@ async def test_a_supervisor_reads_the_days_figures_and_charts_live_and_an_agent_
         await app.stop()
 
 
-async def test_auto_assignment_opens_the_new_ticket_for_the_agent_with_room_who_replies_with_enter_and_transfers_by_name(
+async def test_an_auto_assigned_ticket_opens_for_the_agent_with_room_who_replies_with_enter_and_transfers_by_name(
     browser, tmp_path
 ):
     app = await RunningApp(free_port(), app_env(tmp_path, ASSIGNMENT="auto")).start()

@@ -109,7 +109,7 @@ async def test_stop_closes_the_upstream_stream_and_keeps_the_partial_answer(llm_
     assert fake_llm.tokens_after_disconnect <= 1
     assert fake_llm.tokens_sent < 50
 
-    (question, partial) = await llm_service.history("t-stop")
+    (_question, partial) = await llm_service.history("t-stop")
     assert partial["stopped"] is True and partial["content"].startswith("word0")
 
     fake_llm.reset(reply="Sure: click Forgot password.")

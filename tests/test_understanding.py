@@ -54,7 +54,7 @@ def test_the_classifier_on_held_out_turns_it_never_saw(understanding, heldout_tu
         [t.label for t in heldout_turns],
         [r.label for r in readings],
     )
-    other = [(t, r) for t, r in zip(heldout_turns, readings) if t.lang != "en"]
+    other = [(t, r) for t, r in zip(heldout_turns, readings, strict=True) if t.lang != "en"]
     other_handoffs = [r.label == "handoff_request" for t, r in other if t.label == "handoff_request"]
     model_report.append(report["text"])
     model_report.append(f"handoff_request recall outside English: {sum(other_handoffs)}/{len(other_handoffs)}\n")
@@ -74,7 +74,7 @@ def test_cross_validated_figures_on_the_training_corpus(model_report):
         readings = model.read_many(
             [turns[index].text for index in test], [bool(turns[index].context) for index in test]
         )
-        for index, reading in zip(test, readings):
+        for index, reading in zip(test, readings, strict=True):
             predicted[index] = reading.label
     report = _report(
         f"turn classifier, 3-fold cross-validation on the {len(turns)}-turn training corpus:", labels, predicted
@@ -178,5 +178,5 @@ def test_the_direct_arithmetic_reads_as_scikit_learn_does(understanding, heldout
     direct = understanding.turns.read_many(texts, answered)
     through_sklearn = understanding.turns.read_with_matrices(texts, answered)
     assert [r.label for r in direct] == [r.label for r in through_sklearn]
-    for mine, theirs in zip(direct, through_sklearn):
+    for mine, theirs in zip(direct, through_sklearn, strict=True):
         assert mine.probabilities == pytest.approx(theirs.probabilities, abs=2e-4)

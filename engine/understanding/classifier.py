@@ -119,11 +119,11 @@ class TurnClassifier:
 
     def _reading(self, logits: npt.NDArray[np.float64]) -> TurnReading:
         probabilities = softmax(logits)
-        by_label = {label: round(float(value), 4) for label, value in zip(self._labels, probabilities)}
+        by_label = {label: round(float(value), 4) for label, value in zip(self._labels, probabilities, strict=True)}
         return TurnReading(max(by_label, key=by_label.__getitem__), by_label)
 
     def read_many(self, texts: list[str], after_answer: list[bool]) -> list[TurnReading]:
-        return [self.read(text, answered) for text, answered in zip(texts, after_answer)]
+        return [self.read(text, answered) for text, answered in zip(texts, after_answer, strict=True)]
 
     def read_with_matrices(self, texts: list[str], after_answer: list[bool]) -> list[TurnReading]:
         """`read` through scikit-learn's own predict_proba: what the direct arithmetic must agree with."""
@@ -176,7 +176,8 @@ class TermWeights:
 
 def softmax(logits: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     exponentials = np.exp(logits - logits.max())
-    return exponentials / exponentials.sum()
+    probabilities: npt.NDArray[np.float64] = exponentials / exponentials.sum()
+    return probabilities
 
 
 class OneTextScorer:
@@ -191,10 +192,12 @@ class OneTextScorer:
         columns, values = terms
         if not columns:
             return np.zeros_like(self.intercept)
-        return values @ self._by_column[np.asarray(columns) + offset]
+        logits: npt.NDArray[np.float64] = values @ self._by_column[np.asarray(columns) + offset]
+        return logits
 
     def column(self, index: int) -> npt.NDArray[np.float64]:
-        return self._by_column[index]
+        row: npt.NDArray[np.float64] = self._by_column[index]
+        return row
 
     def dense(self, vector: npt.NDArray[np.float32], offset: int) -> npt.NDArray[np.float64]:
         return vector @ self._by_column[offset : offset + len(vector)]
