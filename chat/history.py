@@ -10,7 +10,7 @@ from typing import Any
 
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -47,6 +47,12 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Chainlit's engine hands out pooled connections unchecked: after a Postgres restart each stale
+        # one would fail a message's history write. The same engine, checked before use.
+        self.engine = create_async_engine(
+            self.engine.url, connect_args=kwargs.get("connect_args") or {}, pool_pre_ping=True
+        )
+        self.async_session = async_sessionmaker(bind=self.engine, expire_on_commit=False)
         self._stored_threads: OrderedDict[str, None] = OrderedDict()
         self._step_locks: dict[str, asyncio.Lock] = {}
         self._step_writers: dict[str, int] = {}  # writes of a step queued or running; its lock goes at 0

@@ -61,6 +61,9 @@ async def open_checkpointer(settings: Settings, stack: AsyncExitStack) -> BaseCh
             min_size=1,
             max_size=10,
             open=False,
+            # A connection Postgres ended (a failover, a restart) is replaced before use, not handed to a
+            # reply that would then fail; the check is one round trip on an idle connection.
+            check=AsyncConnectionPool.check_connection,
             kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
         )
         await pool.open()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.clients import ChainlitCustomer, PortalAgent, RunningApp
+from tests.clients import ChainlitCustomer, PortalAgent, RunningApp, escalate
 from tests.conftest import app_env, free_port
 
 
@@ -122,5 +122,50 @@ async def restart_mid_escalation(env: dict[str, str]) -> None:
         await back.message_from("Omar", "Found order NW-80808.")
     finally:
         await back.close()
+        await agent.close()
+        await app.stop()
+
+
+async def test_after_postgres_ends_every_connection_the_chat_and_the_portal_go_on(
+    tmp_path, postgres_url, postgres_admin_url
+):
+    import asyncpg
+
+    app = await RunningApp(free_port(), app_env(tmp_path, DATABASE_URL=postgres_url)).start()
+    await app.add_agent("Rue", ["General"])
+    agent = await PortalAgent(app, "Rue").connect()
+    customer = await ChainlitCustomer(app).connect()
+    try:
+        ticket = await escalate(customer, agent)
+        assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+        assert (await agent.call("reply", {"ticket_id": ticket["id"], "text": "Rue here"}))["ok"]
+        await customer.message_from("Rue", "Rue here")
+        admin = await asyncpg.connect(postgres_admin_url)
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", postgres_url.rsplit("/", 1)[1]
+        )
+        await admin.close()
+        await customer.say("are you still there?")
+        heard = await agent.log.wait_for("customer_message", lambda e: e["content"] == "are you still there?")
+        assert heard["ticket_id"] == ticket["id"]
+        assert (await agent.call("reply", {"ticket_id": ticket["id"], "text": "Yes, still here"}))["ok"]
+        await customer.message_from("Rue", "Yes, still here")
+        db = await asyncpg.connect(postgres_url)
+        try:
+            for _ in range(50):  # Chainlit writes its history beside the live message
+                stored = {
+                    row["output"]
+                    for row in await db.fetch('SELECT "output" FROM steps WHERE "threadId" = $1', customer.thread_id)
+                }
+                if {"are you still there?", "Yes, still here"} <= {text.split("\n")[-1] for text in stored if text}:
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError(f"the chat history lost messages after the restart: {stored}")
+        finally:
+            await db.close()
+        assert "An error occurred" not in app.log_path.read_text()
+    finally:
+        await customer.close()
         await agent.close()
         await app.stop()

@@ -179,3 +179,32 @@ async def test_nul_bytes_and_lone_surrogates_never_poison_a_conversation(tmp_pat
         assert not any("\x00" in content for content in contents)
     finally:
         await service.close()
+
+
+async def test_connections_postgres_ended_are_replaced_before_a_reply_or_a_message_uses_them(
+    tmp_path, postgres_url, postgres_admin_url
+):
+    """A failover or restart ends every backend: the next reply and customer message still go through."""
+    import asyncpg
+
+    service = await ConversationService.open(settings_for(tmp_path, DATABASE_URL=postgres_url))
+    try:
+        agent = await service.tickets.add_agent("Stale", "pw", ["General"])
+        await say(service, "pg-stale", "I want to talk to a person")
+        ticket = await service.tickets.open_for_thread("pg-stale")
+        assert ticket is not None
+        await service.claim(ticket.id, agent)
+        await service.reply(ticket.id, agent, "before")  # every pool now holds an open connection
+        admin = await asyncpg.connect(postgres_admin_url)
+        ended = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1",
+            postgres_url.rsplit("/", 1)[1],
+        )
+        await admin.close()
+        assert ended > 0
+        sent = await service.reply(ticket.id, agent, "after the restart")
+        (delivered,) = await say(service, "pg-stale", "still here")
+        assert sent["content"] == "after the restart" and delivered.type == "customer_message"
+        assert [m["content"] for m in await service.history("pg-stale")][-2:] == ["after the restart", "still here"]
+    finally:
+        await service.close()
