@@ -9,9 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import uuid
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +31,7 @@ from engine.metrics import PORTAL_SOCKETS
 from engine.service import PRESENCE_SECONDS, ActionRefused, ConversationService
 from engine.tickets import WAITING, AgentProfile
 
+from .login_throttle import LoginThrottle
 from .protocol import (
     REQUESTS,
     AvailabilityRequest,
@@ -51,9 +51,6 @@ SOCKET_IO_CLIENT = Path(__file__).resolve().parent.parent / "node_modules" / "so
 MAX_PACKET_BYTES = 256 * 1024
 PRESENCE_HEARTBEAT_SECONDS = PRESENCE_SECONDS / 3  # three beats may be missed before an agent counts as gone
 MAX_LOGIN_BYTES = 16 * 1024
-LOGIN_ATTEMPTS = 5  # wrong passwords per agent name within LOGIN_WINDOW_SECONDS, then a pause
-LOGIN_WINDOW_SECONDS = 300
-MAX_TRACKED_LOGIN_NAMES = 10_000
 # The page runs only its own files: no inline script, no framing, nothing from elsewhere.
 PAGE_SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -122,7 +119,7 @@ class PortalServer:
         self._process_id = uuid.uuid4().hex  # names this process's rows of agent presence
         self._heartbeat: asyncio.Task[None] | None = None
         self._expiries: dict[str, asyncio.TimerHandle] = {}
-        self._failed_logins: dict[str, deque[float]] = {}  # per process; a name's entry goes with its last failure
+        self._login_throttle = LoginThrottle(settings.redis_url)
         self._reports = ReportRoutes(self.tokens, lambda: self.service, STATIC, PAGE_SECURITY_HEADERS)
         PORTAL_SOCKETS.set_function(lambda: len(self._expiries))  # one entry per connected agent socket
         self._register_handlers()
@@ -149,6 +146,7 @@ class PortalServer:
         if self._heartbeat:
             self._heartbeat.cancel()
             await asyncio.gather(self._heartbeat, return_exceptions=True)
+        await self._login_throttle.close()
 
     async def _keep_presence(self) -> None:
         """Renews this process's agents' presence, so every process knows who is on duty (customers
@@ -189,31 +187,17 @@ class PortalServer:
             name.encode(), password.encode()  # a lone surrogate cannot be a name or a password
         except (ValueError, KeyError, TypeError, RecursionError):
             return JSONResponse({"error": 'send JSON {"name": ..., "password": ...}'}, status_code=400)
-        key = name.lower()
-        if len(self._failed_logins) > MAX_TRACKED_LOGIN_NAMES:  # forget names whose failures are all old
-            cutoff = time.monotonic() - LOGIN_WINDOW_SECONDS
-            self._failed_logins = {
-                n: tries for n, tries in self._failed_logins.items() if tries and tries[-1] >= cutoff
-            }
-        attempts = self._failed_logins.setdefault(key, deque())
-        while attempts and attempts[0] < time.monotonic() - LOGIN_WINDOW_SECONDS:
-            attempts.popleft()
-        if len(attempts) >= LOGIN_ATTEMPTS:
-            wait = int(attempts[0] + LOGIN_WINDOW_SECONDS - time.monotonic()) + 1
+        address = request.client.host if request.client else "unknown"
+        if wait := await self._login_throttle.attempt(name, address):
             return JSONResponse(
-                {"error": f"too many wrong passwords for {name}; try again in {wait} s"},
+                {"error": f"too many wrong passwords for {name} from your address; try again in {wait} s"},
                 status_code=429,
                 headers={"Retry-After": str(wait)},
             )
-        # Counted before the password check, which takes a while: guesses sent side by side count too.
-        attempt = time.monotonic()
-        attempts.append(attempt)
         agent = await self.service.tickets.verify_agent(name, password)
         if agent is None:
             return JSONResponse({"error": "wrong name or password"}, status_code=401)
-        attempts.remove(attempt)
-        if not attempts:
-            del self._failed_logins[key]
+        await self._login_throttle.succeeded(name, address)
         return JSONResponse({"token": self.tokens.issue(agent.name), "agent": agent.model_dump()})
 
     # ----- socket handlers --------------------------------------------------------------------

@@ -174,6 +174,9 @@ class TicketStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # One bcrypt check at a time per process: a flood of logins queues here instead of taking every
+        # core from the event loop and everyone else's requests.
+        self._password_checks = asyncio.Semaphore(1)
 
     async def create_tables(self) -> None:
         async with self._engine.begin() as connection:
@@ -475,5 +478,6 @@ class TicketStore:
             row = await session.get(AgentRow, name)
         stored = row.password_hash.encode() if row else _UNKNOWN_AGENT_HASH
         # bcrypt reads 72 bytes (version 5 refuses more), so that is what a password is checked on.
-        matches = await asyncio.to_thread(bcrypt.checkpw, password.encode()[:72], stored)
+        async with self._password_checks:
+            matches = await asyncio.to_thread(bcrypt.checkpw, password.encode()[:72], stored)
         return _profile(row) if row and matches else None

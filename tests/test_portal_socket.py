@@ -31,9 +31,14 @@ async def test_login_with_a_wrong_password_is_refused(app):
     assert huge.status_code == 413
 
 
+def _from(address: str) -> dict[str, str]:
+    """Headers of a request from `address` (the app trusts forwarded addresses from 127.0.0.1, as behind a proxy)."""
+    return {"X-Forwarded-For": address}
+
+
 async def test_guessing_an_agents_password_is_paused_after_five_tries(app):
     await app.add_agent("Max", ["General"])
-    async with httpx.AsyncClient(base_url=app.base_url) as http:
+    async with httpx.AsyncClient(base_url=app.base_url, headers=_from("198.51.100.10")) as http:
         guesses = [await http.post("/portal/login", json={"name": "Max", "password": f"guess{n}"}) for n in range(6)]
         right_password_too = await http.post("/portal/login", json={"name": "Max", "password": "Max-password"})
         page = await http.get("/portal")
@@ -45,12 +50,50 @@ async def test_guessing_an_agents_password_is_paused_after_five_tries(app):
 
 async def test_guesses_sent_side_by_side_are_counted_too(app):
     await app.add_agent("Pia", ["General"])
-    async with httpx.AsyncClient(base_url=app.base_url) as http:
+    async with httpx.AsyncClient(base_url=app.base_url, headers=_from("198.51.100.11")) as http:
         guesses = await asyncio.gather(
             *(http.post("/portal/login", json={"name": "Pia", "password": f"guess{n}"}) for n in range(12))
         )
     codes = sorted(g.status_code for g in guesses)
     assert codes.count(401) == 5 and codes.count(429) == 7, codes
+
+
+async def test_guesses_from_one_address_never_lock_out_the_right_password_from_another(app):
+    await app.add_agent("Noor", ["General"])
+    async with httpx.AsyncClient(base_url=app.base_url) as http:
+        login = "/portal/login"
+        guesses = [
+            await http.post(login, json={"name": "Noor", "password": f"g{n}"}, headers=_from("198.51.100.20"))
+            for n in range(6)
+        ]
+        same_address = await http.post(
+            login, json={"name": "noor", "password": "Noor-password"}, headers=_from("198.51.100.20")
+        )
+        elsewhere = await http.post(
+            login, json={"name": "Noor", "password": "Noor-password"}, headers=_from("198.51.100.21")
+        )
+    assert [g.status_code for g in guesses] == [401] * 5 + [429]
+    assert same_address.status_code == 429  # the name is matched whatever its case
+    assert elsewhere.status_code == 200
+
+
+async def test_names_that_do_not_exist_are_throttled_like_those_that_do(app):
+    await app.add_agent("Ines", ["General"])
+    sprayer = _from("198.51.100.30")
+    async with httpx.AsyncClient(base_url=app.base_url) as http:
+        sprayed = [
+            await http.post("/portal/login", json={"name": f"nobody-{n}", "password": "x"}, headers=sprayer)
+            for n in range(21)
+        ]
+        real_agent_there = await http.post(
+            "/portal/login", json={"name": "Ines", "password": "Ines-password"}, headers=sprayer
+        )
+        real_agent_elsewhere = await http.post(
+            "/portal/login", json={"name": "Ines", "password": "Ines-password"}, headers=_from("198.51.100.31")
+        )
+    assert [r.status_code for r in sprayed] == [401] * 20 + [429]
+    assert "try again" in sprayed[-1].json()["error"] and int(sprayed[-1].headers["retry-after"]) > 0
+    assert real_agent_there.status_code == 429 and real_agent_elsewhere.status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -208,3 +208,31 @@ async def test_connections_postgres_ended_are_replaced_before_a_reply_or_a_messa
         assert [m["content"] for m in await service.history("pg-stale")][-2:] == ["after the restart", "still here"]
     finally:
         await service.close()
+
+
+async def test_a_login_pause_on_one_process_holds_on_the_other(tmp_path, postgres_url, redis_url):
+    import uuid
+
+    import httpx
+
+    from tests.clients import RunningApp
+    from tests.conftest import app_env
+
+    env = {"DATABASE_URL": postgres_url, "REDIS_URL": redis_url}
+    first = await RunningApp(free_port(), app_env(tmp_path / "a", **env)).start()
+    second = await RunningApp(free_port(), app_env(tmp_path / "b", **env)).start()
+    await first.add_agent("Oda", ["General"])
+    address = {"X-Forwarded-For": f"2001:db8::{uuid.uuid4().hex[:4]}"}  # Redis keeps counts past one run
+    login = "/portal/login"
+    try:
+        async with httpx.AsyncClient(headers=address) as http:
+            guesses = [
+                await http.post(first.base_url + login, json={"name": "Oda", "password": f"g{n}"}) for n in range(5)
+            ]
+            on_the_other = await http.post(second.base_url + login, json={"name": "Oda", "password": "g5"})
+            right_there_too = await http.post(second.base_url + login, json={"name": "Oda", "password": "Oda-password"})
+        assert [g.status_code for g in guesses] == [401] * 5
+        assert on_the_other.status_code == 429 and right_there_too.status_code == 429
+    finally:
+        await first.stop()
+        await second.stop()
