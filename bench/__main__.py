@@ -122,25 +122,25 @@ async def bench_database(
             await drop_postgres_database(database_url)
 
     print(f"[{database}] checkpoint growth…", flush=True)
-    growth_url = await fresh_postgres_database() if database == "postgres" else ""
-    settings = Settings(
-        DATA_DIR=work / f"{database}-growth",
-        DATABASE_URL=growth_url,
-        OFFLINE_TOKEN_DELAY_SECONDS=0,
-        REPEAT_SIMILARITY=1.01,
-    )
-    try:
-        per_turn = await figures.checkpoint_growth(settings, 100)
-    finally:
-        if growth_url:
-            await drop_postgres_database(growth_url)
-    (bytes10, seconds10), (bytes100, seconds100) = per_turn[10], per_turn[100]
+    per_turn = await _long_conversation(work, database, prune_turns=0)  # every checkpoint kept: what a turn writes
+    pruned = await _long_conversation(work, database, prune_turns=10)
+    (bytes10, seconds10, _), (bytes100, seconds100, _) = per_turn[10], per_turn[100]
     table.add(
         f"[{database}] checkpoint bytes per turn, turn 100 vs turn 10",
         f"{bytes100:,} B",
         f"turn 10: {bytes10:,} B",
         ratio(bytes100, bytes10),
         "≤ 2×",
+    )
+    # Pruned every 10 turns: the most stored between prunes, late in the conversation against early.
+    stored_early = max(stored for _, _, stored in (pruned[turn] for turn in range(1, 11)))
+    stored_late = max(stored for _, _, stored in (pruned[turn] for turn in range(91, 101)))
+    table.add(
+        f"[{database}] checkpoint bytes stored for the conversation, turns 91–100 vs 1–10 (most, pruned every 10)",
+        f"{stored_late:,} B",
+        f"turns 1–10: {stored_early:,} B; unpruned at turn 100: {per_turn[100][2]:,} B",
+        ratio(stored_late, stored_early),
+        "≤ 1.5×",
     )
     table.add(
         f"[{database}] graph time per turn, turn 100 vs turn 10",
@@ -275,3 +275,20 @@ if __name__ == "__main__":
     parser.add_argument("--write", action="store_true", help="write the table to bench/RESULTS.md")
     arguments = parser.parse_args()
     asyncio.run(main(arguments.full, [d.strip() for d in arguments.db.split(",") if d.strip()], arguments.write))
+
+
+async def _long_conversation(work: Path, database: str, prune_turns: int) -> dict[int, tuple[int, float, int]]:
+    """100 answered turns of one conversation on a fresh database, checkpoints pruned every `prune_turns`."""
+    growth_url = await fresh_postgres_database() if database == "postgres" else ""
+    settings = Settings(
+        DATA_DIR=work / f"{database}-growth-{prune_turns}",
+        DATABASE_URL=growth_url,
+        OFFLINE_TOKEN_DELAY_SECONDS=0,
+        REPEAT_SIMILARITY=1.01,
+        CHECKPOINT_PRUNE_TURNS=prune_turns,
+    )
+    try:
+        return await figures.checkpoint_growth(settings, 100)
+    finally:
+        if growth_url:
+            await drop_postgres_database(growth_url)

@@ -332,8 +332,9 @@ async def checkpoint_bytes(service: ConversationService, settings: Settings) -> 
         return int(row[0])
 
 
-async def checkpoint_growth(settings: Settings, turns: int) -> dict[int, tuple[int, float]]:
-    """Bytes written and graph time for each turn of one long conversation (no escalation)."""
+async def checkpoint_growth(settings: Settings, turns: int) -> dict[int, tuple[int, float, int]]:
+    """For each turn of one long conversation (no escalation): the change in stored checkpoint bytes
+    (with pruning off: the bytes the turn wrote), its graph time, and the bytes stored after it."""
     questions = [
         "How do I reset my password?",
         "How do I turn on two-factor authentication?",
@@ -347,7 +348,7 @@ async def checkpoint_growth(settings: Settings, turns: int) -> dict[int, tuple[i
         "How do I set up SSO with SAML?",
     ]
     service = await ConversationService.open(settings)
-    per_turn: dict[int, tuple[int, float]] = {}
+    per_turn: dict[int, tuple[int, float, int]] = {}
     try:
         before = await checkpoint_bytes(service, settings)
         for turn in range(1, turns + 1):
@@ -356,7 +357,7 @@ async def checkpoint_growth(settings: Settings, turns: int) -> dict[int, tuple[i
                 pass
             elapsed = time.perf_counter() - started
             after = await checkpoint_bytes(service, settings)
-            per_turn[turn] = (after - before, elapsed)
+            per_turn[turn] = (after - before, elapsed, after)
             before = after
         assert (await service.state("growth"))["mode"] == "ai", "the growth conversation must not escalate"
     finally:

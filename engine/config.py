@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     frustration_always_escalates: float = Field(default=0.8, alias="FRUSTRATION_ALWAYS_ESCALATES")
     account_action_always_escalates: float = Field(default=0.7, alias="ACCOUNT_ACTION_ALWAYS_ESCALATES")
 
+    # A conversation's superseded checkpoints are deleted every this many turns, and when it closes (0: kept).
+    checkpoint_prune_turns: int = Field(default=10, ge=0, alias="CHECKPOINT_PRUNE_TURNS")
     max_message_chars: int = Field(default=4000, alias="MAX_MESSAGE_CHARS")
     average_handle_minutes: float = Field(default=4.0, alias="AVERAGE_HANDLE_MINUTES")
     # When people are at the desk (empty: always); outside them a handoff says when they are back.

@@ -24,6 +24,7 @@ from sqlalchemy import text as sql_text
 from .assignment import pick_agent
 from .brief import MODEL_SUMMARY
 from .bus import EventBus, make_bus
+from .checkpoints import PruneSchedule, keep_latest
 from .config import Settings
 from .events import (
     PORTAL_TOPIC,
@@ -129,12 +130,14 @@ class ConversationService:
         )
         self.graph = build_graph().compile(checkpointer=checkpointer)
         self._sql_engine = sql_engine
+        self._checkpointer = checkpointer
         self._lock_engine = make_lock_engine(settings) if settings.uses_postgres else None
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._background: set[asyncio.Task[None]] = set()
         self._stack: AsyncExitStack | None = None
         self._single_process = not settings.redis_url
         self._announced_positions: dict[str, int] = {}  # ticket id -> the place its customer was last told
+        self._prunes = PruneSchedule(settings.checkpoint_prune_turns)
         self._assigning = False  # an assignment pass runs in this process
         self._assign_again = False  # something changed during it: run another
 
@@ -220,7 +223,7 @@ class ConversationService:
 
     async def readiness(self) -> dict[str, str]:
         """The parts that do not answer now (database, checkpointer, Redis), each with why; empty when ready."""
-        return await failing_parts(self._sql_engine, self.graph.checkpointer, self.bus)
+        return await failing_parts(self._sql_engine, self._checkpointer, self.bus)
 
     async def metrics(self) -> tuple[bytes, str]:
         """This process's metrics in Prometheus's text format, the queue read from the shared database."""
@@ -298,6 +301,7 @@ class ConversationService:
                 while (event := await events.get()) is not None:
                     yield event
                 turn.result()  # a failure of the turn is the caller's failure too
+                self._turn_done(thread_id)
             finally:
                 if not turn.done():  # our consumer went away mid-turn (the stop button closed it)
                     stop.set()
@@ -575,6 +579,19 @@ class ConversationService:
         """Resumes the paused thread with one action; the caller holds the thread lock."""
         async for _ in self.graph.astream(Command(resume=action), self._config(thread_id), context=self.context):
             pass
+        if action["kind"] in ("resolve", "hand_back", "withdraw"):  # closed: only the final checkpoint is kept
+            self._spawn(self._prune_checkpoints(thread_id))
+        else:
+            self._turn_done(thread_id)
+
+    def _turn_done(self, thread_id: str) -> None:
+        if self._prunes.turn_done(thread_id):
+            self._spawn(self._prune_checkpoints(thread_id))
+
+    async def _prune_checkpoints(self, thread_id: str) -> None:
+        """Deletes the thread's superseded checkpoints, between its runs (under the thread's lock)."""
+        async with self._thread_lock(thread_id):
+            await keep_latest(self._checkpointer, thread_id)
 
     async def _held_ticket(self, ticket_id: str, agent: AgentProfile, *, read_only: bool = False) -> TicketView:
         """The ticket, if this agent holds it now (or, to read it, is a supervisor); else refused."""
