@@ -24,6 +24,7 @@ from sqlalchemy import text as sql_text
 from .assignment import pick_agent
 from .brief import MODEL_SUMMARY
 from .bus import EventBus, make_bus
+from .canned_replies import CannedReply, CannedReplyStore, ShortcutTaken, fill
 from .checkpoints import PruneSchedule, keep_latest
 from .config import Settings
 from .events import (
@@ -68,6 +69,7 @@ from .prompts import copilot_prompt, summary_prompt
 from .queue import places
 from .readiness import failing_parts
 from .reports import CUSTOMER_LEFT, CUSTOMER_RETURNED, ReportReader
+from .search import Scope, TicketSearch
 from .signals import sentiment
 from .storage import make_lock_engine, make_sql_engine, open_checkpointer
 from .text import storable
@@ -122,6 +124,8 @@ class ConversationService:
         self.tickets = TicketStore(sql_engine)
         self.transcript = TranscriptStore(sql_engine)
         self.reports = ReportReader(sql_engine)
+        self.canned_replies = CannedReplyStore(sql_engine)
+        self.search = TicketSearch(sql_engine)
         self.knowledge = KnowledgeBase(settings.kb_dir, settings.model_cache_path)
         self.model = make_chat_model(settings, self.knowledge, understanding.turns.handoff_words)
         answer_model = self.model.bind_tools([handoff_tool(settings.skills)])
@@ -806,8 +810,16 @@ class ConversationService:
         await self.tickets.note(ticket.id, agent.name, f"draft_{outcome}", {"draft_id": draft_id})
 
     async def conversation(self, ticket_id: str, agent: AgentProfile) -> dict[str, Any]:
-        """Everything the agent needs on one ticket: history, brief, sentiment trend, notes."""
-        ticket = await self._held_ticket(ticket_id, agent, read_only=True)
+        """Everything the agent needs on one ticket: history, brief, sentiment trend, notes. A waiting
+        ticket the agent could claim opens as a read-only preview (`preview`), to read before claiming."""
+        waiting = await self.tickets.get(ticket_id)
+        preview = (
+            waiting is not None
+            and waiting.status == WAITING
+            and not agent.is_supervisor
+            and bool(set(waiting.skills) & set(agent.skills))
+        )
+        ticket = waiting if preview and waiting else await self._held_ticket(ticket_id, agent, read_only=True)
         values = await self.state(ticket.thread_id)
         trail = await self.tickets.audit_trail(ticket.id)
         return {
@@ -816,8 +828,55 @@ class ConversationService:
             "brief": values.get("brief") or {},
             "sentiments": values.get("sentiments", []),
             "notes": [entry for entry in trail if entry["kind"] == "note"],
-            "draft": self.latest_draft(trail),
+            "draft": None if preview else self.latest_draft(trail),
+            "preview": preview,
+            "earlier_tickets": [
+                earlier.model_dump(mode="json")
+                for earlier in await self.tickets.tickets_of_thread(ticket.thread_id)
+                if earlier.id != ticket.id
+            ],
         }
+
+    # ----- canned replies and search ----------------------------------------------------------
+
+    async def save_canned_reply(
+        self, agent: AgentProfile, reply_id: str | None, shortcut: str, title: str, text: str
+    ) -> CannedReply:
+        """Creates or edits a team's saved reply (supervisors only)."""
+        if not agent.is_supervisor:
+            raise ActionRefused("only supervisors edit canned replies")
+        text = storable(text).strip()
+        if not text:
+            raise ActionRefused("a canned reply needs a text")
+        try:
+            saved = await self.canned_replies.save(
+                reply_id, shortcut, storable(title).strip() or shortcut, text, agent.name
+            )
+        except ShortcutTaken:
+            raise ActionRefused(f"another canned reply already has the shortcut /{shortcut}") from None
+        if saved is None:
+            raise ActionRefused(f"there is no canned reply {reply_id}")
+        return saved
+
+    async def delete_canned_reply(self, agent: AgentProfile, reply_id: str) -> None:
+        if not agent.is_supervisor:
+            raise ActionRefused("only supervisors edit canned replies")
+        if not await self.canned_replies.delete(reply_id):
+            raise ActionRefused(f"there is no canned reply {reply_id}")
+
+    async def canned_reply_for(self, ticket_id: str, agent: AgentProfile, reply_id: str) -> dict[str, Any]:
+        """A saved reply's text for this ticket, its {placeholders} filled from the customer's facts;
+        `missing` names those the facts do not hold (left in the text for the agent)."""
+        ticket = await self._held_ticket(ticket_id, agent)
+        reply = await self.canned_replies.get(reply_id)
+        if reply is None:
+            raise ActionRefused(f"there is no canned reply {reply_id}")
+        text, missing = fill(reply.text, ticket.customer_facts)
+        return {"text": text, "missing": missing}
+
+    async def find_tickets(self, agent: AgentProfile, query: str, scope: Scope) -> list[TicketView]:
+        """Tickets the agent may see, by their customer's facts, their words or the summary."""
+        return await self.search.find(storable(query), scope, agent)
 
     # ----- the assistant's side jobs ----------------------------------------------------------
 
