@@ -151,6 +151,23 @@ async def bench_database(
     )
 
 
+async def _long_conversation(work: Path, database: str, prune_turns: int) -> dict[int, tuple[int, float, int]]:
+    """100 answered turns of one conversation on a fresh database, checkpoints pruned every `prune_turns`."""
+    growth_url = await fresh_postgres_database() if database == "postgres" else ""
+    settings = Settings(
+        DATA_DIR=work / f"{database}-growth-{prune_turns}",
+        DATABASE_URL=growth_url,
+        OFFLINE_TOKEN_DELAY_SECONDS=0,
+        REPEAT_SIMILARITY=1.01,
+        CHECKPOINT_PRUNE_TURNS=prune_turns,
+    )
+    try:
+        return await figures.checkpoint_growth(settings, 100)
+    finally:
+        if growth_url:
+            await drop_postgres_database(growth_url)
+
+
 async def capacity(app: RunningApp, table: Table, database: str) -> None:
     """Grow to mixed load (90% idle, 5% chatting, 5% escalated) until reply p99 passes 100 ms."""
     levels = CAPACITY_LEVELS
@@ -275,20 +292,3 @@ if __name__ == "__main__":
     parser.add_argument("--write", action="store_true", help="write the table to bench/RESULTS.md")
     arguments = parser.parse_args()
     asyncio.run(main(arguments.full, [d.strip() for d in arguments.db.split(",") if d.strip()], arguments.write))
-
-
-async def _long_conversation(work: Path, database: str, prune_turns: int) -> dict[int, tuple[int, float, int]]:
-    """100 answered turns of one conversation on a fresh database, checkpoints pruned every `prune_turns`."""
-    growth_url = await fresh_postgres_database() if database == "postgres" else ""
-    settings = Settings(
-        DATA_DIR=work / f"{database}-growth-{prune_turns}",
-        DATABASE_URL=growth_url,
-        OFFLINE_TOKEN_DELAY_SECONDS=0,
-        REPEAT_SIMILARITY=1.01,
-        CHECKPOINT_PRUNE_TURNS=prune_turns,
-    )
-    try:
-        return await figures.checkpoint_growth(settings, 100)
-    finally:
-        if growth_url:
-            await drop_postgres_database(growth_url)
