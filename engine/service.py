@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import statistics
 import time
 import uuid
 import weakref
@@ -111,6 +112,9 @@ def _waiting_text(reason: str | None) -> str:
 # An assignment pass that lost races is run again, at most this many times per trigger: every trigger
 # (a new ticket, a freed slot, the portal's heartbeat) starts another.
 _ASSIGNMENT_PASSES = 5
+# The customer's wait estimate uses the median handle time of the latest resolved conversations, once
+# there are enough of them to say something.
+_HANDLE_SAMPLE, _HANDLE_SAMPLE_MIN, _HANDLE_ESTIMATE_SECONDS = 50, 5, 60.0
 PRESENCE_SECONDS = 45.0  # an agent counts as on duty this long after a process last saw their portal open
 DRAFT, REPLIED = "draft", "replied"  # audit-trail kinds: a copilot draft was written, an agent replied
 
@@ -142,6 +146,7 @@ class ConversationService:
         self._single_process = not settings.redis_url
         self._announced_positions: dict[str, int] = {}  # ticket id -> the place its customer was last told
         self._prunes = PruneSchedule(settings.checkpoint_prune_turns)
+        self._handle_estimate: tuple[float, float] | None = None  # (monotonic time read, seconds)
         self._assigning = False  # an assignment pass runs in this process
         self._assign_again = False  # something changed during it: run another
 
@@ -392,7 +397,9 @@ class ConversationService:
 
     async def queue_position(self, ticket: TicketView) -> QueuePosition:
         waiting = await self.tickets.open_tickets((WAITING,))
-        return self._at_position(ticket, places(waiting).get(ticket.id, 1), await self._on_duty())
+        return self._at_position(
+            ticket, places(waiting).get(ticket.id, 1), await self._on_duty(), await self._handle_seconds()
+        )
 
     async def agents_present(self, process_id: str, names: set[str]) -> None:
         """The portal's heartbeat: these agents have it open on that process now."""
@@ -463,11 +470,23 @@ class ConversationService:
             holding[agent.name] = holding.get(agent.name, 0) + 1
             last_assigned[agent.name] = datetime.now(UTC)
 
-    def _at_position(self, ticket: TicketView, position: int, on_duty: list[AgentProfile]) -> QueuePosition:
+    async def _handle_seconds(self) -> float:
+        """How long a conversation with a person takes here: the median of the latest resolved ones
+        (read at most once a minute), or AVERAGE_HANDLE_MINUTES until there are enough of them."""
+        now = time.monotonic()
+        if self._handle_estimate is None or now - self._handle_estimate[0] > _HANDLE_ESTIMATE_SECONDS:
+            recent = await self.tickets.recent_handle_seconds(_HANDLE_SAMPLE)
+            measured = statistics.median(recent) if len(recent) >= _HANDLE_SAMPLE_MIN else None
+            self._handle_estimate = (now, measured or self.settings.average_handle_minutes * 60)
+        return self._handle_estimate[1]
+
+    def _at_position(
+        self, ticket: TicketView, position: int, on_duty: list[AgentProfile], handle_seconds: float
+    ) -> QueuePosition:
         """The customer's place, and a wait estimated from the agents who could take the ticket now."""
         self._announced_positions[ticket.id] = position
         able = sum(1 for agent in on_duty if agent.is_supervisor or set(agent.skills) & set(ticket.skills))
-        wait = position * self.settings.average_handle_minutes * 60 / able if able else 0
+        wait = position * handle_seconds / able if able else 0
         hours, now = self.settings.business_hours, datetime.now(UTC)
         closed = hours is not None and not hours.is_open(now)
         return QueuePosition(
@@ -489,6 +508,7 @@ class ConversationService:
         all); across processes each one only knows what it said itself, so everyone is told."""
         waiting = await self.tickets.open_tickets((WAITING,))
         on_duty = await self._on_duty()
+        handle_seconds = await self._handle_seconds()
         still_waiting = {ticket.id for ticket in waiting}
         for ticket_id in [known for known in self._announced_positions if known not in still_waiting]:
             del self._announced_positions[ticket_id]
@@ -497,9 +517,11 @@ class ConversationService:
         for ticket in waiting:
             position = positions[ticket.id]
             if newsworthy and ticket.id == newsworthy.id:
-                news = self._at_position(ticket, position, on_duty)
+                news = self._at_position(ticket, position, on_duty, handle_seconds)
             elif not (self._single_process and self._announced_positions.get(ticket.id) == position):
-                await self.bus.publish(thread_topic(ticket.thread_id), self._at_position(ticket, position, on_duty))
+                await self.bus.publish(
+                    thread_topic(ticket.thread_id), self._at_position(ticket, position, on_duty, handle_seconds)
+                )
         return news
 
     async def _customer_to_agent(self, thread_id: str, message: ChatMessage) -> AsyncGenerator[Event, None]:

@@ -237,6 +237,23 @@ class TicketStore:
             )
             return view(row) if row else None
 
+    async def recent_handle_seconds(self, limit: int) -> list[float]:
+        """From claim to resolution, in seconds, for the latest `limit` resolved tickets."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(TicketRow.claimed_at, TicketRow.closed_at)
+                .where(
+                    TicketRow.status == RESOLVED, TicketRow.claimed_at.is_not(None), TicketRow.closed_at.is_not(None)
+                )
+                .order_by(TicketRow.closed_at.desc())
+                .limit(limit)
+            )
+            return [
+                (closed - claimed).total_seconds()
+                for claimed_at, closed_at in rows
+                if (claimed := _aware(claimed_at)) and (closed := _aware(closed_at))
+            ]
+
     async def tickets_of_thread(self, thread_id: str) -> list[TicketView]:
         """Every ticket the conversation had, newest first: the customer's earlier requests for a person."""
         async with self._sessions() as session:
