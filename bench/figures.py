@@ -174,6 +174,28 @@ async def app_first_token(app: RunningApp, samples: int) -> list[float]:
     return latencies
 
 
+async def app_cpu_per_turn(app: RunningApp, questions: list[str]) -> tuple[float, float]:
+    """The app's CPU seconds per customer turn (a new chat and one answered question), and per chat that
+    only connects and leaves (the baseline: what the turn adds is the difference)."""
+    assert app.process is not None
+    pid = app.process.pid
+
+    async def chats(ask: bool) -> float:
+        before = cpu_seconds(pid)
+        for question in questions:
+            customer = await ChainlitCustomer(app).connect()
+            try:
+                if ask:
+                    await customer.say(question)
+                    await customer.answer(timeout=30)
+            finally:
+                await customer.close()
+        return (cpu_seconds(pid) - before) / len(questions)
+
+    connect_only = await chats(ask=False)
+    return await chats(ask=True), connect_only
+
+
 def answerable_questions(settings: Settings, count: int) -> list[str]:
     """Distinct questions the app answers (not escalates), made from the knowledge base's own headings,
     so the benchmark stays in step with the articles: the fake LLM tells their streams apart by them."""
