@@ -14,7 +14,7 @@ from typing import Any
 from .config import Settings
 from .facts import without_identifiers
 from .knowledge import KnowledgeBase, Retrieval
-from .policy import EscalationReason, TurnAssessment, escalation_reason
+from .policy import WITHDRAW, EscalationReason, TurnAssessment, escalation_reason
 from .signals import repeats_answered_question, sentiment
 from .text import content_terms
 from .understanding import TurnReading, Understanding
@@ -52,8 +52,10 @@ def analyze_turn(
     understanding: Understanding,
     knowledge: KnowledgeBase,
     settings: Settings,
+    left_queue: bool = False,
 ) -> TurnAnalysis:
-    """Everything the router needs about the latest customer message, and the reason it gives."""
+    """Everything the router needs about the latest customer message, and the reason it gives.
+    `left_queue`: with this message the customer left the queue for a person (see the service)."""
     after_answer = bool(previous_assistant_message)
     reading = understanding.turns.read(question, after_answer)
     language = understanding.language.detect(question) or previous_language or DEFAULT_LANGUAGE
@@ -71,7 +73,7 @@ def analyze_turn(
             if in_context.confidence > retrieval.confidence and (own_words is None or own_words >= FOLLOW_UP_COVERAGE):
                 retrieval, follows_article = in_context, title
     assessment = TurnAssessment(
-        intent=reading.label,
+        intent=policy_intent(reading, left_queue),
         frustration=reading["frustration"],
         account_action=reading["account_action"],
         handoff=reading["handoff_request"],
@@ -93,6 +95,16 @@ def analyze_turn(
     )
 
 
+def policy_intent(reading: TurnReading, left_queue: bool = False) -> str:
+    """The turn's label for the policy. Leaving the queue only means something while waiting, where the
+    service reads it; anywhere else a reading of `withdraw` counts as the likeliest other label."""
+    if left_queue:
+        return WITHDRAW
+    if reading.label != WITHDRAW:
+        return reading.label
+    return max((label for label in reading.probabilities if label != WITHDRAW), key=reading.__getitem__)
+
+
 def analyze_latest_turn(
     messages: Sequence[Mapping[str, Any]],
     *,
@@ -101,6 +113,7 @@ def analyze_latest_turn(
     understanding: Understanding,
     knowledge: KnowledgeBase,
     settings: Settings,
+    left_queue: bool = False,
 ) -> TurnAnalysis:
     """`analyze_turn` for the last of these messages (a customer's), with its context read from the ones before."""
     earlier = messages[:-1]
@@ -119,6 +132,7 @@ def analyze_latest_turn(
         understanding=understanding,
         knowledge=knowledge,
         settings=settings,
+        left_queue=left_queue,
     )
 
 

@@ -64,7 +64,8 @@ class Composer:
             return self.recall(question, earlier)
         retrieval = self.knowledge.search(question, language=language)
         if not retrieval.passages or retrieval.confidence < self.confidence_threshold:
-            return None
+            # Someone who just left the queue is not handed back to it for want of an article.
+            return replies["withdrawn"] if kind == "withdraw" else None
         best = retrieval.passages[0]
         lead = (
             "I'm not completely sure this is what you need, but this may help."

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # with a question in the same message reads as a question first (0.35 added 2 of 711 help questions).
     handoff_probability: float = Field(default=0.35, alias="HANDOFF_PROBABILITY")
     frustration_jump: float = Field(default=0.35, alias="FRUSTRATION_JUMP")
+    # A message written while waiting for a person leaves the queue when the classifier reads it as a
+    # withdrawal at least this probably ("never mind, found it"; "ok thanks, I'll wait" stays).
+    withdraw_probability: float = Field(default=0.6, alias="WITHDRAW_PROBABILITY")
     confidence_threshold: float = Field(default=0.4, alias="CONFIDENCE_THRESHOLD")
     repeat_similarity: float = Field(default=0.6, alias="REPEAT_SIMILARITY")
     # A turn that reads as an account action or as (not extreme) frustration is answered first, with a

@@ -30,7 +30,7 @@ from .knowledge import KnowledgeBase
 from .llm_errors import LLM_ERRORS
 from .metrics import LLM_FAILURES
 from .models import stream_until_stopped
-from .policy import NOT_FROM_ARTICLES
+from .policy import NOT_FROM_ARTICLES, WITHDRAW
 from .prompts import answer_prompt
 from .tickets import TicketStore
 from .transcript import TranscriptStore
@@ -91,6 +91,7 @@ class ConversationState(TypedDict, total=False):
     ticket_id: str | None
     assigned_agent: str | None
     last_action: dict[str, Any] | None  # the latest human-mode action, for the service to announce
+    left_queue: bool  # the latest customer message took them out of the queue for a person (input only)
 
 
 @dataclass
@@ -129,11 +130,13 @@ async def analyze(state: ConversationState, config: RunnableConfig, runtime: Run
         understanding=context.understanding,
         knowledge=context.knowledge,
         settings=context.settings,
+        left_queue=state.get("left_queue", False),
     )
     return {
+        "left_queue": False,
         "sentiments": [turn.sentiment],
         "frustration": turn.assessment.frustration,
-        "intent": turn.reading.label,
+        "intent": turn.assessment.intent,
         "language": turn.language,
         "follows_article": turn.follows_article,
         "retrieval_confidence": turn.retrieval.confidence,
@@ -169,7 +172,9 @@ async def answer(
         return Command(goto="escalate", update={"escalation_reason": "assistant_unavailable"})
     said = sum(chunks[1:], chunks[0]) if chunks else AIMessageChunk(content="")
     content = str(said.content).strip()
-    handoff = None if stop.is_set() else handoff_call(said, context.settings.skills)
+    # A model that hands a withdrawn customer straight back to the queue is not followed (see the answer rules).
+    withdrawn = state.get("intent") == WITHDRAW
+    handoff = None if stop.is_set() or withdrawn else handoff_call(said, context.settings.skills)
     update: dict[str, Any] = {}
     if handoff:
         update = {

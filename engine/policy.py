@@ -30,6 +30,7 @@ REASON_TEXT: dict[str, str] = {
 # Turns the articles are not for: a goodbye or a hello is answered politely, a question about what was
 # said earlier from the conversation; none is escalated for want of an article.
 NOT_FROM_ARTICLES = ("closing", "greeting", "recall")
+WITHDRAW = "withdraw"  # the intent of a message with which the customer left the queue for a person
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,10 @@ def escalation_reason(turn: TurnAssessment, settings: Settings) -> EscalationRea
     again, what do I do?" has an answer), with a person offered; the next turn escalates if it did
     not help.
     """
+    # Someone who just left the queue ("never mind, found it") is not put back in it by their own words
+    # ("...I don't need the agent any more" holds handoff words).
+    if turn.intent == WITHDRAW:
+        return None
     # A request for a person is honoured even when a question in the same message outweighs it
     # ("a person please: how long does a refund take?").
     if turn.intent == "handoff_request" or turn.handoff >= settings.handoff_probability:

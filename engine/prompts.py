@@ -19,6 +19,8 @@ Answer the customer's latest message using only these articles and the conversat
 article you used and give its steps, values and links in full. If the articles do not answer it, or
 the customer asks for a person, is upset, or needs someone to act on their account, call the
 {TOOL_NAME} tool instead of answering: a person will take over.
+When the turn kind is withdraw, the customer has just left the queue for a person: never call the tool;
+answer a question they added from the articles, or acknowledge in one short sentence.
 Earlier messages may include replies from human support agents; treat them as part of the conversation."""
 
 _COPILOT_RULES = f"""{DRAFT_FOR_AGENT}, who will review them before sending.

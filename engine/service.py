@@ -295,8 +295,6 @@ class ConversationService:
             snapshot = await self.graph.aget_state(self._config(thread_id))
             if not snapshot.values:
                 CONVERSATIONS.inc()
-            # A "thanks" while waiting is no withdrawal ("ok thanks, I'll wait"): leaving the queue is the
-            # status line's button until the classifier learns a label for it.
             handling = self._customer_to_agent if "human" in snapshot.next else self._assistant_turn
             # The turn runs in a task of its own and stops through its stop signal, which the answer
             # node watches beside the LLM stream: so stopping works wherever our consumer is suspended.
@@ -340,14 +338,17 @@ class ConversationService:
         stop.set()
         return True
 
-    async def _assistant_turn(self, thread_id: str, message: ChatMessage) -> AsyncGenerator[Event, None]:
+    async def _assistant_turn(
+        self, thread_id: str, message: ChatMessage, *, left_queue: bool = False
+    ) -> AsyncGenerator[Event, None]:
+        """The assistant's turn; `left_queue`: with this message the customer just left the queue."""
         answering = answer_id(message["id"])
         # Given a list of stream modes, astream is an async generator of (mode, payload) pairs; langgraph
         # types it as an AsyncIterator of dict | Any.
         run = cast(
             AsyncGenerator[tuple[str, Any], None],
             self.graph.astream(
-                {"messages": [message]},
+                {"messages": [message], "left_queue": left_queue},
                 self._config(thread_id),
                 context=self.context,
                 stream_mode=["messages", "updates"],
@@ -527,6 +528,13 @@ class ConversationService:
     async def _customer_to_agent(self, thread_id: str, message: ChatMessage) -> AsyncGenerator[Event, None]:
         ticket = await self.tickets.open_for_thread(thread_id)
         assert ticket is not None, "a thread paused for a human has an open ticket"
+        if ticket.status == WAITING and self._withdraws(message["content"]):
+            # "never mind, found it" while nobody has joined yet: out of the queue, and the assistant
+            # takes the message as its own turn (it answers a question that came with it).
+            yield await self._withdraw(ticket)
+            async for event in self._assistant_turn(thread_id, message, left_queue=True):
+                yield event
+            return
         await self._resume(
             thread_id, {"kind": "customer_message", "message": message, "sentiment": sentiment(message["content"])}
         )
@@ -583,6 +591,12 @@ class ConversationService:
         await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=thread_id, ticket=rated))
         return rated
 
+    def _withdraws(self, text: str) -> bool:
+        """Whether a message written while waiting says the customer no longer needs a person. It reads
+        as it did in the corpus: after the waiting notice, so as a turn after a message of ours."""
+        reading = self.context.understanding.turns.read(text, after_answer=True)
+        return reading["withdraw"] >= self.settings.withdraw_probability
+
     async def leave_queue(self, thread_id: str) -> TicketView | None:
         """The customer no longer needs a person: their ticket, if it still waits, closes as withdrawn
         and the assistant is back. None when no ticket of theirs waits (an agent already has it)."""
@@ -590,14 +604,20 @@ class ConversationService:
             ticket = await self.tickets.open_for_thread(thread_id)
             if ticket is None or ticket.status != WAITING or not await self._paused_for_human(thread_id):
                 return None
-            await self._resume(thread_id, {"kind": "withdraw"})
-            withdrawn = await self.tickets.close(ticket.id, "customer", WITHDRAWN, only_from=(WAITING,))
+            left = await self._withdraw(ticket)
+        await self.bus.publish(thread_topic(thread_id), left)
+        return await self.tickets.get(ticket.id)
+
+    async def _withdraw(self, ticket: TicketView) -> StatusChange:
+        """Closes the waiting ticket as withdrawn and puts the assistant back; returns what the customer
+        is told. The caller holds the thread lock, so no claim can run meanwhile."""
+        await self._resume(ticket.thread_id, {"kind": "withdraw"})
+        withdrawn = await self.tickets.close(ticket.id, "customer", WITHDRAWN, only_from=(WAITING,))
         assert withdrawn is not None, "no claim can run while the thread lock is held"
-        await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=thread_id, ticket=withdrawn))
-        left = "You've left the queue, so no one will join. I'm here if you need anything else."
-        await self.bus.publish(thread_topic(thread_id), StatusChange(thread_id=thread_id, mode="ai", text=left))
+        await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=withdrawn))
         await self._announce_queue()  # those behind move up
-        return withdrawn
+        left = "You've left the queue, so no one will join. I'm here if you need anything else."
+        return StatusChange(thread_id=ticket.thread_id, mode="ai", text=left)
 
     # ----- agents -----------------------------------------------------------------------------
 

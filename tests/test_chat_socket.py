@@ -406,3 +406,23 @@ async def test_a_stale_chat_session_or_an_unknown_conversation_gets_a_404_not_a_
         assert "Session not found" not in log and "Author not found" not in log
     finally:
         await customer.close()
+
+
+async def test_a_waiting_customer_who_writes_never_mind_leaves_the_queue_and_the_agents_see_it_go(app):
+    await app.add_agent("Wren", ["General"])
+    agent = await PortalAgent(app, "Wren").connect()
+    customer = await ChainlitCustomer(app).connect()
+    try:
+        ticket = await escalate(customer, agent)
+        await customer.say("oh never mind, I worked it out myself in the end")
+        await customer.text_shown("You've left the queue")
+        gone = await agent.log.wait_for(
+            "ticket_updated", lambda t: t["id"] == ticket["id"] and t["status"] == "withdrawn"
+        )
+        assert gone["assigned_agent"] is None
+        assert not agent.log.named("customer_message")  # it was not passed on as a message for the agent
+        await customer.say("How do I reset my password?")  # the assistant is back
+        await customer.message_from("Assistant", "Resetting Your Password")
+    finally:
+        await customer.close()
+        await agent.close()

@@ -486,3 +486,24 @@ async def test_outside_business_hours_the_customer_is_told_when_people_are_back(
         assert (await service.tickets.open_for_thread("h-1")).status == "waiting"  # the message is taken all the same
     finally:
         await service.close()
+
+
+async def test_never_mind_while_waiting_leaves_the_queue_and_the_question_that_came_with_it_is_answered(service):
+    ticket = await escalated_ticket(service, "wd-1")
+    events = await say(service, "wd-1", "forget about the agent, I just need to know how to reset my password")
+    left = [event for event in events if event.type == "status_change"]
+    assert left and left[0].mode == "ai" and "left the queue" in left[0].text
+    answers = [event for event in events if event.type == "assistant_answer"]
+    assert answers and "Resetting Your Password" in answers[-1].sources
+    assert (await service.tickets.get(ticket.id)).status == "withdrawn"  # type: ignore[union-attr]
+    assert (await service.state("wd-1"))["mode"] == "ai"
+
+
+async def test_a_thank_you_while_waiting_and_never_mind_once_an_agent_holds_it_both_reach_the_agent(service):
+    ticket = await escalated_ticket(service, "wd-2")
+    (kept,) = await say(service, "wd-2", "ok thank you, I'll wait here")
+    assert kept.type == "customer_message" and (await service.tickets.get(ticket.id)).status == "waiting"  # type: ignore[union-attr]
+    dana = await service.tickets.add_agent("Dana", "pw", ["General", "Account", "Billing", "Technical", "Shipping"])
+    await service.claim(ticket.id, dana)
+    (told,) = await say(service, "wd-2", "never mind, I found it")  # a person is already with them: they hear it
+    assert told.type == "customer_message" and (await service.tickets.get(ticket.id)).status == "assigned"  # type: ignore[union-attr]

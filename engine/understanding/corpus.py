@@ -12,7 +12,15 @@ from typing import Literal, get_args
 CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
 
 TurnLabel = Literal[
-    "handoff_request", "frustration", "not_resolved", "account_action", "recall", "closing", "greeting", "question"
+    "handoff_request",
+    "withdraw",
+    "frustration",
+    "not_resolved",
+    "account_action",
+    "recall",
+    "closing",
+    "greeting",
+    "question",
 ]
 TURN_LABELS: tuple[str, ...] = get_args(TurnLabel)
 LANGUAGES = ("en", "es", "fr", "de", "pt", "it", "nl")
