@@ -57,11 +57,14 @@ async def ask(page, text: str) -> None:
     await page.keyboard.press("Enter")
 
 
-async def open_portal(browser, app, name: str):
-    context = await browser.new_context(viewport={"width": 1300, "height": 850})
+async def open_portal(browser, app, name: str, *, width: int = 1300, height: int = 850, console: list | None = None):
+    """The portal page, logged in as `name` and live. `console` collects what the page logs (CSP reports too)."""
+    context = await browser.new_context(viewport={"width": width, "height": height})
     page = await context.new_page()
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    if console is not None:
+        page.on("console", lambda message: console.append(message.text))
     await page.goto(app.base_url + "/portal")
     await page.fill("#login-name", name)
     await page.fill("#login-password", f"{name}-password")
@@ -421,5 +424,142 @@ async def test_an_auto_assigned_ticket_opens_for_the_agent_with_room_who_replies
         assert moved["status"] == "assigned"
     finally:
         for client in (first, second, kit):
+            await client.close()
+        await app.stop()
+
+
+def _csp_violations(console: list[str]) -> list[str]:
+    return [line for line in console if "Content Security Policy" in line]
+
+
+async def _boxes(page, *selectors: str) -> list[dict]:
+    return [await page.locator(selector).bounding_box() for selector in selectors]
+
+
+async def test_the_portal_has_three_panes_on_a_desktop_and_one_view_at_a_time_on_a_phone(browser, app):
+    await app.add_agent("Wren", ["General", "Account", "Billing", "Technical"])
+    wren = await PortalAgent(app, "Wren").connect()
+    customer = await ChainlitCustomer(app).connect()
+    console: list[str] = []
+    try:
+        desk, dialogs = await open_portal(browser, app, "Wren", console=console)
+        marker = uuid.uuid4().hex[:6]
+        ticket = await escalate(customer, wren, f"can I talk to someone real? case {marker}")
+        assert (await wren.call("claim", {"ticket_id": ticket["id"]}))["ok"]  # from another tab: it opens here
+        await desk.locator("#messages li.customer", has_text=marker).wait_for(timeout=15_000)
+        await desk.locator("#mine .ticket", has_text=marker).wait_for(timeout=15_000)
+
+        # Desktop: the list, the conversation and its details side by side, in the window; the page does not scroll.
+        panes = await _boxes(desk, "#list-pane", "#conversation-pane", "#side-pane")
+        assert all(box and box["width"] > 200 for box in panes), panes
+        assert panes[0]["x"] + panes[0]["width"] <= panes[1]["x"] and panes[1]["x"] + panes[1]["width"] <= panes[2]["x"]
+        assert panes[2]["x"] + panes[2]["width"] <= 1300
+        assert await desk.evaluate("document.scrollingElement.scrollHeight <= window.innerHeight")
+        assert await desk.locator("#messages").evaluate("(list) => getComputedStyle(list).overflowY") == "auto"
+        assert marker in await desk.locator("#brief").inner_text()
+        for item in ("#note-text", "#note-add", "#reply-text", "#reply-send"):
+            assert await desk.locator(item).is_visible(), item
+        for back in ("#conversation-back", "#details-back", "#show-details"):  # no back buttons on a desktop
+            assert await desk.locator(back).is_hidden(), back
+        await desk.screenshot(path=ARTIFACTS / "portal-desktop.png")
+
+        # A phone: one pane at a time, list → conversation → details and back again.
+        phone, _ = await open_portal(browser, app, "Wren", width=390, height=844, console=console)
+        card = phone.locator("#mine .ticket", has_text=marker)
+        if await phone.locator("#conversation-pane").is_visible():  # it reopened the ticket the tab last had
+            await phone.click("#conversation-back")
+        await phone.click("#tab-mine")
+        await card.wait_for(timeout=15_000)
+        assert await phone.locator("#conversation-pane").is_hidden() and await phone.locator("#side-pane").is_hidden()
+        await phone.screenshot(path=ARTIFACTS / "portal-phone-list.png")
+        await card.click()
+        await phone.locator("#messages li.customer", has_text=marker).wait_for(timeout=15_000)
+        assert await phone.locator("#list-pane").is_hidden() and await phone.locator("#side-pane").is_hidden()
+        assert await phone.locator("#reply-text").is_visible() and await phone.locator("#reply-send").is_visible()
+        await phone.screenshot(path=ARTIFACTS / "portal-phone-conversation.png")
+        await phone.click("#show-details")
+        await phone.locator("#brief", has_text=marker).wait_for(timeout=5_000)
+        assert await phone.locator("#conversation-pane").is_hidden() and await phone.locator("#note-add").is_visible()
+        await phone.screenshot(path=ARTIFACTS / "portal-phone-details.png")
+        await phone.click("#details-back")
+        await phone.locator("#messages li.customer", has_text=marker).wait_for(timeout=5_000)
+        await phone.click("#conversation-back")
+        await card.wait_for(timeout=5_000)
+        assert await phone.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")  # no sideways scroll
+        assert not _csp_violations(console), console  # the built page runs under the strict CSP
+        assert not dialogs
+    finally:
+        await customer.close()
+        await wren.close()
+
+
+async def test_a_waiting_ticket_is_previewed_read_only_and_claimed_from_the_preview(browser, app):
+    await app.add_agent("Ossie", ["General", "Account", "Billing", "Technical"])
+    ossie = await PortalAgent(app, "Ossie").connect()
+    customer = await ChainlitCustomer(app).connect()
+    try:
+        page, dialogs = await open_portal(browser, app, "Ossie")
+        marker = uuid.uuid4().hex[:6]
+        await escalate(customer, ossie, f"I want a person please, case {marker}")
+        card = page.locator("#queue .ticket").filter(has_text=marker)
+        await card.first.click()  # the card, not its Claim button
+        await page.locator("#preview-claim").wait_for(timeout=15_000)
+        assert marker in await page.locator("#brief").inner_text()  # from the ack, or from the ticket itself
+        assert await page.locator("#reply-text").is_disabled() and await page.locator("#reply-send").is_disabled()
+        assert await page.locator("#resolve").is_disabled() and await page.locator("#transfer-skill").is_disabled()
+        await page.screenshot(path=ARTIFACTS / "portal-preview.png")
+
+        await page.click("#preview-claim")
+        await page.locator("#messages li.customer", has_text=marker).wait_for(timeout=15_000)
+        await page.locator("#reply-text:enabled").wait_for(timeout=15_000)
+        assert await page.locator("#preview-claim").count() == 0
+        await customer.text_shown("Ossie joined the conversation")
+        await page.fill("#reply-text", f"Ossie here about case {marker}.")
+        await page.click("#reply-send")
+        await customer.message_from("Ossie", f"Ossie here about case {marker}.")
+        assert not dialogs
+    finally:
+        await customer.close()
+        await ossie.close()
+
+
+async def test_a_customer_message_in_a_held_conversation_not_open_is_counted_in_the_title_and_on_its_card(
+    browser, tmp_path
+):
+    app = await RunningApp(free_port(), app_env(tmp_path)).start()
+    await app.add_agent("Lux", ["General", "Account", "Billing", "Technical"], max_chats=3)
+    lux = await PortalAgent(app, "Lux").connect()
+    first, second = await ChainlitCustomer(app).connect(), await ChainlitCustomer(app).connect()
+    try:
+        page, _ = await open_portal(browser, app, "Lux")
+        one, two = uuid.uuid4().hex[:6], uuid.uuid4().hex[:6]
+        ticket_one = await escalate(first, lux, f"can I talk to someone real? case {one}")
+        ticket_two = await escalate(second, lux, f"get me a human please, case {two}")
+        await page.wait_for_function("document.title.startsWith('(2) ')", timeout=15_000)  # two waiting
+        await page.locator("#queue .ticket", has_text=one).locator("button.claim").click()
+        await page.locator("#messages li.customer", has_text=one).wait_for(timeout=15_000)
+        await page.click("#tab-queue")  # a claim shows the Mine tab
+        await page.locator("#queue .ticket", has_text=two).locator("button.claim").click()
+        await page.locator("#messages li.customer", has_text=two).wait_for(timeout=15_000)
+        await page.locator("#mine .ticket", has_text=one).click()  # back to the first: the second is not open
+        await page.locator("#messages li.customer", has_text=one).wait_for(timeout=15_000)
+        assert not (await page.title()).startswith("(")
+        assert await page.locator(".unread-count").count() == 0
+
+        await second.say(f"are you still there? {two}")
+        badge = page.locator("#mine .ticket", has_text=two).locator(".unread-count")
+        await badge.wait_for(timeout=15_000)
+        assert await badge.inner_text() == "1"
+        await page.wait_for_function("document.title.startsWith('(1) ')", timeout=5_000)
+        assert await page.locator("#mine .ticket", has_text=one).locator(".unread-count").count() == 0
+        await page.screenshot(path=ARTIFACTS / "portal-unread.png")
+
+        await page.locator("#mine .ticket", has_text=two).click()  # read: the count goes
+        await page.locator("#messages li.customer", has_text="are you still there?").wait_for(timeout=15_000)
+        await page.wait_for_function("!document.title.startsWith('(')", timeout=5_000)
+        assert await page.locator(".unread-count").count() == 0
+        assert ticket_one["id"] != ticket_two["id"]
+    finally:
+        for client in (first, second, lux):
             await client.close()
         await app.stop()
