@@ -36,6 +36,7 @@ from chat.render import (
     without_images,
 )
 from chat.resume import add_missing_messages, restore_status_line
+from chat.session_guard import KnownSessionsOnly
 from chat.subscriptions import ThreadSubscriptions
 from chat.typing import typing_route
 from engine.config import get_settings
@@ -63,6 +64,7 @@ chainlit_app.router.routes[0:0] = [avatar_route, *portal.routes(), *operator_rou
 chainlit_app.add_middleware(ResumeLatestThread, settings=settings)
 chainlit_app.add_middleware(CustomerSignIn, id_header=settings.customer_id_header)
 chainlit_app.add_middleware(SameOriginPages)
+chainlit_app.add_middleware(KnownSessionsOnly)
 
 service: ConversationService | None = None
 subscriptions: ThreadSubscriptions | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -50,6 +50,29 @@ class AvailabilityRequest(_Request):
     away: bool
 
 
+ReplyId = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-f0-9]+$")]
+
+
+class SaveCannedReplyRequest(_Request):
+    id: ReplyId | None = None  # none: a new reply
+    shortcut: Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+    title: Annotated[str, StringConstraints(max_length=80)] = ""
+    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
+
+
+class CannedReplyRequest(_Request):
+    id: ReplyId
+
+
+class FillCannedReplyRequest(TicketRequest):
+    reply_id: ReplyId
+
+
+class SearchRequest(_Request):
+    query: Annotated[str, StringConstraints(max_length=200)] = ""
+    scope: Literal["open", "closed", "all"] = "all"
+
+
 REQUESTS: dict[str, type[_Request]] = {
     "queue": EmptyRequest,
     "claim": TicketRequest,
@@ -64,4 +87,9 @@ REQUESTS: dict[str, type[_Request]] = {
     "request_draft": TicketRequest,
     "overview": EmptyRequest,
     "availability": AvailabilityRequest,
+    "canned_replies": EmptyRequest,
+    "save_canned_reply": SaveCannedReplyRequest,
+    "delete_canned_reply": CannedReplyRequest,
+    "canned_reply": FillCannedReplyRequest,
+    "search": SearchRequest,
 }

@@ -35,10 +35,14 @@ from .login_throttle import LoginThrottle
 from .protocol import (
     REQUESTS,
     AvailabilityRequest,
+    CannedReplyRequest,
     DraftRequest,
     EmptyRequest,
+    FillCannedReplyRequest,
     NoteRequest,
     ReplyRequest,
+    SaveCannedReplyRequest,
+    SearchRequest,
     TicketRequest,
     TransferRequest,
     TypingRequest,
@@ -222,6 +226,11 @@ class PortalServer:
             "request_draft": self._request_draft,
             "overview": self._overview,
             "availability": self._availability,
+            "canned_replies": self._canned_replies,
+            "save_canned_reply": self._save_canned_reply,
+            "delete_canned_reply": self._delete_canned_reply,
+            "canned_reply": self._canned_reply,
+            "search": self._search,
         }
         for event, action in actions.items():
             self.sio.on(event, self._validated(event, action))
@@ -385,6 +394,33 @@ class PortalServer:
             "tickets": [_ticket_json(t) for t in await self.service.tickets.open_tickets()],
             **await self._who_is_online(),
         }
+
+    async def _canned_replies(self, agent: AgentProfile, request: EmptyRequest) -> dict[str, Any]:
+        return await self._canned_replies_list()
+
+    async def _save_canned_reply(self, agent: AgentProfile, request: SaveCannedReplyRequest) -> dict[str, Any]:
+        saved = await self.service.save_canned_reply(agent, request.id, request.shortcut, request.title, request.text)
+        await self._canned_replies_changed()
+        return {"reply": saved.model_dump()}
+
+    async def _delete_canned_reply(self, agent: AgentProfile, request: CannedReplyRequest) -> dict[str, Any]:
+        await self.service.delete_canned_reply(agent, request.id)
+        await self._canned_replies_changed()
+        return {}
+
+    async def _canned_replies_changed(self) -> None:
+        """Every agent's page, on every process, gets the team's replies as they are now."""
+        await self.sio.emit("canned_replies_changed", await self._canned_replies_list(), to="agents")
+
+    async def _canned_replies_list(self) -> dict[str, Any]:
+        return {"replies": [reply.model_dump() for reply in await self.service.canned_replies.all()]}
+
+    async def _canned_reply(self, agent: AgentProfile, request: FillCannedReplyRequest) -> dict[str, Any]:
+        return await self.service.canned_reply_for(request.ticket_id, agent, request.reply_id)
+
+    async def _search(self, agent: AgentProfile, request: SearchRequest) -> dict[str, Any]:
+        found = await self.service.find_tickets(agent, request.query, request.scope)
+        return {"tickets": [_ticket_json(ticket) for ticket in found]}
 
     # ----- engine events to agents ------------------------------------------------------------
 

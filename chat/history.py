@@ -57,6 +57,14 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
         self._step_locks: dict[str, asyncio.Lock] = {}
         self._step_writers: dict[str, int] = {}  # writes of a step queued or running; its lock goes at 0
 
+    async def get_thread_author(self, thread_id: str) -> str:
+        """The thread's author, or "" when there is no such thread: Chainlit then answers 404 (the stock
+        layer raises, which Chainlit turns into a 500 and a traceback)."""
+        try:
+            return await super().get_thread_author(thread_id)
+        except ValueError:
+            return ""
+
     async def update_thread(
         self,
         thread_id: str,

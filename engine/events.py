@@ -77,6 +77,7 @@ class TicketView(BaseModel):
     assigned_agent: str | None = None
     waiting_since: datetime
     claimed_at: datetime | None = None  # when the agent who holds it took it
+    closed_at: datetime | None = None  # when it was resolved, handed back or withdrawn
     rating: int | None = None
 
 

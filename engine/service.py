@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import statistics
 import time
 import uuid
 import weakref
@@ -24,6 +25,7 @@ from sqlalchemy import text as sql_text
 from .assignment import pick_agent
 from .brief import MODEL_SUMMARY
 from .bus import EventBus, make_bus
+from .canned_replies import CannedReply, CannedReplyStore, ShortcutTaken, fill
 from .checkpoints import PruneSchedule, keep_latest
 from .config import Settings
 from .events import (
@@ -68,6 +70,7 @@ from .prompts import copilot_prompt, summary_prompt
 from .queue import places
 from .readiness import failing_parts
 from .reports import CUSTOMER_LEFT, CUSTOMER_RETURNED, ReportReader
+from .search import Scope, TicketSearch
 from .signals import sentiment
 from .storage import make_lock_engine, make_sql_engine, open_checkpointer
 from .text import storable
@@ -109,6 +112,9 @@ def _waiting_text(reason: str | None) -> str:
 # An assignment pass that lost races is run again, at most this many times per trigger: every trigger
 # (a new ticket, a freed slot, the portal's heartbeat) starts another.
 _ASSIGNMENT_PASSES = 5
+# The customer's wait estimate uses the median handle time of the latest resolved conversations, once
+# there are enough of them to say something.
+_HANDLE_SAMPLE, _HANDLE_SAMPLE_MIN, _HANDLE_ESTIMATE_SECONDS = 50, 5, 60.0
 PRESENCE_SECONDS = 45.0  # an agent counts as on duty this long after a process last saw their portal open
 DRAFT, REPLIED = "draft", "replied"  # audit-trail kinds: a copilot draft was written, an agent replied
 
@@ -122,6 +128,8 @@ class ConversationService:
         self.tickets = TicketStore(sql_engine)
         self.transcript = TranscriptStore(sql_engine)
         self.reports = ReportReader(sql_engine)
+        self.canned_replies = CannedReplyStore(sql_engine)
+        self.search = TicketSearch(sql_engine)
         self.knowledge = KnowledgeBase(settings.kb_dir, settings.model_cache_path)
         self.model = make_chat_model(settings, self.knowledge, understanding.turns.handoff_words)
         answer_model = self.model.bind_tools([handoff_tool(settings.skills)])
@@ -138,6 +146,7 @@ class ConversationService:
         self._single_process = not settings.redis_url
         self._announced_positions: dict[str, int] = {}  # ticket id -> the place its customer was last told
         self._prunes = PruneSchedule(settings.checkpoint_prune_turns)
+        self._handle_estimate: tuple[float, float] | None = None  # (monotonic time read, seconds)
         self._assigning = False  # an assignment pass runs in this process
         self._assign_again = False  # something changed during it: run another
 
@@ -388,7 +397,9 @@ class ConversationService:
 
     async def queue_position(self, ticket: TicketView) -> QueuePosition:
         waiting = await self.tickets.open_tickets((WAITING,))
-        return self._at_position(ticket, places(waiting).get(ticket.id, 1), await self._on_duty())
+        return self._at_position(
+            ticket, places(waiting).get(ticket.id, 1), await self._on_duty(), await self._handle_seconds()
+        )
 
     async def agents_present(self, process_id: str, names: set[str]) -> None:
         """The portal's heartbeat: these agents have it open on that process now."""
@@ -459,11 +470,23 @@ class ConversationService:
             holding[agent.name] = holding.get(agent.name, 0) + 1
             last_assigned[agent.name] = datetime.now(UTC)
 
-    def _at_position(self, ticket: TicketView, position: int, on_duty: list[AgentProfile]) -> QueuePosition:
+    async def _handle_seconds(self) -> float:
+        """How long a conversation with a person takes here: the median of the latest resolved ones
+        (read at most once a minute), or AVERAGE_HANDLE_MINUTES until there are enough of them."""
+        now = time.monotonic()
+        if self._handle_estimate is None or now - self._handle_estimate[0] > _HANDLE_ESTIMATE_SECONDS:
+            recent = await self.tickets.recent_handle_seconds(_HANDLE_SAMPLE)
+            measured = statistics.median(recent) if len(recent) >= _HANDLE_SAMPLE_MIN else None
+            self._handle_estimate = (now, measured or self.settings.average_handle_minutes * 60)
+        return self._handle_estimate[1]
+
+    def _at_position(
+        self, ticket: TicketView, position: int, on_duty: list[AgentProfile], handle_seconds: float
+    ) -> QueuePosition:
         """The customer's place, and a wait estimated from the agents who could take the ticket now."""
         self._announced_positions[ticket.id] = position
         able = sum(1 for agent in on_duty if agent.is_supervisor or set(agent.skills) & set(ticket.skills))
-        wait = position * self.settings.average_handle_minutes * 60 / able if able else 0
+        wait = position * handle_seconds / able if able else 0
         hours, now = self.settings.business_hours, datetime.now(UTC)
         closed = hours is not None and not hours.is_open(now)
         return QueuePosition(
@@ -485,6 +508,7 @@ class ConversationService:
         all); across processes each one only knows what it said itself, so everyone is told."""
         waiting = await self.tickets.open_tickets((WAITING,))
         on_duty = await self._on_duty()
+        handle_seconds = await self._handle_seconds()
         still_waiting = {ticket.id for ticket in waiting}
         for ticket_id in [known for known in self._announced_positions if known not in still_waiting]:
             del self._announced_positions[ticket_id]
@@ -493,9 +517,11 @@ class ConversationService:
         for ticket in waiting:
             position = positions[ticket.id]
             if newsworthy and ticket.id == newsworthy.id:
-                news = self._at_position(ticket, position, on_duty)
+                news = self._at_position(ticket, position, on_duty, handle_seconds)
             elif not (self._single_process and self._announced_positions.get(ticket.id) == position):
-                await self.bus.publish(thread_topic(ticket.thread_id), self._at_position(ticket, position, on_duty))
+                await self.bus.publish(
+                    thread_topic(ticket.thread_id), self._at_position(ticket, position, on_duty, handle_seconds)
+                )
         return news
 
     async def _customer_to_agent(self, thread_id: str, message: ChatMessage) -> AsyncGenerator[Event, None]:
@@ -806,8 +832,16 @@ class ConversationService:
         await self.tickets.note(ticket.id, agent.name, f"draft_{outcome}", {"draft_id": draft_id})
 
     async def conversation(self, ticket_id: str, agent: AgentProfile) -> dict[str, Any]:
-        """Everything the agent needs on one ticket: history, brief, sentiment trend, notes."""
-        ticket = await self._held_ticket(ticket_id, agent, read_only=True)
+        """Everything the agent needs on one ticket: history, brief, sentiment trend, notes. A waiting
+        ticket the agent could claim opens as a read-only preview (`preview`), to read before claiming."""
+        waiting = await self.tickets.get(ticket_id)
+        preview = (
+            waiting is not None
+            and waiting.status == WAITING
+            and not agent.is_supervisor
+            and bool(set(waiting.skills) & set(agent.skills))
+        )
+        ticket = waiting if preview and waiting else await self._held_ticket(ticket_id, agent, read_only=True)
         values = await self.state(ticket.thread_id)
         trail = await self.tickets.audit_trail(ticket.id)
         return {
@@ -816,8 +850,55 @@ class ConversationService:
             "brief": values.get("brief") or {},
             "sentiments": values.get("sentiments", []),
             "notes": [entry for entry in trail if entry["kind"] == "note"],
-            "draft": self.latest_draft(trail),
+            "draft": None if preview else self.latest_draft(trail),
+            "preview": preview,
+            "earlier_tickets": [
+                earlier.model_dump(mode="json")
+                for earlier in await self.tickets.tickets_of_thread(ticket.thread_id)
+                if earlier.id != ticket.id
+            ],
         }
+
+    # ----- canned replies and search ----------------------------------------------------------
+
+    async def save_canned_reply(
+        self, agent: AgentProfile, reply_id: str | None, shortcut: str, title: str, text: str
+    ) -> CannedReply:
+        """Creates or edits a team's saved reply (supervisors only)."""
+        if not agent.is_supervisor:
+            raise ActionRefused("only supervisors edit canned replies")
+        text = storable(text).strip()
+        if not text:
+            raise ActionRefused("a canned reply needs a text")
+        try:
+            saved = await self.canned_replies.save(
+                reply_id, shortcut, storable(title).strip() or shortcut, text, agent.name
+            )
+        except ShortcutTaken:
+            raise ActionRefused(f"another canned reply already has the shortcut /{shortcut}") from None
+        if saved is None:
+            raise ActionRefused(f"there is no canned reply {reply_id}")
+        return saved
+
+    async def delete_canned_reply(self, agent: AgentProfile, reply_id: str) -> None:
+        if not agent.is_supervisor:
+            raise ActionRefused("only supervisors edit canned replies")
+        if not await self.canned_replies.delete(reply_id):
+            raise ActionRefused(f"there is no canned reply {reply_id}")
+
+    async def canned_reply_for(self, ticket_id: str, agent: AgentProfile, reply_id: str) -> dict[str, Any]:
+        """A saved reply's text for this ticket, its {placeholders} filled from the customer's facts;
+        `missing` names those the facts do not hold (left in the text for the agent)."""
+        ticket = await self._held_ticket(ticket_id, agent)
+        reply = await self.canned_replies.get(reply_id)
+        if reply is None:
+            raise ActionRefused(f"there is no canned reply {reply_id}")
+        text, missing = fill(reply.text, ticket.customer_facts)
+        return {"text": text, "missing": missing}
+
+    async def find_tickets(self, agent: AgentProfile, query: str, scope: Scope) -> list[TicketView]:
+        """Tickets the agent may see, by their customer's facts, their words or the summary."""
+        return await self.search.find(storable(query), scope, agent)
 
     # ----- the assistant's side jobs ----------------------------------------------------------
 

@@ -113,7 +113,8 @@ def _rowcount(result: Result[Any]) -> int:
     return cast(CursorResult[Any], result).rowcount
 
 
-def _view(row: TicketRow) -> TicketView:
+def view(row: TicketRow) -> TicketView:
+    """The ticket as the rest of the system sees it."""
     return TicketView(
         id=row.id,
         thread_id=row.thread_id,
@@ -129,6 +130,7 @@ def _view(row: TicketRow) -> TicketView:
         assigned_agent=row.assigned_agent,
         waiting_since=_aware(row.waiting_since),
         claimed_at=_aware(row.claimed_at),
+        closed_at=_aware(row.closed_at),
         rating=row.rating,
     )
 
@@ -202,7 +204,7 @@ class TicketStore:
                 select(TicketRow).where(TicketRow.thread_id == thread_id, TicketRow.status.in_(OPEN_STATUSES))
             )
             if existing:
-                return _view(existing)
+                return view(existing)
             row = TicketRow(
                 id=uuid.uuid4().hex[:12],
                 thread_id=thread_id,
@@ -221,26 +223,51 @@ class TicketStore:
             session.add(
                 TicketEventRow(ticket_id=row.id, kind="opened", actor="assistant", detail={"reason": brief.reason})
             )
-            return _view(row)
+            return view(row)
 
     async def get(self, ticket_id: str) -> TicketView | None:
         async with self._sessions() as session:
             row = await session.get(TicketRow, ticket_id)
-            return _view(row) if row else None
+            return view(row) if row else None
 
     async def open_for_thread(self, thread_id: str) -> TicketView | None:
         async with self._sessions() as session:
             row = await session.scalar(
                 select(TicketRow).where(TicketRow.thread_id == thread_id, TicketRow.status.in_(OPEN_STATUSES))
             )
-            return _view(row) if row else None
+            return view(row) if row else None
+
+    async def recent_handle_seconds(self, limit: int) -> list[float]:
+        """From claim to resolution, in seconds, for the latest `limit` resolved tickets."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(TicketRow.claimed_at, TicketRow.closed_at)
+                .where(
+                    TicketRow.status == RESOLVED, TicketRow.claimed_at.is_not(None), TicketRow.closed_at.is_not(None)
+                )
+                .order_by(TicketRow.closed_at.desc())
+                .limit(limit)
+            )
+            return [
+                (closed - claimed).total_seconds()
+                for claimed_at, closed_at in rows
+                if (claimed := _aware(claimed_at)) and (closed := _aware(closed_at))
+            ]
+
+    async def tickets_of_thread(self, thread_id: str) -> list[TicketView]:
+        """Every ticket the conversation had, newest first: the customer's earlier requests for a person."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(TicketRow).where(TicketRow.thread_id == thread_id).order_by(TicketRow.waiting_since.desc())
+            )
+            return [view(row) for row in rows]
 
     async def latest_for_thread(self, thread_id: str) -> TicketView | None:
         async with self._sessions() as session:
             row = await session.scalar(
                 select(TicketRow).where(TicketRow.thread_id == thread_id).order_by(TicketRow.waiting_since.desc())
             )
-            return _view(row) if row else None
+            return view(row) if row else None
 
     async def claim(
         self, ticket_id: str, agent_name: str, max_chats: int, *, automatic: bool = False
@@ -399,7 +426,7 @@ class TicketStore:
                 .where(TicketRow.status.in_(statuses))
                 .order_by(TicketRow.priority.desc(), TicketRow.waiting_since)
             )
-            return [_view(row) for row in rows]
+            return [view(row) for row in rows]
 
     async def add_agent(
         self,

@@ -386,3 +386,23 @@ async def test_a_thank_you_while_waiting_keeps_the_customer_in_the_queue(app):
     finally:
         await customer.close()
         await agent.close()
+
+
+async def test_a_stale_chat_session_or_an_unknown_conversation_gets_a_404_not_a_server_error(app):
+    customer = await ChainlitCustomer(app).connect()
+    try:
+        async with httpx.AsyncClient(base_url=app.base_url, cookies=customer.cookies) as http:
+            action = {"name": "rate", "payload": {"rating": 5}, "id": "a1", "forId": "m1"}
+            stale = await http.post("/project/action", json={"sessionId": "gone-after-a-restart", "action": action})
+            thread = await http.get("/project/thread/no-such-conversation")
+            element = await http.put("/project/element", json={"sessionId": "gone", "element": {"id": "e"}})
+            garbage = await http.post(
+                "/project/action", content=b"not json", headers={"content-type": "application/json"}
+            )
+        assert stale.status_code == 404 and "reload the page" in stale.json()["detail"]
+        assert thread.status_code == 404 and element.status_code == 404
+        assert garbage.status_code == 422
+        log = app.log_path.read_text()
+        assert "Session not found" not in log and "Author not found" not in log
+    finally:
+        await customer.close()

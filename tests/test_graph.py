@@ -419,6 +419,39 @@ async def test_the_wait_is_estimated_from_the_agents_on_duty_for_the_tickets_ski
     assert (await service.queue_position(ticket)).agents_online == 1
 
 
+async def test_once_enough_conversations_are_resolved_the_wait_uses_their_median_handle_time(tmp_path):
+    from sqlalchemy import update
+
+    from engine.storage import make_sql_engine
+    from engine.tickets import TicketRow
+
+    settings = settings_for(tmp_path)
+    first = await ConversationService.open(settings)
+    try:
+        dana = await first.tickets.add_agent("Dana", "pw", ["General", "Account", "Billing", "Technical", "Shipping"])
+        for index in range(5):
+            ticket = await escalated_ticket(first, f"h-{index}")
+            await first.claim(ticket.id, dana)
+            await first.resolve(ticket.id, dana)
+        resolved = [await first.tickets.latest_for_thread(f"h-{index}") for index in range(5)]
+    finally:
+        await first.close()
+    engine = make_sql_engine(settings)
+    async with engine.begin() as connection:  # the five took 10, 10, 10, 20 and 30 minutes
+        for ticket, minutes in zip(resolved, [10, 10, 10, 20, 30], strict=True):
+            assert ticket is not None and ticket.closed_at is not None
+            claimed = ticket.closed_at - timedelta(minutes=minutes)
+            await connection.execute(update(TicketRow).where(TicketRow.id == ticket.id).values(claimed_at=claimed))
+    await engine.dispose()
+    service = await ConversationService.open(settings)  # a process that starts now reads them
+    try:
+        await service.agents_present("portal-a", {"Dana"})
+        waiting = [e for e in await say(service, "h-new", "I want a human") if e.type == "queue_position"]
+        assert waiting[0].estimated_wait_seconds == 10 * 60  # first in line, one agent, the median of 10 minutes
+    finally:
+        await service.close()
+
+
 def test_business_hours_say_when_the_desk_is_open_and_when_it_opens_next():
     hours = BusinessHours.parse("Mon-Fri 09:00-18:00; Sat 10:00-14:00 Europe/Berlin", [date(2026, 12, 25)])
     berlin = ZoneInfo("Europe/Berlin")

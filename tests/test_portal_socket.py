@@ -419,3 +419,106 @@ async def test_a_socket_is_ended_when_its_login_expires(app):
         assert not ida.sio.connected
     finally:
         await ida.close()
+
+
+async def test_an_agent_with_the_skill_reads_a_waiting_ticket_before_claiming_it_and_others_cannot(app):
+    await app.add_agent("Pree", ["General", "Billing", "Account"])
+    await app.add_agent("Nope", ["Technical"])
+    pree, nope = await PortalAgent(app, "Pree").connect(), await PortalAgent(app, "Nope").connect()
+    customer, ticket = await escalated(app, pree, "can I talk to someone real? it's about my invoice")
+    try:
+        preview = await pree.call("open", {"ticket_id": ticket["id"]})
+        assert preview["ok"] and preview["preview"] is True and preview["draft"] is None
+        assert "it's about my invoice" in [m["content"] for m in preview["messages"]][-1]
+        replied = await pree.call("reply", {"ticket_id": ticket["id"], "text": "hi"})
+        assert replied["ok"] is False and "claim it first" in replied["error"]
+        refused = await nope.call("open", {"ticket_id": ticket["id"]})
+        assert refused["ok"] is False
+        assert (await pree.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+        held = await pree.call("open", {"ticket_id": ticket["id"]})
+        assert held["preview"] is False and held["earlier_tickets"] == []
+    finally:
+        await customer.close()
+        await pree.close()
+        await nope.close()
+
+
+async def test_a_supervisors_canned_reply_reaches_every_agent_and_fills_the_customers_name_and_order(app):
+    await app.add_agent("Sana", ["General"], supervisor=True)
+    await app.add_agent("Cato", ["General", "Shipping"])
+    sana, cato = await PortalAgent(app, "Sana").connect(), await PortalAgent(app, "Cato").connect()
+    customer, ticket = await escalated(
+        app, cato, "My order NW-55512 never arrived and I want to talk to a person. My name is Maria Lopez."
+    )
+    try:
+        saved = await sana.call(
+            "save_canned_reply",
+            {
+                "shortcut": "where-is-it",
+                "title": "Order status",
+                "text": "Hi {name}, order {order_number}: {tracking_link}",
+            },
+        )
+        assert saved["ok"], saved
+        reply_id = saved["reply"]["id"]
+        changed = await cato.log.wait_for(
+            "canned_replies_changed", lambda e: any(r["id"] == reply_id for r in e["replies"])
+        )
+        assert [r["shortcut"] for r in changed["replies"] if r["id"] == reply_id] == ["where-is-it"]
+
+        assert (await cato.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+        filled = await cato.call("canned_reply", {"ticket_id": ticket["id"], "reply_id": reply_id})
+        assert filled == {
+            "ok": True,
+            "text": "Hi Maria Lopez, order NW-55512: {tracking_link}",
+            "missing": ["tracking_link"],
+        }
+
+        by_agent = await cato.call("save_canned_reply", {"shortcut": "mine", "text": "x"})
+        assert by_agent["ok"] is False and "only supervisors" in by_agent["error"]
+        twice = await sana.call("save_canned_reply", {"shortcut": "where-is-it", "text": "again"})
+        assert twice["ok"] is False and "already has the shortcut /where-is-it" in twice["error"]
+        bad = await sana.call("save_canned_reply", {"shortcut": "Has Spaces", "text": "x"})
+        assert bad["ok"] is False and "shortcut" in bad["error"]
+        edited = await sana.call(
+            "save_canned_reply", {"id": reply_id, "shortcut": "where-is-it", "text": "Hello {name}"}
+        )
+        assert edited["ok"] and edited["reply"]["text"] == "Hello {name}"
+        assert (await sana.call("delete_canned_reply", {"id": reply_id}))["ok"]
+        listed = await cato.call("canned_replies")
+        assert reply_id not in [r["id"] for r in listed["replies"]]
+        gone = await cato.call("canned_reply", {"ticket_id": ticket["id"], "reply_id": reply_id})
+        assert gone["ok"] is False and "no canned reply" in gone["error"]
+    finally:
+        await customer.close()
+        await sana.close()
+        await cato.close()
+
+
+async def test_search_finds_a_resolved_ticket_by_order_number_or_words_for_those_who_may_see_it(app):
+    await app.add_agent("Seek", ["General", "Shipping", "Account", "Billing", "Technical"])
+    seek = await PortalAgent(app, "Seek").connect()
+    customer, ticket = await escalated(app, seek, "my order NW-7777123 arrived broken, a human please")
+    all_skills = ["General", "Shipping", "Account", "Billing", "Technical"]
+    await app.add_agent("Other", [skill for skill in all_skills if skill not in ticket["skills"]])
+    other = await PortalAgent(app, "Other").connect()
+    try:
+        assert (await seek.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+        assert (await seek.call("resolve", {"ticket_id": ticket["id"]}))["ok"]
+        by_number = await seek.call("search", {"query": "nw-7777123", "scope": "closed"})
+        assert [(t["id"], t["status"]) for t in by_number["tickets"]] == [(ticket["id"], "resolved")]
+        assert by_number["tickets"][0]["closed_at"]
+        by_words = await seek.call("search", {"query": "arrived   BROKEN"})
+        assert ticket["id"] in [t["id"] for t in by_words["tickets"]]
+        assert (await seek.call("search", {"query": "NW-7777123", "scope": "open"}))["tickets"] == []
+        assert (await other.call("search", {"query": "NW-7777123"}))["tickets"] == []  # not their skills, never held
+        wildcards = await seek.call("search", {"query": "%_\\"})
+        assert wildcards["ok"] and ticket["id"] not in [t["id"] for t in wildcards["tickets"]]
+        closed = await seek.call("search", {"scope": "closed"})
+        assert ticket["id"] in [t["id"] for t in closed["tickets"]]
+        too_long = await seek.call("search", {"query": "x" * 201})
+        assert too_long["ok"] is False
+    finally:
+        await customer.close()
+        await seek.close()
+        await other.close()
