@@ -504,7 +504,9 @@ async def test_a_waiting_ticket_is_previewed_read_only_and_claimed_from_the_prev
         card = page.locator("#queue .ticket").filter(has_text=marker)
         await card.first.click()  # the card, not its Claim button
         await page.locator("#preview-claim").wait_for(timeout=15_000)
-        assert marker in await page.locator("#brief").inner_text()  # from the ack, or from the ticket itself
+        assert marker in await page.locator("#brief").inner_text()
+        await page.locator("#messages li.customer", has_text=marker).wait_for(timeout=15_000)  # read before claiming
+        assert await page.locator("#canned-manage").is_hidden()  # only supervisors edit canned replies
         assert await page.locator("#reply-text").is_disabled() and await page.locator("#reply-send").is_disabled()
         assert await page.locator("#resolve").is_disabled() and await page.locator("#transfer-skill").is_disabled()
         await page.screenshot(path=ARTIFACTS / "portal-preview.png")
@@ -563,3 +565,93 @@ async def test_a_customer_message_in_a_held_conversation_not_open_is_counted_in_
         for client in (first, second, lux):
             await client.close()
         await app.stop()
+
+
+async def test_a_supervisor_saves_a_canned_reply_and_an_agent_inserts_it_with_a_slash_filled_for_the_ticket(
+    browser, app
+):
+    await app.add_agent("Sol", ["General", "Account", "Billing", "Technical", "Shipping"], supervisor=True)
+    sol = await PortalAgent(app, "Sol").connect()
+    customer = await ChainlitCustomer(app).connect()
+    try:
+        page, dialogs = await open_portal(browser, app, "Sol")
+        marker = uuid.uuid4().hex[:6]
+        shortcut = f"ship{marker}"
+        await page.click("#canned-manage")
+        await page.fill("#canned-shortcut", shortcut)
+        await page.fill("#canned-title", "Order shipped")
+        await page.fill("#canned-text", "Hello {name}, your parcel left today.")
+        await page.click("#canned-save")
+        item = page.locator(f"#canned-items .canned-item[data-shortcut='{shortcut}']")
+        await item.wait_for(timeout=15_000)
+        await item.locator(".canned-edit").click()  # and edited
+        await page.fill("#canned-text", "Hello {name}, your parcel left today and arrives in 3–5 days.")
+        await page.click("#canned-save")
+        await item.filter(has_text="3–5 days").wait_for(timeout=15_000)
+        await page.screenshot(path=ARTIFACTS / "portal-canned-dialog.png")
+        await page.click("#canned-close")
+
+        ticket = await escalate(customer, sol, f"Hi, I'm Maria, I want a person about my parcel (case {marker})")
+        card = page.locator("#queue .ticket").filter(has_text=marker)
+        await card.first.locator("button.claim").click()
+        await page.locator("#messages li.customer", has_text=marker).wait_for(timeout=15_000)
+        await page.locator("#reply-text").press_sequentially(f"/ship{marker[:3]}", delay=20)
+        option = page.locator(f"#canned-menu .canned-option[data-shortcut='{shortcut}']")
+        await option.wait_for(timeout=5_000)
+        await page.screenshot(path=ARTIFACTS / "portal-canned-menu.png")
+        await page.locator("#reply-text").press("Enter")  # picks the highlighted reply; sends nothing yet
+        await page.locator("#canned-menu").wait_for(state="detached", timeout=5_000)
+        await page.wait_for_function("document.querySelector('#reply-text').value.includes('3–5 days')", timeout=15_000)
+        filled = await page.input_value("#reply-text")
+        name = ticket["customer_facts"].get("name")
+        assert filled == f"Hello {name or '{name}'}, your parcel left today and arrives in 3–5 days.", filled
+        await page.click("#reply-send")
+        await customer.message_from("Sol", "your parcel left today")
+
+        await page.click("#canned-manage")  # and deleted
+        await item.locator(".canned-delete").click()
+        await item.wait_for(state="detached", timeout=15_000)
+        await page.click("#canned-close")
+        await page.locator("#reply-text").press_sequentially(f"/ship{marker}", delay=20)
+        await page.locator("#canned-menu", has_text="No canned reply matches").wait_for(timeout=5_000)
+        assert not dialogs
+    finally:
+        await customer.close()
+        await sol.close()
+
+
+async def test_the_search_box_filters_the_lists_and_finds_resolved_tickets_too(browser, app):
+    await app.add_agent("Tove", ["General", "Account", "Billing", "Technical"])
+    tove = await PortalAgent(app, "Tove").connect()
+    done, open_one = await ChainlitCustomer(app).connect(), await ChainlitCustomer(app).connect()
+    try:
+        page, _ = await open_portal(browser, app, "Tove")
+        marker = uuid.uuid4().hex[:6]
+        closed = await escalate(done, tove, f"I want to talk to a person about invoice INV-{marker}")
+        assert (await tove.call("claim", {"ticket_id": closed["id"]}))["ok"]
+        assert (await tove.call("reply", {"ticket_id": closed["id"], "text": "Sorted, thanks."}))["ok"]
+        await page.locator("#messages li.agent", has_text="Sorted, thanks.").wait_for(timeout=15_000)
+        assert (await tove.call("resolve", {"ticket_id": closed["id"]}))["ok"]
+        await page.locator("#empty", has_text="Ticket resolved").wait_for(timeout=15_000)
+        other = uuid.uuid4().hex[:6]
+        await escalate(open_one, tove, f"can I talk to someone real? case {other}")
+        await page.click("#tab-queue")
+        await page.locator("#queue .ticket", has_text=other).wait_for(timeout=15_000)
+
+        await page.fill("#search", marker)  # the lists filter at once: the waiting ticket does not match
+        await page.locator("#queue .ticket", has_text=other).wait_for(state="detached", timeout=5_000)
+        found = page.locator("#search-results .ticket", has_text=marker)  # and the server finds the resolved one
+        await found.wait_for(timeout=15_000)
+        assert "resolved" in await found.locator(".tag.status").inner_text()
+        await page.screenshot(path=ARTIFACTS / "portal-search.png")
+        await found.click()
+        await page.locator("#preview", has_text="resolved").wait_for(timeout=15_000)
+        assert marker in await page.locator("#brief").inner_text()
+        assert await page.locator("#reply-text").is_disabled() and await page.locator("#resolve").is_disabled()
+
+        await page.click("#search-clear")
+        await page.locator("#search-results").wait_for(state="detached", timeout=5_000)
+        await page.locator("#queue .ticket", has_text=other).wait_for(timeout=5_000)
+    finally:
+        for client in (done, open_one, tove):
+            await client.close()

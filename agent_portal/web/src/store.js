@@ -36,6 +36,11 @@ export const state = {
   noteText: "",
   toast: { text: "", shown: false },
   claiming: new Set(), // tickets this page is claiming: any other that becomes ours was assigned to us
+  earlier: [], // the open conversation's other tickets, newest first
+  canned: [], // the team's saved replies: {id, shortcut, title, text, updated_by}
+  cannedDialog: false, // a supervisor's editor of saved replies is open
+  searchResults: null, // tickets the server found for the search box (resolved ones too), or null
+  searching: false,
 };
 
 let socket = null;
@@ -195,7 +200,8 @@ export function connect() {
     if (state.current === ticket.id && !mine && !supervisor && before?.assigned_agent === me) {
       closeConversation(`You passed ticket ${ticket.id} to ${ticket.assigned_agent || "the " + ticket.skills.join("/") + " queue"}.`);
     }
-    if ((inMyQueue && "summary" in ticket) || mine || (supervisor && ticket.status === "assigned")) {
+    const open = ["waiting", "assigned"].includes(ticket.status); // a resolved or handed-back ticket leaves the lists
+    if (open && ((inMyQueue && "summary" in ticket) || mine || (supervisor && ticket.status === "assigned"))) {
       state.tickets.set(ticket.id, ticket);
     } else {
       state.tickets.delete(ticket.id);
@@ -254,6 +260,8 @@ export function connect() {
     if (note.ticket_id === state.current) set({ notes: [...state.notes, { author: note.author, text: note.text }] });
   });
 
+  socket.on("canned_replies_changed", (event) => set({ canned: event.replies || [] }));
+
   socket.on("presence", (event) => {
     if (event.online) state.online.set(event.agent, Boolean(event.away));
     else state.online.delete(event.agent);
@@ -270,6 +278,7 @@ async function loadQueue() {
   state.online = new Map(ack.online.map((name) => [name, ack.away.includes(name)]));
   if (state.tab === "all" && !ack.agent.is_supervisor) state.tab = "queue";
   notify();
+  emit("canned_replies", {}, { quiet: true }).then((canned) => canned.ok && set({ canned: canned.replies }));
   const reopen = state.current || sessionStorage.getItem("portal.current"); // after a reload too
   if (reopen && state.tickets.has(reopen)) openTicket(reopen, { keepView: true });
 }
@@ -295,15 +304,16 @@ export async function claim(ticketId) {
   return ack;
 }
 
-export async function openTicket(ticketId, { keepView = false } = {}) {
-  const known = state.tickets.get(ticketId);
-  const waiting = known?.status === "waiting";
-  // A waiting ticket opens as a preview; where the server refuses to open it, the card's data is shown.
-  const ack = await emit("open", { ticket_id: ticketId }, { quiet: waiting });
-  if (!ack.ok && !(waiting && state.tickets.has(ticketId))) return;
+export async function openTicket(ticketId, { keepView = false, fallback = null } = {}) {
+  const known = state.tickets.get(ticketId) || fallback;
+  // A waiting ticket opens as a preview; where the server refuses to open it (or a closed ticket a search
+  // found), what the card itself says is shown, read only.
+  const readOnly = Boolean(known) && (known.status === "waiting" || (Boolean(fallback) && known.status !== "assigned"));
+  const ack = await emit("open", { ticket_id: ticketId }, { quiet: readOnly });
+  if (!ack.ok && !readOnly) return;
   if (state.current !== ticketId) stopTyping();
   const ticket = ack.ok ? { ...known, ...ack.ticket } : known;
-  const preview = ticket.status === "waiting" || Boolean(ack.preview);
+  const preview = !ack.ok || ticket.status !== "assigned" || Boolean(ack.preview);
   Object.assign(state, {
     current: ticketId,
     preview,
@@ -315,6 +325,7 @@ export async function openTicket(ticketId, { keepView = false } = {}) {
     notes: ack.ok ? ack.notes.map((note) => ({ author: note.actor, text: note.detail.text })) : [],
     customerTyping: false,
     draft: null,
+    earlier: (ack.ok && ack.earlier_tickets) || [],
   });
   sessionStorage.setItem("portal.current", ticketId);
   state.unread.delete(ticketId);
@@ -325,7 +336,7 @@ export async function openTicket(ticketId, { keepView = false } = {}) {
     state.draft = live && (!ack.draft || live.draft_id !== ack.draft.draft_id) ? live : ack.draft || null;
   }
   if (!(keepView && state.view === "details")) state.view = "conversation";
-  if (holds(ticket) && state.tab === "queue") state.tab = "mine"; // claimed, assigned, or reopened after a reload
+  if (holds(ticket) && ticket.status === "assigned" && state.tab === "queue") state.tab = "mine"; // claimed, assigned, or reopened after a reload
   notify();
 }
 
@@ -341,6 +352,7 @@ export function closeConversation(reason) {
     notes: [],
     draft: null,
     customerTyping: false,
+    earlier: [],
     emptyText: reason || "Pick a conversation from the list.",
   });
   if (state.view === "details") state.view = "conversation";
@@ -425,6 +437,40 @@ export async function handBack() {
 export async function resolve() {
   const ack = await emit("resolve", { ticket_id: state.current });
   if (ack.ok) closeConversation("Resolved.");
+}
+
+// ----- canned replies and search ----------------------------------------------------------------
+
+// The saved reply's text for the open ticket, its {placeholders} filled from the customer's facts.
+export async function fillCanned(reply) {
+  const ack = await emit("canned_reply", { ticket_id: state.current, reply_id: reply.id });
+  if (ack.ok && ack.missing?.length) toast(`Fill in by hand: ${ack.missing.map((name) => `{${name}}`).join(", ")}`);
+  return ack.ok ? ack.text : null;
+}
+
+export async function saveCanned(fields) {
+  const ack = await emit("save_canned_reply", fields);
+  if (ack.ok) toast(`Saved /${ack.reply.shortcut}`);
+  return ack;
+}
+
+export async function deleteCanned(reply) {
+  const ack = await emit("delete_canned_reply", { id: reply.id });
+  if (ack.ok) {
+    set({ canned: state.canned.filter((other) => other.id !== reply.id) });
+    toast(`Deleted /${reply.shortcut}`);
+  }
+  return ack;
+}
+
+let searchSerial = 0;
+export async function searchTickets(query) {
+  const serial = ++searchSerial;
+  if (!query.trim()) return set({ searchResults: null, searching: false });
+  set({ searching: true });
+  const ack = await emit("search", { query: query.trim(), scope: "all" });
+  if (serial !== searchSerial) return; // a newer search was sent meanwhile
+  set({ searching: false, searchResults: ack.ok ? ack.tickets : [] });
 }
 
 // ----- the agent's typing indicator ------------------------------------------------------------

@@ -1,4 +1,5 @@
 import { useStore } from "../store.js";
+import { CannedDialog } from "./CannedDialog.jsx";
 import { Conversation } from "./Conversation.jsx";
 import { ConversationList } from "./ConversationList.jsx";
 import { Header } from "./Header.jsx";
@@ -18,6 +19,7 @@ export function App() {
         <Conversation />
         <SidePanel />
       </main>
+      <CannedDialog />
       <Toast />
     </section>
   );

@@ -51,13 +51,17 @@ export function Conversation() {
         {state.preview && ticket && (
           <div id="preview" class="card preview">
             <span>
-              {state.previewLimited
-                ? "Waiting in the queue. Claim it to read the conversation and reply."
-                : "Preview: this ticket is waiting in the queue. Claim it to reply."}
+              {ticket.status !== "waiting"
+                ? `This ticket is ${ticket.status.replace("_", " ")}${state.previewLimited ? ": only its summary is shown" : ""}. Read only.`
+                : state.previewLimited
+                  ? "Waiting in the queue. Claim it to read the conversation and reply."
+                  : "Preview: this ticket is waiting in the queue. Claim it to reply."}
             </span>
-            <button type="button" id="preview-claim" class="claim" disabled={state.claiming.has(ticket.id)} onClick={() => claim(ticket.id)}>
-              Claim
-            </button>
+            {ticket.status === "waiting" && (
+              <button type="button" id="preview-claim" class="claim" disabled={state.claiming.has(ticket.id)} onClick={() => claim(ticket.id)}>
+                Claim
+              </button>
+            )}
           </div>
         )}
         {state.previewLimited && ticket && (

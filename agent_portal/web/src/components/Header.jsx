@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { alertsOn, toggleAlerts } from "../alerts.js";
-import { logout, setAvailability, useStore } from "../store.js";
+import { logout, set, setAvailability, useStore } from "../store.js";
 
 export function Header() {
   const state = useStore();
@@ -40,6 +40,9 @@ export function Header() {
         onClick={async () => setAlerts(await toggleAlerts())}
       >
         {alerts ? "Alerts on" : "Alerts off"}
+      </button>
+      <button id="canned-manage" type="button" class="availability" hidden={!agent?.is_supervisor} onClick={() => set({ cannedDialog: true })}>
+        Canned replies
       </button>
       <a id="reports-link" class="header-link" href="/portal/reports" hidden={!agent?.is_supervisor}>
         Reports

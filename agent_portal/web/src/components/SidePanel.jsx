@@ -43,6 +43,19 @@ export function SidePanel() {
         <h3>Customer facts</h3>
         {facts.length ? <Facts id="fact-list" rows={facts} /> : <p class="muted">None given yet.</p>}
       </div>
+      {ticket && state.earlier.length > 0 && (
+        <div id="earlier-tickets" class="card">
+          <h3>Earlier tickets of this conversation</h3>
+          <ul>
+            {state.earlier.map((earlier) => (
+              <li key={earlier.id}>
+                <span class="meta">{`${earlier.status.replace("_", " ")}${earlier.assigned_agent ? " · " + earlier.assigned_agent : ""} · ${new Date(earlier.closed_at || earlier.waiting_since).toLocaleDateString()}`}</span>
+                <div>{earlier.summary}</div>
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
       <div id="notes" class="card" hidden={!ticket}>
         <h3>Private notes</h3>
         <ul id="note-list">
