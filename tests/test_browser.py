@@ -57,9 +57,14 @@ async def ask(page, text: str) -> None:
     await page.keyboard.press("Enter")
 
 
-async def open_portal(browser, app, name: str, *, width: int = 1300, height: int = 850, console: list | None = None):
-    """The portal page, logged in as `name` and live. `console` collects what the page logs (CSP reports too)."""
+async def open_portal(
+    browser, app, name: str, *, width: int = 1300, height: int = 850, console: list | None = None, init: str = ""
+):
+    """The portal page, logged in as `name` and live. `console` collects what the page logs (CSP reports too);
+    `init` is a script run before the page's own (Playwright's, so outside the page's CSP)."""
     context = await browser.new_context(viewport={"width": width, "height": height})
+    if init:
+        await context.add_init_script(init)
     page = await context.new_page()
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
@@ -654,4 +659,69 @@ async def test_the_search_box_filters_the_lists_and_finds_resolved_tickets_too(b
         await page.locator("#queue .ticket", has_text=other).wait_for(timeout=5_000)
     finally:
         for client in (done, open_one, tove):
+            await client.close()
+
+
+# Stands in for the browser's Notification and counts the tones played, so a test can see the page's alerts.
+RECORD_ALERTS = """
+(() => {
+  const alerts = (window.__alerts = { notifications: [], asked: 0, tones: 0 });
+  class Recorder {
+    constructor(title, options) { alerts.notifications.push({ title, body: (options || {}).body || "" }); }
+    close() {}
+  }
+  Recorder.permission = "default";
+  Recorder.requestPermission = async () => { alerts.asked += 1; Recorder.permission = "granted"; return "granted"; };
+  window.Notification = Recorder;
+  const oscillator = AudioContext.prototype.createOscillator;
+  AudioContext.prototype.createOscillator = function () { alerts.tones += 1; return oscillator.call(this); };
+})();
+"""
+
+
+async def _notified(page, matches, timeout: float = 15.0) -> dict:
+    """The first notification the page showed that `matches`, waiting for it (polled: the page's CSP forbids eval)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        shown = (await page.evaluate("window.__alerts"))["notifications"]
+        found = next((n for n in shown if matches(n)), None)
+        if found or asyncio.get_running_loop().time() > deadline:
+            assert found, shown
+            return found
+        await asyncio.sleep(0.2)
+
+
+async def test_alerts_are_asked_for_from_a_click_then_ring_for_a_new_ticket_and_a_customer_message(browser, app):
+    await app.add_agent("Juno", ["General", "Account", "Billing", "Technical", "Shipping"], max_chats=5)
+    juno = await PortalAgent(app, "Juno").connect()
+    first, second = await ChainlitCustomer(app).connect(), await ChainlitCustomer(app).connect()
+    try:
+        page, _ = await open_portal(browser, app, "Juno", init=RECORD_ALERTS)
+        alerts = "window.__alerts"
+        assert (await page.evaluate(alerts))["asked"] == 0  # no permission prompt on load
+        one, two = uuid.uuid4().hex[:6], uuid.uuid4().hex[:6]
+        await escalate(first, juno, f"can I talk to someone real? case {one}")
+        await page.locator("#queue .ticket", has_text=one).wait_for(timeout=15_000)
+        assert (await page.evaluate(alerts))["notifications"] == []  # off until the agent turns them on
+
+        await page.click("#alerts-toggle")
+        await page.locator("#alerts-toggle", has_text="Alerts on").wait_for(timeout=5_000)
+        state = await page.evaluate(alerts)
+        assert state["asked"] == 1 and state["tones"] == 1  # asked from the click; a tone to hear it works
+
+        ticket = await escalate(second, juno, f"get me a human please, case {two}")
+        await _notified(page, lambda n: n["title"] == "New ticket in your queue" and two in n["body"])
+        await page.locator("#queue .ticket", has_text=one).locator("button.claim").click()
+        await page.locator("#messages li.customer", has_text=one).wait_for(timeout=15_000)
+        assert (await juno.call("claim", {"ticket_id": ticket["id"]}))["ok"]  # held, not open here
+        await page.locator("#mine .ticket", has_text=two).wait_for(timeout=15_000)
+        tones = (await page.evaluate(alerts))["tones"]
+        await second.say(f"hello? {two}")
+        await _notified(page, lambda n: n["title"].startswith("Customer message") and n["body"] == f"hello? {two}")
+        assert (await page.evaluate(alerts))["tones"] > tones
+
+        await page.click("#alerts-toggle")  # and off again
+        await page.locator("#alerts-toggle", has_text="Alerts off").wait_for(timeout=5_000)
+    finally:
+        for client in (first, second, juno):
             await client.close()
