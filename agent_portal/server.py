@@ -327,11 +327,18 @@ class PortalServer:
                 )
                 return _error("your agent account no longer exists")
             await self._join_rooms(sid, session, agent)
-            try:
-                with about_conversation(ticket_id=getattr(request, "ticket_id", None)):
+            with about_conversation(ticket_id=getattr(request, "ticket_id", None)):
+                try:
                     return {"ok": True, **await action(agent, request)}
-            except ActionRefused as refused:
-                return _error(str(refused))
+                except ActionRefused as refused:
+                    return _error(str(refused))
+                except Exception:
+                    # A fault of ours (a database that does not answer, say): the page is told at once,
+                    # instead of waiting for an acknowledgement that never comes; the log has the why.
+                    log.exception("the portal action %s by %s failed", event, agent.name)
+                    return _error(
+                        f"{event} failed on our side and may not have taken effect; reload to see where it stands"
+                    )
 
         return handle
 

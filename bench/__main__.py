@@ -103,6 +103,17 @@ async def bench_database(
             "overhead < 5 ms at p50",
         )
 
+        print(f"[{database}] CPU per turn…", flush=True)
+        questions = figures.answerable_questions(app.settings, 40 if full else 15)
+        per_turn, connect_only = await figures.app_cpu_per_turn(app, questions)
+        table.add(
+            f"[{database}] app CPU per customer turn (a new chat and one answered question, LLM over HTTP)",
+            f"{per_turn * 1000:.1f} ms (the question itself {(per_turn - connect_only) * 1000:.1f} ms)",
+            f"a chat that only connects: {connect_only * 1000:.1f} ms",
+            ratio(per_turn, connect_only),
+            "≤ 10 ms per turn",
+        )
+
         print(f"[{database}] stop…", flush=True)
         closings, late = await figures.stop_figures(app, fake_llm, 10 if full else 5)
         closing = summary_ms(closings)

@@ -21,6 +21,7 @@ from engine.understanding import load_understanding
 from tests.clients import ChainlitCustomer, PortalAgent, RunningApp
 from tests.conftest import free_port
 from tests.fake_openai import FakeOpenAI
+from tests.helpers import LONG_CONVERSATION
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -172,6 +173,28 @@ async def app_first_token(app: RunningApp, samples: int) -> list[float]:
         finally:
             await customer.close()
     return latencies
+
+
+async def app_cpu_per_turn(app: RunningApp, questions: list[str]) -> tuple[float, float]:
+    """The app's CPU seconds per customer turn (a new chat and one answered question), and per chat that
+    only connects and leaves (the baseline: what the turn adds is the difference)."""
+    assert app.process is not None
+    pid = app.process.pid
+
+    async def chats(ask: bool) -> float:
+        before = cpu_seconds(pid)
+        for question in questions:
+            customer = await ChainlitCustomer(app).connect()
+            try:
+                if ask:
+                    await customer.say(question)
+                    await customer.answer(timeout=30)
+            finally:
+                await customer.close()
+        return (cpu_seconds(pid) - before) / len(questions)
+
+    connect_only = await chats(ask=False)
+    return await chats(ask=True), connect_only
 
 
 def answerable_questions(settings: Settings, count: int) -> list[str]:
@@ -335,25 +358,13 @@ async def checkpoint_bytes(service: ConversationService, settings: Settings) -> 
 async def checkpoint_growth(settings: Settings, turns: int) -> dict[int, tuple[int, float, int]]:
     """For each turn of one long conversation (no escalation): the change in stored checkpoint bytes
     (with pruning off: the bytes the turn wrote), its graph time, and the bytes stored after it."""
-    questions = [
-        "How do I reset my password?",
-        "How do I turn on two-factor authentication?",
-        "What are your support hours?",
-        "How do I change my payment method?",
-        "What are the API rate limits?",
-        "How do I cancel my subscription?",
-        "How long does Hub shipping take?",
-        "How do I track my order?",
-        "How do I export my data?",
-        "How do I set up SSO with SAML?",
-    ]
     service = await ConversationService.open(settings)
     per_turn: dict[int, tuple[int, float, int]] = {}
     try:
         before = await checkpoint_bytes(service, settings)
         for turn in range(1, turns + 1):
             started = time.perf_counter()
-            async for _ in service.customer_message("growth", questions[turn % len(questions)]):
+            async for _ in service.customer_message("growth", LONG_CONVERSATION[turn % len(LONG_CONVERSATION)]):
                 pass
             elapsed = time.perf_counter() - started
             after = await checkpoint_bytes(service, settings)

@@ -8,6 +8,21 @@ from pathlib import Path
 from engine.events import Event
 from engine.service import ConversationService
 
+# Ten questions the articles answer, asked in turn for a long conversation that never escalates (with
+# REPEAT_SIMILARITY above 1, asking one again ten turns later is not "the answer did not help").
+LONG_CONVERSATION = [
+    "How do I reset my password?",
+    "How do I turn on two-factor authentication?",
+    "What are your support hours?",
+    "How do I change my payment method?",
+    "What are the API rate limits?",
+    "How do I cancel my subscription?",
+    "How long does Hub shipping take?",
+    "How do I track my order?",
+    "How do I export my data?",
+    "How do I set up SSO with SAML?",
+]
+
 
 async def say(service: ConversationService, thread_id: str, text: str) -> list[Event]:
     """Sends one customer message and returns every event of that turn."""

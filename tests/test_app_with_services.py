@@ -169,3 +169,25 @@ async def test_after_postgres_ends_every_connection_the_chat_and_the_portal_go_o
         await customer.close()
         await agent.close()
         await app.stop()
+
+
+async def test_an_agent_action_that_fails_on_our_side_is_answered_at_once_and_changes_nothing(tmp_path):
+    import sqlite3
+
+    app = await RunningApp(free_port(), app_env(tmp_path)).start()
+    await app.add_agent("Ada", ["General"])
+    agent = await PortalAgent(app, "Ada").connect()
+    customer = await ChainlitCustomer(app).connect()
+    try:
+        ticket = await escalate(customer, agent)
+        with sqlite3.connect(tmp_path / "escalation.db") as database:  # the audit trail goes away under the app
+            database.execute("ALTER TABLE ee_ticket_events RENAME TO ee_ticket_events_gone")
+        claimed = await agent.call("claim", {"ticket_id": ticket["id"]})
+        assert claimed["ok"] is False and "failed on our side" in claimed["error"]
+        queue = await agent.call("queue")
+        assert [t["status"] for t in queue["tickets"] if t["id"] == ticket["id"]] == ["waiting"]  # rolled back
+        assert "the portal action claim by Ada failed" in app.log_path.read_text()
+    finally:
+        await customer.close()
+        await agent.close()
+        await app.stop()

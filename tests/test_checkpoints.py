@@ -7,20 +7,7 @@ import asyncio
 from engine.config import Settings
 from engine.service import ConversationService
 from tests.conftest import settings_for
-from tests.helpers import say
-
-QUESTIONS = [
-    "How do I reset my password?",
-    "How do I turn on two-factor authentication?",
-    "What are your support hours?",
-    "How do I change my payment method?",
-    "What are the API rate limits?",
-    "How do I cancel my subscription?",
-    "How long does Hub shipping take?",
-    "How do I track my order?",
-    "How do I export my data?",
-    "How do I set up SSO with SAML?",
-]
+from tests.helpers import LONG_CONVERSATION, say
 
 
 async def stored_checkpoints(settings: Settings, thread_id: str) -> int:
@@ -73,7 +60,7 @@ async def long_conversation(pruning_settings: Settings) -> None:
     try:
         unpruned = 0
         for turn in range(1, 31):
-            await say(service, "long", QUESTIONS[turn % len(QUESTIONS)])
+            await say(service, "long", LONG_CONVERSATION[turn % len(LONG_CONVERSATION)])
             if turn == 4:
                 unpruned = await stored_checkpoints(pruning_settings, "long")  # four turns, nothing pruned yet
             if turn in (10, 30):
@@ -107,7 +94,7 @@ async def test_with_pruning_off_every_checkpoint_is_kept(tmp_path):
     service = await ConversationService.open(settings)
     try:
         for turn in range(12):
-            await say(service, "kept", QUESTIONS[turn % len(QUESTIONS)])
+            await say(service, "kept", LONG_CONVERSATION[turn % len(LONG_CONVERSATION)])
         assert await stored_checkpoints(settings, "kept") > 12
     finally:
         await service.close()
