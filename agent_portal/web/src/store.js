@@ -231,9 +231,14 @@ export function connect() {
       state.customerTyping = false;
       if (document.hidden) alertCustomerMessage(state.tickets.get(event.ticket_id), event.content);
     } else {
-      state.unread.set(event.ticket_id, (state.unread.get(event.ticket_id) || 0) + 1);
       toast("New customer message");
-      if (holds(state.tickets.get(event.ticket_id))) alertCustomerMessage(state.tickets.get(event.ticket_id), event.content);
+      // Counted (card badge, tab title) and rung for the conversations this agent holds, not those a
+      // supervisor merely watches.
+      const ticket = state.tickets.get(event.ticket_id);
+      if (holds(ticket)) {
+        state.unread.set(event.ticket_id, (state.unread.get(event.ticket_id) || 0) + 1);
+        alertCustomerMessage(ticket, event.content);
+      }
     }
     notify();
   });
