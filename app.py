@@ -18,6 +18,7 @@ from chat.chainlit_ci import drop_placeholder_key
 from chat.event_loop import restore_stock_asyncio
 from chat.history import ResumeLatestThread, create_history_tables, make_data_layer
 from chat.identity import CustomerSignIn, customer_user, ensure_auth_secret
+from chat.limits import limits_route
 from chat.page_policy import SameOriginPages
 from chat.render import (
     ASSISTANT,
@@ -60,7 +61,12 @@ portal = PortalServer(settings)
 CHAT_SOCKETS.set_function(connected_socket_count)
 
 # Routes must sit ahead of Chainlit's catch-all GET route, which is registered before this file loads.
-chainlit_app.router.routes[0:0] = [avatar_route, *portal.routes(), *operator_routes(settings, lambda: service)]
+chainlit_app.router.routes[0:0] = [
+    avatar_route,
+    limits_route(settings),
+    *portal.routes(),
+    *operator_routes(settings, lambda: service),
+]
 chainlit_app.add_middleware(ResumeLatestThread, settings=settings)
 chainlit_app.add_middleware(CustomerSignIn, id_header=settings.customer_id_header)
 chainlit_app.add_middleware(SameOriginPages)

@@ -6,6 +6,7 @@ each asking for the portal login token as `Authorization: Bearer <token>`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from engine.tickets import AgentProfile
 
 from .tokens import AgentTokens
 
+log = logging.getLogger(__name__)
 CHART_JS = Path(__file__).resolve().parent.parent / "node_modules" / "chart.js" / "dist"
 
 
@@ -68,6 +70,9 @@ class ReportRoutes:
             return await self._service().reports.report(period, time_zone)
         except ValueError as invalid:
             return JSONResponse({"error": str(invalid)}, 400)
+        except Exception:  # the database did not answer: say so, the page keeps its last figures
+            log.exception("the report for %s (%s) could not be read", period, time_zone)
+            return JSONResponse({"error": "the figures could not be read just now; try again in a moment"}, 503)
 
     async def _data(self, request: Request) -> Response:
         report = await self._report(request)

@@ -28,6 +28,7 @@ SUPPORT = "Support"
 _STATUS = "ee_status_message"
 _TYPING = "ee_typing_message"
 _AGENT = "ee_agent_name"
+RATING_WORDS = ("Poor", "Fair", "Good", "Very good", "Excellent")  # what each number of stars means, on its button
 RATING_PROMPT = "ee_rating_prompt"
 
 
@@ -180,8 +181,8 @@ async def render(event: Event) -> None:
             cl.user_session.set(_AGENT, event.agent_name)
             # Said where the customer is looking: a new line at the bottom, not an edit far above.
             waiting_line: cl.Message | None = cl.user_session.get(_STATUS)
-            if waiting_line is not None and previous is None:  # the queue line says who it connected to
-                waiting_line.content = f"Connected you to {event.agent_name}."
+            if waiting_line is not None and previous is None:  # the queue line is over; the new line says who
+                waiting_line.content = "You're out of the queue."
                 await waiting_line.update()
             handover = (
                 f"{previous} passed you to {event.agent_name}. " if previous and previous != event.agent_name else ""
@@ -209,7 +210,12 @@ async def render(event: Event) -> None:
         case "resolved":
             await _clear_typing()
             cl.user_session.set(_AGENT, None)
-            ratings = [cl.Action(name="rate", payload={"rating": stars}, label="★" * stars) for stars in range(1, 6)]
+            ratings = [
+                cl.Action(
+                    name="rate", payload={"rating": stars}, label=f"{'★' * stars} {word}", tooltip=f"{stars} of 5"
+                )
+                for stars, word in enumerate(RATING_WORDS, start=1)
+            ]
             prompt = support_message(
                 "How did we do? One tap to rate this conversation.", actions=ratings, id=event.event_id
             )

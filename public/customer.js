@@ -30,3 +30,61 @@
     }
   }, true);
 })();
+
+// A character counter near the limit, and no sending over it: the server would refuse the message, and
+// the customer would have to find their text again. The limit is the server's (GET /chat/limits).
+(function () {
+  let limit = null;
+  fetch("/chat/limits", { credentials: "same-origin" })
+    .then((response) => response.json())
+    .then((body) => { limit = body.max_message_chars; })
+    .catch(() => {});
+
+  function counter() {
+    let box = document.getElementById("ee-char-counter");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "ee-char-counter";
+      box.setAttribute("role", "status");
+      box.style.cssText = "position:fixed;right:24px;bottom:92px;padding:2px 8px;border-radius:6px;font-size:12px;z-index:50;background:#f1f5f9;color:#334155;";
+      document.body.append(box);
+    }
+    return box;
+  }
+
+  function tooLong() {
+    const input = document.getElementById("chat-input");
+    return Boolean(limit && input && (input.value || input.textContent || "").length > limit);
+  }
+
+  function show() {
+    const input = document.getElementById("chat-input");
+    if (!limit || !input) return;
+    const length = (input.value || input.textContent || "").length;
+    const box = counter();
+    box.hidden = length < limit * 0.8;
+    box.textContent = length > limit
+      ? `${length.toLocaleString()} / ${limit.toLocaleString()} characters: shorten it to send`
+      : `${length.toLocaleString()} / ${limit.toLocaleString()}`;
+    box.style.background = length > limit ? "#fee2e2" : "#f1f5f9";
+    box.style.color = length > limit ? "#991b1b" : "#334155";
+  }
+
+  document.addEventListener("input", (event) => {
+    if (event.target && event.target.id === "chat-input") show();
+  }, true);
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && event.target && event.target.id === "chat-input" && tooLong()) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      show();
+    }
+  }, true);
+  document.addEventListener("click", (event) => {
+    if (event.target && event.target.closest && event.target.closest("#chat-submit") && tooLong()) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      show();
+    }
+  }, true);
+})();

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
+
 from tests.clients import ChainlitCustomer, PortalAgent, RunningApp, escalate
 from tests.conftest import app_env, free_port
 
@@ -176,6 +178,7 @@ async def test_an_agent_action_that_fails_on_our_side_is_answered_at_once_and_ch
 
     app = await RunningApp(free_port(), app_env(tmp_path)).start()
     await app.add_agent("Ada", ["General"])
+    await app.add_agent("Sup", ["General"], supervisor=True)
     agent = await PortalAgent(app, "Ada").connect()
     customer = await ChainlitCustomer(app).connect()
     try:
@@ -187,6 +190,10 @@ async def test_an_agent_action_that_fails_on_our_side_is_answered_at_once_and_ch
         queue = await agent.call("queue")
         assert [t["status"] for t in queue["tickets"] if t["id"] == ticket["id"]] == ["waiting"]  # rolled back
         assert "the portal action claim by Ada failed" in app.log_path.read_text()
+        token = await PortalAgent(app, "Sup").login()
+        async with httpx.AsyncClient(base_url=app.base_url) as http:
+            report = await http.get("/portal/reports/data", headers={"Authorization": f"Bearer {token}"})
+        assert report.status_code == 503 and "could not be read just now" in report.json()["error"]
     finally:
         await customer.close()
         await agent.close()

@@ -142,7 +142,7 @@ async def test_history_survives_a_reconnect_including_a_reply_sent_while_away(ap
             steps = (await again.log.wait_for("resume_thread"))["steps"]
             assert sum("Second reply" in (step.get("output") or "") for step in steps) == 1
             support = [step["output"] for step in steps if step["name"] == "Support"]
-            assert support == ["Connected you to Riley.", "You're chatting with Riley."]  # each stored once
+            assert support == ["You're out of the queue.", "You're chatting with Riley."]  # each stored once
         finally:
             await again.close()
     finally:

@@ -55,7 +55,8 @@ async function fetchReport(path) {
   }
   if (!response.ok) {
     const body = await response.json().catch(() => ({ error: `the server answered ${response.status}` }));
-    refuse(body.error, response.status === 403);
+    if (response.status === 503 && !$("report").hidden) $("updated").textContent = body.error;  // keep the last figures
+    else refuse(body.error, response.status === 403);
     return null;
   }
   return response;
