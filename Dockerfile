@@ -6,7 +6,8 @@ WORKDIR /app
 COPY requirements.lock pyproject.toml package.json package-lock.json ./
 RUN pip install --no-cache-dir -r requirements.lock && npm ci --no-audit --no-fund --loglevel=error
 COPY . .
-RUN pip install --no-cache-dir --no-deps -e .
+# The portal page (agent_portal/web/, Preact) bundled by Vite into agent_portal/static/portal/.
+RUN npm run build && pip install --no-cache-dir --no-deps -e .
 # Train the turn classifier into the image, so a container starts without training it.
 ENV MODEL_CACHE_DIR=/app/.models
 RUN python -c "from pathlib import Path; from engine.understanding import load_understanding; from engine.knowledge import SHIPPED_KB, KnowledgeBase; load_understanding(Path('/app/.models')); KnowledgeBase(SHIPPED_KB, Path('/app/.models'))"

@@ -7,7 +7,11 @@ PORT ?= 8000
 
 .PHONY: run test bench install
 
-install: $(VENV)/.installed node_modules/.installed
+# The portal page: Preact sources in agent_portal/web/, bundled by Vite into agent_portal/static/portal/ (not committed).
+PORTAL_SOURCES := $(shell find agent_portal/web -type f 2>/dev/null)
+PORTAL_BUILD := agent_portal/static/portal/index.html
+
+install: $(VENV)/.installed node_modules/.installed $(PORTAL_BUILD)
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +23,10 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# `npm run build` after every npm ci above, and again whenever a source changes (or the output is missing).
+$(PORTAL_BUILD): node_modules/.installed $(PORTAL_SOURCES)
+	npm run build
 
 run: install
 	$(BIN)/chainlit run app.py --host $(HOST) --port $(PORT) --headless

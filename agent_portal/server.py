@@ -51,6 +51,8 @@ from .reports import ReportRoutes
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
+# Built by `npm run build` (make install) from agent_portal/web/; its assets load from /portal/static/portal/.
+PORTAL_PAGE = STATIC / "portal" / "index.html"
 SOCKET_IO_CLIENT = Path(__file__).resolve().parent.parent / "node_modules" / "socket.io-client" / "dist"
 MAX_PACKET_BYTES = 256 * 1024
 PRESENCE_HEARTBEAT_SECONDS = PRESENCE_SECONDS / 3  # three beats may be missed before an agent counts as gone
@@ -177,7 +179,7 @@ class PortalServer:
         ]
 
     async def _page(self, request: Request) -> Response:
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store", **PAGE_SECURITY_HEADERS})
+        return FileResponse(PORTAL_PAGE, headers={"Cache-Control": "no-store", **PAGE_SECURITY_HEADERS})
 
     async def _login(self, request: Request) -> Response:
         received = bytearray()

@@ -57,11 +57,19 @@ async def ask(page, text: str) -> None:
     await page.keyboard.press("Enter")
 
 
-async def open_portal(browser, app, name: str):
-    context = await browser.new_context(viewport={"width": 1300, "height": 850})
+async def open_portal(
+    browser, app, name: str, *, width: int = 1300, height: int = 850, console: list | None = None, init: str = ""
+):
+    """The portal page, logged in as `name` and live. `console` collects what the page logs (CSP reports too);
+    `init` is a script run before the page's own (Playwright's, so outside the page's CSP)."""
+    context = await browser.new_context(viewport={"width": width, "height": height})
+    if init:
+        await context.add_init_script(init)
     page = await context.new_page()
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    if console is not None:
+        page.on("console", lambda message: console.append(message.text))
     await page.goto(app.base_url + "/portal")
     await page.fill("#login-name", name)
     await page.fill("#login-password", f"{name}-password")
@@ -423,3 +431,300 @@ async def test_an_auto_assigned_ticket_opens_for_the_agent_with_room_who_replies
         for client in (first, second, kit):
             await client.close()
         await app.stop()
+
+
+def _csp_violations(console: list[str]) -> list[str]:
+    return [line for line in console if "Content Security Policy" in line]
+
+
+async def _boxes(page, *selectors: str) -> list[dict]:
+    return [await page.locator(selector).bounding_box() for selector in selectors]
+
+
+async def test_the_portal_has_three_panes_on_a_desktop_and_one_view_at_a_time_on_a_phone(browser, app):
+    await app.add_agent("Wren", ["General", "Account", "Billing", "Technical"])
+    wren = await PortalAgent(app, "Wren").connect()
+    customer = await ChainlitCustomer(app).connect()
+    console: list[str] = []
+    try:
+        desk, dialogs = await open_portal(browser, app, "Wren", console=console)
+        marker = uuid.uuid4().hex[:6]
+        ticket = await escalate(customer, wren, f"can I talk to someone real? case {marker}")
+        assert (await wren.call("claim", {"ticket_id": ticket["id"]}))["ok"]  # from another tab: it opens here
+        await desk.locator("#messages li.customer", has_text=marker).wait_for(timeout=15_000)
+        await desk.locator("#mine .ticket", has_text=marker).wait_for(timeout=15_000)
+
+        # Desktop: the list, the conversation and its details side by side, in the window; the page does not scroll.
+        panes = await _boxes(desk, "#list-pane", "#conversation-pane", "#side-pane")
+        assert all(box and box["width"] > 200 for box in panes), panes
+        assert panes[0]["x"] + panes[0]["width"] <= panes[1]["x"] and panes[1]["x"] + panes[1]["width"] <= panes[2]["x"]
+        assert panes[2]["x"] + panes[2]["width"] <= 1300
+        assert await desk.evaluate("document.scrollingElement.scrollHeight <= window.innerHeight")
+        assert await desk.locator("#messages").evaluate("(list) => getComputedStyle(list).overflowY") == "auto"
+        assert marker in await desk.locator("#brief").inner_text()
+        for item in ("#note-text", "#note-add", "#reply-text", "#reply-send"):
+            assert await desk.locator(item).is_visible(), item
+        for back in ("#conversation-back", "#details-back", "#show-details"):  # no back buttons on a desktop
+            assert await desk.locator(back).is_hidden(), back
+        await desk.screenshot(path=ARTIFACTS / "portal-desktop.png")
+
+        # A phone: one pane at a time, list → conversation → details and back again.
+        phone, _ = await open_portal(browser, app, "Wren", width=390, height=844, console=console)
+        card = phone.locator("#mine .ticket", has_text=marker)
+        if await phone.locator("#conversation-pane").is_visible():  # it reopened the ticket the tab last had
+            await phone.click("#conversation-back")
+        await phone.click("#tab-mine")
+        await card.wait_for(timeout=15_000)
+        assert await phone.locator("#conversation-pane").is_hidden() and await phone.locator("#side-pane").is_hidden()
+        await phone.screenshot(path=ARTIFACTS / "portal-phone-list.png")
+        await card.click()
+        await phone.locator("#messages li.customer", has_text=marker).wait_for(timeout=15_000)
+        assert await phone.locator("#list-pane").is_hidden() and await phone.locator("#side-pane").is_hidden()
+        assert await phone.locator("#reply-text").is_visible() and await phone.locator("#reply-send").is_visible()
+        await phone.screenshot(path=ARTIFACTS / "portal-phone-conversation.png")
+        await phone.click("#show-details")
+        await phone.locator("#brief", has_text=marker).wait_for(timeout=5_000)
+        assert await phone.locator("#conversation-pane").is_hidden() and await phone.locator("#note-add").is_visible()
+        await phone.screenshot(path=ARTIFACTS / "portal-phone-details.png")
+        await phone.click("#details-back")
+        await phone.locator("#messages li.customer", has_text=marker).wait_for(timeout=5_000)
+        await phone.click("#conversation-back")
+        await card.wait_for(timeout=5_000)
+        assert await phone.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")  # no sideways scroll
+        assert not _csp_violations(console), console  # the built page runs under the strict CSP
+        styled = "[style]:not([style=''])"  # (Chromium leaves an empty style on some form fields)
+        assert await phone.locator(styled).count() == 0 and await desk.locator(styled).count() == 0
+        assert await desk.locator("script:not([src]), style").count() == 0  # nothing inline
+        assert not dialogs
+    finally:
+        await customer.close()
+        await wren.close()
+
+
+async def test_a_waiting_ticket_is_previewed_read_only_and_claimed_from_the_preview(browser, app):
+    await app.add_agent("Ossie", ["General", "Account", "Billing", "Technical"])
+    ossie = await PortalAgent(app, "Ossie").connect()
+    customer = await ChainlitCustomer(app).connect()
+    try:
+        page, dialogs = await open_portal(browser, app, "Ossie")
+        marker = uuid.uuid4().hex[:6]
+        await escalate(customer, ossie, f"I want a person please, case {marker}")
+        card = page.locator("#queue .ticket").filter(has_text=marker)
+        await card.first.click()  # the card, not its Claim button
+        await page.locator("#preview-claim").wait_for(timeout=15_000)
+        assert marker in await page.locator("#brief").inner_text()
+        await page.locator("#messages li.customer", has_text=marker).wait_for(timeout=15_000)  # read before claiming
+        assert await page.locator("#canned-manage").is_hidden()  # only supervisors edit canned replies
+        assert await page.locator("#reply-text").is_disabled() and await page.locator("#reply-send").is_disabled()
+        assert await page.locator("#resolve").is_disabled() and await page.locator("#transfer-skill").is_disabled()
+        await page.screenshot(path=ARTIFACTS / "portal-preview.png")
+
+        await page.click("#preview-claim")
+        await page.locator("#messages li.customer", has_text=marker).wait_for(timeout=15_000)
+        await page.locator("#reply-text:enabled").wait_for(timeout=15_000)
+        assert await page.locator("#preview-claim").count() == 0
+        await customer.text_shown("Ossie joined the conversation")
+        await page.fill("#reply-text", f"Ossie here about case {marker}.")
+        await page.click("#reply-send")
+        await customer.message_from("Ossie", f"Ossie here about case {marker}.")
+        assert not dialogs
+    finally:
+        await customer.close()
+        await ossie.close()
+
+
+async def test_a_customer_message_in_a_held_conversation_not_open_is_counted_in_the_title_and_on_its_card(
+    browser, tmp_path
+):
+    app = await RunningApp(free_port(), app_env(tmp_path)).start()
+    await app.add_agent("Lux", ["General", "Account", "Billing", "Technical"], max_chats=3)
+    lux = await PortalAgent(app, "Lux").connect()
+    first, second = await ChainlitCustomer(app).connect(), await ChainlitCustomer(app).connect()
+    try:
+        page, _ = await open_portal(browser, app, "Lux")
+        one, two = uuid.uuid4().hex[:6], uuid.uuid4().hex[:6]
+        ticket_one = await escalate(first, lux, f"can I talk to someone real? case {one}")
+        ticket_two = await escalate(second, lux, f"get me a human please, case {two}")
+        await page.wait_for_function("document.title.startsWith('(2) ')", timeout=15_000)  # two waiting
+        await page.locator("#queue .ticket", has_text=one).locator("button.claim").click()
+        await page.locator("#messages li.customer", has_text=one).wait_for(timeout=15_000)
+        await page.click("#tab-queue")  # a claim shows the Mine tab
+        await page.locator("#queue .ticket", has_text=two).locator("button.claim").click()
+        await page.locator("#messages li.customer", has_text=two).wait_for(timeout=15_000)
+        await page.locator("#mine .ticket", has_text=one).click()  # back to the first: the second is not open
+        await page.locator("#messages li.customer", has_text=one).wait_for(timeout=15_000)
+        assert not (await page.title()).startswith("(")
+        assert await page.locator(".unread-count").count() == 0
+
+        await second.say(f"are you still there? {two}")
+        badge = page.locator("#mine .ticket", has_text=two).locator(".unread-count")
+        await badge.wait_for(timeout=15_000)
+        assert await badge.inner_text() == "1"
+        await page.wait_for_function("document.title.startsWith('(1) ')", timeout=5_000)
+        assert await page.locator("#mine .ticket", has_text=one).locator(".unread-count").count() == 0
+        await page.screenshot(path=ARTIFACTS / "portal-unread.png")
+
+        await page.locator("#mine .ticket", has_text=two).click()  # read: the count goes
+        await page.locator("#messages li.customer", has_text="are you still there?").wait_for(timeout=15_000)
+        await page.wait_for_function("!document.title.startsWith('(')", timeout=5_000)
+        assert await page.locator(".unread-count").count() == 0
+        assert ticket_one["id"] != ticket_two["id"]
+    finally:
+        for client in (first, second, lux):
+            await client.close()
+        await app.stop()
+
+
+async def test_a_supervisor_saves_a_canned_reply_and_an_agent_inserts_it_with_a_slash_filled_for_the_ticket(
+    browser, app
+):
+    await app.add_agent("Sol", ["General", "Account", "Billing", "Technical", "Shipping"], supervisor=True)
+    sol = await PortalAgent(app, "Sol").connect()
+    customer = await ChainlitCustomer(app).connect()
+    try:
+        page, dialogs = await open_portal(browser, app, "Sol")
+        marker = uuid.uuid4().hex[:6]
+        shortcut = f"ship{marker}"
+        await page.click("#canned-manage")
+        await page.fill("#canned-shortcut", shortcut)
+        await page.fill("#canned-title", "Order shipped")
+        await page.fill("#canned-text", "Hello {name}, your parcel left today.")
+        await page.click("#canned-save")
+        item = page.locator(f"#canned-items .canned-item[data-shortcut='{shortcut}']")
+        await item.wait_for(timeout=15_000)
+        await item.locator(".canned-edit").click()  # and edited
+        await page.fill("#canned-text", "Hello {name}, your parcel left today and arrives in 3–5 days.")
+        await page.click("#canned-save")
+        await item.filter(has_text="3–5 days").wait_for(timeout=15_000)
+        await page.screenshot(path=ARTIFACTS / "portal-canned-dialog.png")
+        await page.click("#canned-close")
+
+        ticket = await escalate(customer, sol, f"Hi, I'm Maria, I want a person about my parcel (case {marker})")
+        card = page.locator("#queue .ticket").filter(has_text=marker)
+        await card.first.locator("button.claim").click()
+        await page.locator("#messages li.customer", has_text=marker).wait_for(timeout=15_000)
+        await page.locator("#reply-text").press_sequentially(f"/ship{marker[:3]}", delay=20)
+        option = page.locator(f"#canned-menu .canned-option[data-shortcut='{shortcut}']")
+        await option.wait_for(timeout=5_000)
+        await page.screenshot(path=ARTIFACTS / "portal-canned-menu.png")
+        await page.locator("#reply-text").press("Enter")  # picks the highlighted reply; sends nothing yet
+        await page.locator("#canned-menu").wait_for(state="detached", timeout=5_000)
+        await page.wait_for_function("document.querySelector('#reply-text').value.includes('3–5 days')", timeout=15_000)
+        filled = await page.input_value("#reply-text")
+        name = ticket["customer_facts"].get("name")
+        assert filled == f"Hello {name or '{name}'}, your parcel left today and arrives in 3–5 days.", filled
+        await page.click("#reply-send")
+        await customer.message_from("Sol", "your parcel left today")
+
+        await page.click("#canned-manage")  # and deleted
+        await item.locator(".canned-delete").click()
+        await item.wait_for(state="detached", timeout=15_000)
+        await page.click("#canned-close")
+        await page.locator("#reply-text").press_sequentially(f"/ship{marker}", delay=20)
+        await page.locator("#canned-menu", has_text="No canned reply matches").wait_for(timeout=5_000)
+        assert not dialogs
+    finally:
+        await customer.close()
+        await sol.close()
+
+
+async def test_the_search_box_filters_the_lists_and_finds_resolved_tickets_too(browser, app):
+    await app.add_agent("Tove", ["General", "Account", "Billing", "Technical"])
+    tove = await PortalAgent(app, "Tove").connect()
+    done, open_one = await ChainlitCustomer(app).connect(), await ChainlitCustomer(app).connect()
+    try:
+        page, _ = await open_portal(browser, app, "Tove")
+        marker = uuid.uuid4().hex[:6]
+        closed = await escalate(done, tove, f"I want to talk to a person about invoice INV-{marker}")
+        assert (await tove.call("claim", {"ticket_id": closed["id"]}))["ok"]
+        assert (await tove.call("reply", {"ticket_id": closed["id"], "text": "Sorted, thanks."}))["ok"]
+        await page.locator("#messages li.agent", has_text="Sorted, thanks.").wait_for(timeout=15_000)
+        assert (await tove.call("resolve", {"ticket_id": closed["id"]}))["ok"]
+        await page.locator("#empty", has_text="Ticket resolved").wait_for(timeout=15_000)
+        other = uuid.uuid4().hex[:6]
+        await escalate(open_one, tove, f"can I talk to someone real? case {other}")
+        await page.click("#tab-queue")
+        await page.locator("#queue .ticket", has_text=other).wait_for(timeout=15_000)
+
+        await page.fill("#search", marker)  # the lists filter at once: the waiting ticket does not match
+        await page.locator("#queue .ticket", has_text=other).wait_for(state="detached", timeout=5_000)
+        found = page.locator("#search-results .ticket", has_text=marker)  # and the server finds the resolved one
+        await found.wait_for(timeout=15_000)
+        assert "resolved" in await found.locator(".tag.status").inner_text()
+        await page.screenshot(path=ARTIFACTS / "portal-search.png")
+        await found.click()
+        await page.locator("#preview", has_text="resolved").wait_for(timeout=15_000)
+        assert marker in await page.locator("#brief").inner_text()
+        assert await page.locator("#reply-text").is_disabled() and await page.locator("#resolve").is_disabled()
+
+        await page.click("#search-clear")
+        await page.locator("#search-results").wait_for(state="detached", timeout=5_000)
+        await page.locator("#queue .ticket", has_text=other).wait_for(timeout=5_000)
+    finally:
+        for client in (done, open_one, tove):
+            await client.close()
+
+
+# Stands in for the browser's Notification and counts the tones played, so a test can see the page's alerts.
+RECORD_ALERTS = """
+(() => {
+  const alerts = (window.__alerts = { notifications: [], asked: 0, tones: 0 });
+  class Recorder {
+    constructor(title, options) { alerts.notifications.push({ title, body: (options || {}).body || "" }); }
+    close() {}
+  }
+  Recorder.permission = "default";
+  Recorder.requestPermission = async () => { alerts.asked += 1; Recorder.permission = "granted"; return "granted"; };
+  window.Notification = Recorder;
+  const oscillator = AudioContext.prototype.createOscillator;
+  AudioContext.prototype.createOscillator = function () { alerts.tones += 1; return oscillator.call(this); };
+})();
+"""
+
+
+async def _notified(page, matches, timeout: float = 15.0) -> dict:
+    """The first notification the page showed that `matches`, waiting for it (polled: the page's CSP forbids eval)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        shown = (await page.evaluate("window.__alerts"))["notifications"]
+        found = next((n for n in shown if matches(n)), None)
+        if found or asyncio.get_running_loop().time() > deadline:
+            assert found, shown
+            return found
+        await asyncio.sleep(0.2)
+
+
+async def test_alerts_are_asked_for_from_a_click_then_ring_for_a_new_ticket_and_a_customer_message(browser, app):
+    await app.add_agent("Juno", ["General", "Account", "Billing", "Technical", "Shipping"], max_chats=5)
+    juno = await PortalAgent(app, "Juno").connect()
+    first, second = await ChainlitCustomer(app).connect(), await ChainlitCustomer(app).connect()
+    try:
+        page, _ = await open_portal(browser, app, "Juno", init=RECORD_ALERTS)
+        alerts = "window.__alerts"
+        assert (await page.evaluate(alerts))["asked"] == 0  # no permission prompt on load
+        one, two = uuid.uuid4().hex[:6], uuid.uuid4().hex[:6]
+        await escalate(first, juno, f"can I talk to someone real? case {one}")
+        await page.locator("#queue .ticket", has_text=one).wait_for(timeout=15_000)
+        assert (await page.evaluate(alerts))["notifications"] == []  # off until the agent turns them on
+
+        await page.click("#alerts-toggle")
+        await page.locator("#alerts-toggle", has_text="Alerts on").wait_for(timeout=5_000)
+        state = await page.evaluate(alerts)
+        assert state["asked"] == 1 and state["tones"] == 1  # asked from the click; a tone to hear it works
+
+        ticket = await escalate(second, juno, f"get me a human please, case {two}")
+        await _notified(page, lambda n: n["title"] == "New ticket in your queue" and two in n["body"])
+        await page.locator("#queue .ticket", has_text=one).locator("button.claim").click()
+        await page.locator("#messages li.customer", has_text=one).wait_for(timeout=15_000)
+        assert (await juno.call("claim", {"ticket_id": ticket["id"]}))["ok"]  # held, not open here
+        await page.locator("#mine .ticket", has_text=two).wait_for(timeout=15_000)
+        tones = (await page.evaluate(alerts))["tones"]
+        await second.say(f"hello? {two}")
+        await _notified(page, lambda n: n["title"].startswith("Customer message") and n["body"] == f"hello? {two}")
+        assert (await page.evaluate(alerts))["tones"] > tones
+
+        await page.click("#alerts-toggle")  # and off again
+        await page.locator("#alerts-toggle", has_text="Alerts off").wait_for(timeout=5_000)
+    finally:
+        for client in (first, second, juno):
+            await client.close()
