@@ -19,7 +19,7 @@ from typing import Any
 import socketio
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -179,6 +179,10 @@ class PortalServer:
         ]
 
     async def _page(self, request: Request) -> Response:
+        if not PORTAL_PAGE.exists():  # started without `make install`: say what is missing, not a bare 500
+            return PlainTextResponse(
+                "The agent portal page is not built: run `make install` (or `npm ci && npm run build`).", 503
+            )
         return FileResponse(PORTAL_PAGE, headers={"Cache-Control": "no-store", **PAGE_SECURITY_HEADERS})
 
     async def _login(self, request: Request) -> Response:

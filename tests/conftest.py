@@ -176,7 +176,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Trains the models once, before any app starts: every app of the run then loads them from the cache."""
+    """Trains the models once, before any app starts: every app of the run then loads them from the cache.
+    Without the built portal page no app would start: that is said once, here, with the fix."""
+    page = Path(__file__).resolve().parent.parent / "agent_portal" / "static" / "portal" / "index.html"
+    if not page.exists():
+        raise pytest.UsageError(f"{page} is not built: run `make install` (or `npm ci && npm run build`) first")
     from engine.knowledge import SHIPPED_KB, KnowledgeBase
     from engine.understanding import load_understanding
 
