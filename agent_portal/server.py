@@ -264,7 +264,11 @@ class PortalServer:
         self._online[agent.name] += 1
         if self._online[agent.name] == 1:
             await self._report_presence()
-            await self.sio.emit("presence", {"agent": agent.name, "online": True, "away": agent.away}, to="agents")
+            await self.sio.emit(
+                "presence",
+                {"agent": agent.name, "online": True, "away": agent.away, "skills": agent.skills},
+                to="agents",
+            )
             self.service.assign_soon()
         return None
 
@@ -350,14 +354,23 @@ class PortalServer:
         tickets = [_ticket_json(t) for t in await self.service.tickets.open_tickets() if _visible_in_queue(t, agent)]
         return {"agent": agent.model_dump(), "tickets": tickets, **await self._who_is_online()}
 
-    async def _who_is_online(self) -> dict[str, list[str]]:
-        """Agents with the portal open on any process, and those of them who set Away."""
+    async def _who_is_online(self) -> dict[str, Any]:
+        """Agents with the portal open on any process, those of them who set Away, and each one's skills
+        (the page offers a transfer to the available agents with the ticket's skills)."""
         online = await self.service.agents_online()
-        return {"online": sorted(online), "away": sorted(name for name, away in online.items() if away)}
+        return {
+            "online": sorted(agent.name for agent in online),
+            "away": sorted(agent.name for agent in online if agent.away),
+            "skills": {agent.name: agent.skills for agent in online},
+        }
 
     async def _availability(self, agent: AgentProfile, request: AvailabilityRequest) -> dict[str, Any]:
         updated = await self.service.set_availability(agent, request.away)
-        await self.sio.emit("presence", {"agent": agent.name, "online": True, "away": updated.away}, to="agents")
+        await self.sio.emit(
+            "presence",
+            {"agent": agent.name, "online": True, "away": updated.away, "skills": updated.skills},
+            to="agents",
+        )
         return {"agent": updated.model_dump()}
 
     async def _claim(self, agent: AgentProfile, request: TicketRequest) -> dict[str, Any]:

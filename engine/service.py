@@ -415,10 +415,10 @@ class ConversationService:
             else []
         )
 
-    async def agents_online(self) -> dict[str, bool]:
-        """Every agent with the portal open now, on any process: name -> whether they set Away."""
+    async def agents_online(self) -> list[AgentProfile]:
+        """Every agent with the portal open now, on any process (`away` says who set Away)."""
         present = await self.tickets.present_agents(PRESENCE_SECONDS)
-        return {agent.name: agent.away for agent in await self.tickets.agents() if agent.name in present}
+        return [agent for agent in await self.tickets.agents() if agent.name in present]
 
     async def set_availability(self, agent: AgentProfile, away: bool) -> AgentProfile:
         """Available or Away: an away agent gets no assignments and is not counted on duty."""

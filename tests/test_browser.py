@@ -398,7 +398,9 @@ async def test_an_auto_assigned_ticket_opens_for_the_agent_with_room_who_replies
     app = await RunningApp(free_port(), app_env(tmp_path, ASSIGNMENT="auto")).start()
     await app.add_agent("Kit", ["General"], max_chats=3)
     await app.add_agent("Hana", ["General"], max_chats=3)
+    await app.add_agent("Tess", ["Technical"], max_chats=3)
     kit = await PortalAgent(app, "Kit").connect()
+    tess = await PortalAgent(app, "Tess").connect()
     first, second = await ChainlitCustomer(app).connect(), await ChainlitCustomer(app).connect()
     try:
         await first.say("I want to talk to a person")
@@ -420,6 +422,7 @@ async def test_an_auto_assigned_ticket_opens_for_the_agent_with_room_who_replies
         assert sent["output"].endswith("Hi, Hana here.\nHow can I help?")  # one message, two lines
 
         await portal.locator("#transfer-skill option[value='agent:Kit']").wait_for(state="attached", timeout=15_000)
+        assert await portal.locator("#transfer-skill option[value='agent:Tess']").count() == 0  # online, not General
         await portal.select_option("#transfer-skill", "agent:Kit")
         await portal.locator("#empty", has_text="Transferred to Kit").wait_for(timeout=15_000)
         await second.text_shown("Kit joined the conversation")
@@ -428,7 +431,7 @@ async def test_an_auto_assigned_ticket_opens_for_the_agent_with_room_who_replies
         )
         assert moved["status"] == "assigned"
     finally:
-        for client in (first, second, kit):
+        for client in (first, second, kit, tess):
             await client.close()
         await app.stop()
 

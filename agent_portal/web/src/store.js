@@ -14,6 +14,7 @@ export const state = {
   agent: null,
   tickets: new Map(), // every open ticket this agent can see, by id
   online: new Map(), // agent name -> away (true) or available (false)
+  skillsOf: new Map(), // agent name -> their skills, for offering a transfer to those who can take the ticket
   away: new Set(), // tickets whose customer closed the chat (since this page loaded)
   unread: new Map(), // ticket id -> customer messages that arrived while it was not open
   tab: "queue", // queue | mine | all
@@ -270,6 +271,7 @@ export function connect() {
   socket.on("presence", (event) => {
     if (event.online) state.online.set(event.agent, Boolean(event.away));
     else state.online.delete(event.agent);
+    if (event.skills) state.skillsOf.set(event.agent, event.skills);
     if (event.agent === state.agent?.name && event.online) state.agent = { ...state.agent, away: Boolean(event.away) };
     notify();
   });
@@ -281,6 +283,7 @@ async function loadQueue() {
   state.agent = ack.agent;
   state.tickets = new Map(ack.tickets.map((ticket) => [ticket.id, ticket]));
   state.online = new Map(ack.online.map((name) => [name, ack.away.includes(name)]));
+  state.skillsOf = new Map(Object.entries(ack.skills || {}));
   if (state.tab === "all" && !ack.agent.is_supervisor) state.tab = "queue";
   notify();
   emit("canned_replies", {}, { quiet: true }).then((canned) => canned.ok && set({ canned: canned.replies }));

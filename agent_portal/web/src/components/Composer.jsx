@@ -23,7 +23,12 @@ export function Composer() {
     box.current?.focus();
   };
   const box = useRef(null);
-  const people = [...state.online.entries()].filter(([name, away]) => !away && name !== state.agent?.name).map(([name]) => name).sort();
+  // Available colleagues who have one of the ticket's skills (the transfer skips the skill check).
+  const fits = (name) => (state.skillsOf.get(name) || []).some((skill) => (state.openTicket?.skills || []).includes(skill));
+  const people = [...state.online.entries()]
+    .filter(([name, away]) => !away && name !== state.agent?.name && fits(name))
+    .map(([name]) => name)
+    .sort();
   // "Edit in reply box" puts the draft here: the cursor follows it.
   useEffect(() => {
     if (state.replyFromDraft && box.current) box.current.focus();
