@@ -16,6 +16,7 @@ from agent_portal.server import PortalServer
 from chat.avatars import avatar_route
 from chat.chainlit_ci import drop_placeholder_key
 from chat.event_loop import restore_stock_asyncio
+from chat.feedback import feedback_routes
 from chat.history import ResumeLatestThread, create_history_tables, make_data_layer
 from chat.identity import CustomerSignIn, customer_user, ensure_auth_secret
 from chat.limits import limits_route
@@ -63,6 +64,7 @@ CHAT_SOCKETS.set_function(connected_socket_count)
 # Routes must sit ahead of Chainlit's catch-all GET route, which is registered before this file loads.
 chainlit_app.router.routes[0:0] = [
     avatar_route,
+    *feedback_routes,
     limits_route(settings),
     *portal.routes(),
     *operator_routes(settings, lambda: service),

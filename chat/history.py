@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,9 @@ def _storable(value: Any) -> Any:
     if isinstance(value, list):
         return [_storable(item) for item in value]
     return value
+
+
+log = logging.getLogger(__name__)
 
 
 class HistoryDataLayer(SQLAlchemyDataLayer):
@@ -90,6 +94,13 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
         # out of order. The writes of one step now run in the order they were issued.
         step_dict = _storable(step_dict)  # Chainlit stores what the browser sent before our hook sees it
         step_id = step_dict.get("id", "")
+        if step_dict.get("type") == "user_message" and await self._belongs_elsewhere(
+            step_id, step_dict.get("threadId")
+        ):
+            # The browser names its messages: an id already stored in another conversation would move
+            # that message into this one (Chainlit upserts by id). The engine gives such a turn a fresh id.
+            log.warning("refused to store a customer message whose id belongs to another conversation")
+            return
         lock = self._step_locks.setdefault(step_id, asyncio.Lock())
         self._step_writers[step_id] = self._step_writers.get(step_id, 0) + 1
         try:
@@ -99,6 +110,10 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
             self._step_writers[step_id] -= 1
             if not self._step_writers[step_id]:
                 del self._step_writers[step_id], self._step_locks[step_id]
+
+    async def _belongs_elsewhere(self, step_id: str, thread_id: str | None) -> bool:
+        rows = await self.execute_sql('SELECT "threadId" FROM steps WHERE "id" = :id', {"id": step_id})
+        return isinstance(rows, list) and bool(rows) and rows[0].get("threadId") != thread_id
 
     async def delete_thread(self, thread_id: str) -> None:
         self._stored_threads.pop(thread_id, None)

@@ -203,8 +203,9 @@ class ChainlitCustomer:
             await self.log.wait_for("update_message", lambda step: step.get("name") == "on_chat_start")
         return self
 
-    async def say(self, text: str) -> str:
-        message_id = str(uuid.uuid4())
+    async def say(self, text: str, message_id: str | None = None) -> str:
+        """Sends a message as the page does; the page names it (`message_id`: a name of the caller's)."""
+        message_id = message_id or str(uuid.uuid4())
         await self.sio.emit(
             "client_message",
             {

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from pathlib import Path
 
 import httpx
 import pytest
@@ -426,3 +428,35 @@ async def test_a_waiting_customer_who_writes_never_mind_leaves_the_queue_and_the
     finally:
         await customer.close()
         await agent.close()
+
+
+async def test_a_customer_rates_only_messages_of_their_own_conversations_and_cannot_take_over_one(app):
+    owner, other = await ChainlitCustomer(app).connect(), await ChainlitCustomer(app).connect()
+    try:
+        asked = await owner.say("How do I reset my password?")
+        answer = await owner.answer("Resetting Your Password")
+        async with httpx.AsyncClient(base_url=app.base_url) as http:
+
+            async def rate(customer: ChainlitCustomer, message_id: str) -> httpx.Response:
+                feedback = {"feedback": {"forId": message_id, "value": 1}, "sessionId": customer.session_id}
+                return await http.put("/feedback", json=feedback, cookies=customer.cookies)
+
+            async def unrate(customer: ChainlitCustomer, feedback_id: str) -> httpx.Response:
+                body = {"feedbackId": feedback_id}
+                return await http.request("DELETE", "/feedback", json=body, cookies=customer.cookies)
+
+            assert (await rate(other, answer["id"])).status_code == 404  # not their conversation
+            mine = await rate(owner, answer["id"])
+            assert mine.status_code == 200 and mine.json()["success"]
+            assert (await unrate(other, mine.json()["feedbackId"])).status_code == 404
+            assert (await unrate(owner, mine.json()["feedbackId"])).status_code == 200
+            assert (await http.put("/feedback", json={"feedback": {}})).status_code in (401, 422)
+
+        await other.say("How do I export my data?", message_id=asked)  # reusing the owner's message id
+        await other.answer("Export")
+        with sqlite3.connect(Path(app.env["DATA_DIR"]) / "chat_history.db") as history:  # Chainlit's own copy
+            stored = history.execute('SELECT "threadId", output FROM steps WHERE id = ?', (asked,)).fetchone()
+        assert stored == (owner.thread_id, "How do I reset my password?")
+    finally:
+        await owner.close()
+        await other.close()
