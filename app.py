@@ -17,7 +17,7 @@ from chat.avatars import avatar_route
 from chat.chainlit_ci import drop_placeholder_key
 from chat.event_loop import restore_stock_asyncio
 from chat.feedback import feedback_routes
-from chat.history import ResumeLatestThread, create_history_tables, make_data_layer
+from chat.history import ResumeLatestThread, create_history_tables, customer_threads, make_data_layer
 from chat.identity import CustomerSignIn, customer_user, ensure_auth_secret
 from chat.limits import limits_route
 from chat.page_policy import SameOriginPages
@@ -33,6 +33,7 @@ from chat.render import (
     remove_stop_notice,
     render,
     show_in_other_tabs,
+    still_open_text,
     support_message,
     thread_renderer,
     without_images,
@@ -126,6 +127,10 @@ async def open_chat() -> None:
     assert subscriptions is not None
     subscriptions.watch(_thread_id())
     await cl.Message(author=ASSISTANT, content=GREETING).send()
+    user: cl.User | None = cl.user_session.get("user")
+    elsewhere = await engine().open_ticket_among(await customer_threads(user.identifier)) if user else None
+    if elsewhere and elsewhere.thread_id != _thread_id():  # "New chat" while a person is with them
+        await support_message(still_open_text(elsewhere)).send()
 
 
 @cl.on_chat_resume

@@ -9,6 +9,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from chainlit.data import get_data_layer
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
@@ -127,6 +128,16 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
                 step["metadata"] = _decoded(step.get("metadata")) or {}
                 step["generation"] = _decoded(step.get("generation"))
         return threads
+
+
+async def customer_threads(identifier: str, limit: int = 50) -> list[str]:
+    """The customer's latest conversations (ids, newest first), from Chainlit's history."""
+    data_layer: Any = get_data_layer()
+    rows = await data_layer.execute_sql(
+        query='SELECT "id" FROM threads WHERE "userIdentifier" = :identifier ORDER BY "createdAt" DESC LIMIT :limit',
+        parameters={"identifier": identifier, "limit": limit},
+    )
+    return [str(row["id"]) for row in rows] if isinstance(rows, list) else []
 
 
 def make_data_layer(settings: Settings) -> HistoryDataLayer:

@@ -17,7 +17,7 @@ from chainlit.server import sio
 from chainlit.session import WebsocketSession, ws_sessions_id
 from chainlit.step import StepDict
 
-from engine.events import Event, QueuePosition
+from engine.events import Event, QueuePosition, TicketView
 
 ASSISTANT = "Assistant"
 GREETING = (
@@ -231,6 +231,16 @@ async def render(event: Event) -> None:
 def live_sessions(thread_id: str) -> list[WebsocketSession]:
     """The thread's sessions, a disconnected one included until Chainlit clears it (it may come back)."""
     return [session for session in list(ws_sessions_id.values()) if session.thread_id == thread_id]
+
+
+def still_open_text(ticket: TicketView) -> str:
+    """Said in a new chat while another conversation of the customer's still has a person (or a queue)."""
+    link = f"[Go back to that conversation](/thread/{ticket.thread_id})"
+    if ticket.assigned_agent:
+        return (
+            f"You're still in a conversation with {ticket.assigned_agent} from our team. {link} to carry on with them."
+        )
+    return f"You're still waiting for a person in another conversation; your place is kept. {link} to see it."
 
 
 def connected_socket_count() -> int:

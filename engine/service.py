@@ -558,6 +558,10 @@ class ConversationService:
             if updated:
                 await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=updated))
 
+    async def open_ticket_among(self, thread_ids: list[str]) -> TicketView | None:
+        """The open ticket (waiting or with a person) of any of these conversations of one customer."""
+        return await self.tickets.open_among(thread_ids)
+
     async def customer_presence(self, thread_id: str, online: bool) -> TicketView | None:
         """Tells the agents whether the customer of an open ticket still has the chat open; returns
         that ticket, if there is one."""

@@ -254,6 +254,19 @@ class TicketStore:
                 if (claimed := _aware(claimed_at)) and (closed := _aware(closed_at))
             ]
 
+    async def open_among(self, thread_ids: list[str]) -> TicketView | None:
+        """The most recent open ticket of any of these conversations, or None."""
+        if not thread_ids:
+            return None
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(TicketRow)
+                .where(TicketRow.thread_id.in_(thread_ids), TicketRow.status.in_(OPEN_STATUSES))
+                .order_by(TicketRow.waiting_since.desc())
+                .limit(1)
+            )
+            return view(row) if row else None
+
     async def tickets_of_thread(self, thread_id: str) -> list[TicketView]:
         """Every ticket the conversation had, newest first: the customer's earlier requests for a person."""
         async with self._sessions() as session:

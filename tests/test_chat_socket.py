@@ -460,3 +460,27 @@ async def test_a_customer_rates_only_messages_of_their_own_conversations_and_can
     finally:
         await owner.close()
         await other.close()
+
+
+async def test_a_new_chat_while_a_person_is_with_the_customer_says_so_and_links_back_to_them(app):
+    await app.add_agent("Ossie", ["General"])
+    agent = await PortalAgent(app, "Ossie").connect()
+    customer = await ChainlitCustomer(app).connect()
+    try:
+        ticket = await escalate(customer, agent)
+        assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+        fresh = await ChainlitCustomer(app, customer.cookies).connect()  # "New chat": same customer, new thread
+        try:
+            notice = await fresh.message_from("Support", "still in a conversation with Ossie")
+            assert f"/thread/{customer.thread_id}" in notice["output"]
+        finally:
+            await fresh.close()
+        stranger = await ChainlitCustomer(app).connect()  # someone else: nothing of theirs is open
+        try:
+            # connect() waited for the end of the chat's start, where the notice would have been sent
+            assert not [m for m in stranger.log.named("new_message") if m.get("name") == "Support"]
+        finally:
+            await stranger.close()
+    finally:
+        await customer.close()
+        await agent.close()
