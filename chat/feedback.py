@@ -55,39 +55,40 @@ async def _conversation(query: str, record_id: str) -> tuple[str, str] | None:
     return None
 
 
-async def _body(request: Request, model: type[UpdateFeedbackRequest] | type[DeleteFeedbackRequest]) -> Any:
-    try:
-        return model.model_validate(await request.json())
-    except (ValueError, ValidationError):
-        return None
-
-
-async def update_feedback(request: Request) -> Response:
+async def _owned(
+    request: Request, model: type[UpdateFeedbackRequest] | type[DeleteFeedbackRequest], shape: str, query: str
+) -> tuple[Any, str] | Response:
+    """The request's payload and the thread of the record it names, when that record is in one of the
+    signed-in customer's conversations; otherwise the response that refuses it."""
     customer = _customer(request)
     if customer is None:
         return JSONResponse({"detail": "Unauthorized"}, 401)
-    update = await _body(request, UpdateFeedbackRequest)
-    if update is None:
-        return JSONResponse({"detail": "send {feedback: {forId, value, comment?}, sessionId}"}, 422)
-    found = await _conversation(_STEP_OWNER, update.feedback.forId)
+    try:
+        payload = model.model_validate(await request.json())
+    except (ValueError, ValidationError):
+        return JSONResponse({"detail": f"send {shape}"}, 422)
+    record_id = payload.feedback.forId if isinstance(payload, UpdateFeedbackRequest) else payload.feedbackId
+    found = await _conversation(query, record_id)
     if found is None or found[0] != customer:
         return JSONResponse(_NOT_YOURS, 404)
-    update.feedback.threadId = found[1]  # the message's own conversation, whatever the client said
+    return payload, found[1]
+
+
+async def update_feedback(request: Request) -> Response:
+    owned = await _owned(request, UpdateFeedbackRequest, "{feedback: {forId, value, comment?}, sessionId}", _STEP_OWNER)
+    if isinstance(owned, Response):
+        return owned
+    update, thread_id = owned
+    update.feedback.threadId = thread_id  # the message's own conversation, whatever the client said
     feedback_id = await get_data_layer().upsert_feedback(feedback=update.feedback)
     return JSONResponse({"success": True, "feedbackId": feedback_id})
 
 
 async def delete_feedback(request: Request) -> Response:
-    customer = _customer(request)
-    if customer is None:
-        return JSONResponse({"detail": "Unauthorized"}, 401)
-    payload = await _body(request, DeleteFeedbackRequest)
-    if payload is None:
-        return JSONResponse({"detail": "send {feedbackId}"}, 422)
-    found = await _conversation(_FEEDBACK_OWNER, payload.feedbackId)
-    if found is None or found[0] != customer:
-        return JSONResponse(_NOT_YOURS, 404)
-    await get_data_layer().delete_feedback(payload.feedbackId)
+    owned = await _owned(request, DeleteFeedbackRequest, "{feedbackId}", _FEEDBACK_OWNER)
+    if isinstance(owned, Response):
+        return owned
+    await get_data_layer().delete_feedback(owned[0].feedbackId)
     return JSONResponse({"success": True})
 
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from .tickets import HANDED_BACK, RESOLVED, WITHDRAWN, TicketEventRow, TicketRow
+from .tickets import HANDED_BACK, RESOLVED, WITHDRAWN, TicketEventRow, TicketRow, as_utc
 from .transcript import TranscriptRow
 
 PERIOD_DAYS = {"today": 1, "7d": 7, "30d": 30}
@@ -106,19 +106,15 @@ def _spread(values: list[float]) -> dict[str, float | None]:
     return {"p50": percentile(values, 0.5), "p90": percentile(values, 0.9), "count": len(values)}
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
 def ticket_record(ticket: TicketRow, trail: list[TicketEventRow], zone: ZoneInfo) -> TicketRecord:
     """What one ticket's audit trail says about its handoff."""
-    opened = _aware(next((entry.at for entry in trail if entry.kind == "opened"), ticket.waiting_since))
+    opened = as_utc(next((entry.at for entry in trail if entry.kind == "opened"), ticket.waiting_since))
     first_claim: datetime | None = None
     first_reply: datetime | None = None
     closed_by_agent: datetime | None = None
     holder, outcome, customer_away = "", ticket.status, False
     for entry in trail:
-        at = _aware(entry.at)
+        at = as_utc(entry.at)
         if entry.kind == "claimed":
             holder = entry.actor
             first_claim = first_claim or at

@@ -408,17 +408,12 @@ class ConversationService:
 
     async def _on_duty(self) -> list[AgentProfile]:
         """The agents with the portal open now, on any process, and not away."""
-        present = await self.tickets.present_agents(PRESENCE_SECONDS)
-        return (
-            [agent for agent in await self.tickets.agents() if agent.name in present and not agent.away]
-            if present
-            else []
-        )
+        return [agent for agent in await self.agents_online() if not agent.away]
 
     async def agents_online(self) -> list[AgentProfile]:
         """Every agent with the portal open now, on any process (`away` says who set Away)."""
         present = await self.tickets.present_agents(PRESENCE_SECONDS)
-        return [agent for agent in await self.tickets.agents() if agent.name in present]
+        return [agent for agent in await self.tickets.agents() if agent.name in present] if present else []
 
     async def set_availability(self, agent: AgentProfile, away: bool) -> AgentProfile:
         """Available or Away: an away agent gets no assignments and is not counted on duty."""
@@ -643,14 +638,18 @@ class ConversationService:
         async with self._thread_lock(thread_id):
             await keep_latest(self._checkpointer, thread_id)
 
-    async def _held_ticket(self, ticket_id: str, agent: AgentProfile, *, read_only: bool = False) -> TicketView:
-        """The ticket, if this agent holds it now (or, to read it, is a supervisor); else refused."""
+    async def _held_ticket(
+        self, ticket_id: str, agent: AgentProfile, *, read_only: bool = False, preview: bool = False
+    ) -> TicketView:
+        """The ticket, if this agent holds it now (or, to read it, is a supervisor; or, with `preview`,
+        it waits and the agent has one of its skills); else refused."""
         ticket = await self.tickets.get(ticket_id)
         if ticket is None:
             raise ActionRefused(f"ticket {ticket_id} does not exist")
         learn_conversation(thread_id=ticket.thread_id, ticket_id=ticket.id)
         holds_it = ticket.status == ASSIGNED and ticket.assigned_agent == agent.name
-        if holds_it or (read_only and agent.is_supervisor):
+        could_claim = ticket.status == WAITING and bool(set(ticket.skills) & set(agent.skills))
+        if holds_it or (read_only and agent.is_supervisor) or (preview and could_claim):
             return ticket
         if ticket.status == WAITING:
             raise ActionRefused(f"ticket {ticket_id} is waiting in the queue; claim it first")
@@ -858,14 +857,8 @@ class ConversationService:
     async def conversation(self, ticket_id: str, agent: AgentProfile) -> dict[str, Any]:
         """Everything the agent needs on one ticket: history, brief, sentiment trend, notes. A waiting
         ticket the agent could claim opens as a read-only preview (`preview`), to read before claiming."""
-        waiting = await self.tickets.get(ticket_id)
-        preview = (
-            waiting is not None
-            and waiting.status == WAITING
-            and not agent.is_supervisor
-            and bool(set(waiting.skills) & set(agent.skills))
-        )
-        ticket = waiting if preview and waiting else await self._held_ticket(ticket_id, agent, read_only=True)
+        ticket = await self._held_ticket(ticket_id, agent, read_only=True, preview=True)
+        preview = ticket.status == WAITING and not agent.is_supervisor
         values = await self.state(ticket.thread_id)
         trail = await self.tickets.audit_trail(ticket.id)
         return {

@@ -99,10 +99,10 @@ class TicketEventRow(Base):
 
 
 @overload
-def _aware(moment: datetime) -> datetime: ...
+def as_utc(moment: datetime) -> datetime: ...
 @overload
-def _aware(moment: datetime | None) -> datetime | None: ...
-def _aware(moment: datetime | None) -> datetime | None:
+def as_utc(moment: datetime | None) -> datetime | None: ...
+def as_utc(moment: datetime | None) -> datetime | None:
     # SQLite hands back naive datetimes even for timezone-aware columns.
     return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
 
@@ -128,9 +128,9 @@ def view(row: TicketRow) -> TicketView:
         customer_facts=row.brief.get("customer_facts", {}),
         language=row.brief.get("language", "en"),
         assigned_agent=row.assigned_agent,
-        waiting_since=_aware(row.waiting_since),
-        claimed_at=_aware(row.claimed_at),
-        closed_at=_aware(row.closed_at),
+        waiting_since=as_utc(row.waiting_since),
+        claimed_at=as_utc(row.claimed_at),
+        closed_at=as_utc(row.closed_at),
         rating=row.rating,
     )
 
@@ -251,7 +251,7 @@ class TicketStore:
             return [
                 (closed - claimed).total_seconds()
                 for claimed_at, closed_at in rows
-                if (claimed := _aware(claimed_at)) and (closed := _aware(closed_at))
+                if (claimed := as_utc(claimed_at)) and (closed := as_utc(closed_at))
             ]
 
     async def open_among(self, thread_ids: list[str]) -> TicketView | None:
@@ -427,7 +427,7 @@ class TicketStore:
                 select(TicketEventRow).where(TicketEventRow.ticket_id == ticket_id).order_by(TicketEventRow.id)
             )
             return [
-                {"kind": row.kind, "actor": row.actor, "detail": row.detail, "at": _aware(row.at).isoformat()}
+                {"kind": row.kind, "actor": row.actor, "detail": row.detail, "at": as_utc(row.at).isoformat()}
                 for row in rows
             ]
 
@@ -478,7 +478,7 @@ class TicketStore:
         since = _now().timestamp() - within_seconds
         async with self._sessions() as session:
             rows = await session.execute(select(PresenceRow.agent_name, PresenceRow.seen_at))
-            return {name for name, seen in rows if (moment := _aware(seen)) and moment.timestamp() >= since}
+            return {name for name, seen in rows if (moment := as_utc(seen)) and moment.timestamp() >= since}
 
     async def set_away(self, name: str, away: bool) -> AgentProfile | None:
         """Records whether the agent is away; None if there is no such agent."""
@@ -504,7 +504,7 @@ class TicketStore:
             )
             return (
                 {name: count for name, count in holding if name},
-                {name: moment for name, at in latest if name and (moment := _aware(at))},
+                {name: moment for name, at in latest if name and (moment := as_utc(at))},
             )
 
     async def agents(self) -> list[AgentProfile]:
