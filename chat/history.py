@@ -95,17 +95,19 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
         # out of order. The writes of one step now run in the order they were issued.
         step_dict = _storable(step_dict)  # Chainlit stores what the browser sent before our hook sees it
         step_id = step_dict.get("id", "")
-        if step_dict.get("type") == "user_message" and await self._belongs_elsewhere(
-            step_id, step_dict.get("threadId")
-        ):
-            # The browser names its messages: an id already stored in another conversation would move
-            # that message into this one (Chainlit upserts by id). The engine gives such a turn a fresh id.
-            log.warning("refused to store a customer message whose id belongs to another conversation")
-            return
+        # Registered before anything is awaited: the lock is taken in the order the writes were issued.
         lock = self._step_locks.setdefault(step_id, asyncio.Lock())
         self._step_writers[step_id] = self._step_writers.get(step_id, 0) + 1
         try:
             async with lock:
+                if step_dict.get("type") == "user_message" and await self._belongs_elsewhere(
+                    step_id, step_dict.get("threadId")
+                ):
+                    # The browser names its messages: an id already stored in another conversation would
+                    # move that message into this one (Chainlit upserts by id). The engine gives such a
+                    # turn a fresh id.
+                    log.warning("refused to store a customer message whose id belongs to another conversation")
+                    return
                 await super().create_step(step_dict)
         finally:
             self._step_writers[step_id] -= 1
