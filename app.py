@@ -49,6 +49,8 @@ from engine.service import ActionRefused, ConversationService
 from ops.endpoints import operator_routes
 
 log = logging.getLogger("escalation_engine")
+SEND_AGAIN = "send_again"  # the button on the notice that a customer's message did not reach us
+UNDELIVERED = "undelivered"  # session key: message id -> (the message, its storable text) to send again
 restore_stock_asyncio()
 dropped_placeholder_key = drop_placeholder_key()  # before the settings are read
 settings = get_settings()
@@ -170,6 +172,20 @@ async def on_customer_message(message: cl.Message) -> None:
         await _run_customer_turn(message, stored, said)
 
 
+@cl.action_callback(SEND_AGAIN)
+async def send_again(action: cl.Action) -> None:
+    """The customer's retry of a message that did not reach us: the same message (same id) again."""
+    undelivered: dict[str, tuple[cl.Message, str]] = cl.user_session.get(UNDELIVERED) or {}
+    await action.remove()
+    if (pending := undelivered.pop(action.payload.get("message_id", ""), None)) is None:
+        await support_message("That message was sent already.").send()
+        return
+    message, stored = pending
+    await message.update()  # Chainlit's own copy of it may not have been stored either
+    with about_conversation(thread_id=_thread_id()):
+        await _run_customer_turn(message, stored, [message])
+
+
 async def _run_customer_turn(message: cl.Message, stored: str, said: list[cl.Message]) -> None:
     answer: cl.Message | None = None
     try:
@@ -201,9 +217,13 @@ async def _run_customer_turn(message: cl.Message, stored: str, said: list[cl.Mes
     except Exception:
         # Chainlit would show the customer the exception's text (SQL and its parameters included).
         log.exception("a customer message on thread %s failed", _thread_id())
+        undelivered: dict[str, tuple[cl.Message, str]] = cl.user_session.get(UNDELIVERED) or {}
+        undelivered[message.id] = (message, stored)
+        cl.user_session.set(UNDELIVERED, undelivered)
         await support_message(
-            "Sorry, something went wrong on our side and your last message may not have reached us. "
-            "Please send it again."
+            "Sorry, your last message did not reach us: something failed on our side. "
+            "Press **Send again** to retry it (nothing is sent twice).",
+            actions=[cl.Action(name=SEND_AGAIN, payload={"message_id": message.id}, label="Send again")],
         ).send()
     finally:
         try:

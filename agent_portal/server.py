@@ -327,28 +327,34 @@ class PortalServer:
                 where = ".".join(str(part) for part in problem["loc"]) or "payload"
                 return _error(f"invalid {event}: {where}: {problem['msg']}")
             session = await self.sio.get_session(sid)
-            # Re-read the agent each time, so a change of rights applies at once, to rooms too.
-            agent = await self.service.tickets.agent(session.get("agent", ""))
-            if agent is None:
-                asyncio.get_running_loop().call_soon(
-                    lambda: asyncio.ensure_future(self._end_session(sid, "Your agent account no longer exists"))
+            try:
+                return await self._act(sid, session, event, action, request)
+            except Exception:
+                # A fault of ours (a database that does not answer, say): the page is told at once,
+                # instead of waiting for an acknowledgement that never comes; the log has the why.
+                log.exception("the portal action %s by %s failed", event, session.get("agent"))
+                return _error(
+                    f"{event} failed on our side and may not have taken effect; reload to see where it stands"
                 )
-                return _error("your agent account no longer exists")
-            await self._join_rooms(sid, session, agent)
-            with about_conversation(ticket_id=getattr(request, "ticket_id", None)):
-                try:
-                    return {"ok": True, **await action(agent, request)}
-                except ActionRefused as refused:
-                    return _error(str(refused))
-                except Exception:
-                    # A fault of ours (a database that does not answer, say): the page is told at once,
-                    # instead of waiting for an acknowledgement that never comes; the log has the why.
-                    log.exception("the portal action %s by %s failed", event, agent.name)
-                    return _error(
-                        f"{event} failed on our side and may not have taken effect; reload to see where it stands"
-                    )
 
         return handle
+
+    async def _act(
+        self, sid: str, session: dict[str, Any], event: str, action: Action, request: Any
+    ) -> dict[str, Any]:
+        # Re-read the agent each time, so a change of rights applies at once, to rooms too.
+        agent = await self.service.tickets.agent(session.get("agent", ""))
+        if agent is None:
+            asyncio.get_running_loop().call_soon(
+                lambda: asyncio.ensure_future(self._end_session(sid, "Your agent account no longer exists"))
+            )
+            return _error("your agent account no longer exists")
+        await self._join_rooms(sid, session, agent)
+        with about_conversation(ticket_id=getattr(request, "ticket_id", None)):
+            try:
+                return {"ok": True, **await action(agent, request)}
+            except ActionRefused as refused:
+                return _error(str(refused))
 
     async def _queue(self, agent: AgentProfile, request: EmptyRequest) -> dict[str, Any]:
         tickets = [_ticket_json(t) for t in await self.service.tickets.open_tickets() if _visible_in_queue(t, agent)]

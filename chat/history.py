@@ -18,6 +18,7 @@ from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from engine.config import Settings
+from engine.storage import pool_options
 from engine.text import storable
 
 from .identity import customer_identifier
@@ -51,11 +52,13 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
     _REMEMBERED_THREADS = 50_000
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pool_options = kwargs.pop("pool_options")
         super().__init__(*args, **kwargs)
-        # Chainlit's engine hands out pooled connections unchecked: after a Postgres restart each stale
-        # one would fail a message's history write. The same engine, checked before use.
+        # Chainlit's engine hands out pooled connections unchecked (after a Postgres restart each stale one
+        # would fail a message's history write) and sizes its pool itself: the same engine, checked before
+        # use, in this process's share of connections.
         self.engine = create_async_engine(
-            self.engine.url, connect_args=kwargs.get("connect_args") or {}, pool_pre_ping=True
+            self.engine.url, connect_args=kwargs.get("connect_args") or {}, **pool_options
         )
         self.async_session = async_sessionmaker(bind=self.engine, expire_on_commit=False)
         self._stored_threads: OrderedDict[str, None] = OrderedDict()
@@ -144,8 +147,14 @@ async def customer_threads(identifier: str, limit: int = 50) -> list[str]:
 
 def make_data_layer(settings: Settings) -> HistoryDataLayer:
     # On SQLite the history has a file of its own, in WAL mode (see create_history_tables).
-    connect_args = {} if settings.uses_postgres else {"timeout": 30}
-    return HistoryDataLayer(conninfo=settings.history_sqlalchemy_url, connect_args=connect_args)
+    if settings.uses_postgres:
+        return HistoryDataLayer(
+            conninfo=settings.history_sqlalchemy_url,
+            pool_options=pool_options(settings.connection_budget.history, settings),
+        )
+    return HistoryDataLayer(
+        conninfo=settings.history_sqlalchemy_url, connect_args={"timeout": 30}, pool_options={"pool_pre_ping": True}
+    )
 
 
 async def create_history_tables(settings: Settings) -> None:
@@ -174,7 +183,6 @@ class ResumeLatestThread:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self._settings = settings
-        self._engine = create_async_engine(settings.history_sqlalchemy_url, pool_size=2, max_overflow=3)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/":
@@ -183,17 +191,8 @@ class ResumeLatestThread:
             if (
                 "text/html" in request.headers.get("accept", "")
                 and identifier
-                and (thread_id := await self._latest_thread(identifier))
+                and (latest := await customer_threads(identifier, limit=1))
             ):
-                await RedirectResponse(f"/thread/{thread_id}", status_code=307)(scope, receive, send)
+                await RedirectResponse(f"/thread/{latest[0]}", status_code=307)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
-
-    async def _latest_thread(self, identifier: str) -> str | None:
-        async with self._engine.connect() as connection:
-            row = await connection.execute(
-                text('SELECT "id" FROM threads WHERE "userIdentifier" = :identifier ORDER BY "createdAt" DESC LIMIT 1'),
-                {"identifier": identifier},
-            )
-            found = row.scalar()
-        return str(found) if found else None

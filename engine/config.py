@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -15,6 +16,27 @@ from .business_hours import BusinessHours
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
+@dataclass(frozen=True)
+class ConnectionBudget:
+    """How one process shares its POSTGRES_CONNECTIONS among its pools (README, "Scaling out").
+
+    Past its share a pool makes work wait for a connection, at most DATABASE_WAIT_SECONDS, then fails
+    with a clear error: the server is never asked for more than the setting, so N processes fit in
+    `max_connections` >= N x POSTGRES_CONNECTIONS plus what else uses the server."""
+
+    work: int  # tickets, transcripts, agents, reports
+    locks: int  # one per conversation run in progress, held for the run (an answer's whole stream)
+    checkpoints: int
+    history: int  # Chainlit's chat history
+
+    @classmethod
+    def of(cls, total: int) -> ConnectionBudget:
+        locks, checkpoints, history = max(2, total * 2 // 5), max(2, total // 5), max(2, total // 5)
+        return cls(
+            work=max(2, total - locks - checkpoints - history), locks=locks, checkpoints=checkpoints, history=history
+        )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
@@ -22,6 +44,10 @@ class Settings(BaseSettings):
     database_url: str = Field(default="", alias="DATABASE_URL")
     data_dir: Path = Field(default=Path(".data"), alias="DATA_DIR")
     redis_url: str = Field(default="", alias="REDIS_URL")
+    # Postgres connections this process opens at most, shared among its pools (engine/storage.py), and how
+    # long work waits for one of them before it fails with a clear error instead of queueing on.
+    postgres_connections: int = Field(default=40, ge=10, alias="POSTGRES_CONNECTIONS")
+    database_wait_seconds: float = Field(default=10.0, gt=0, alias="DATABASE_WAIT_SECONDS")
 
     # LLM: an OpenAI-compatible endpoint when a key or base URL is set, the offline model otherwise.
     openai_api_key: str = Field(default="", alias="OPENAI_API_KEY")
@@ -102,6 +128,10 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @property
+    def connection_budget(self) -> ConnectionBudget:
+        return ConnectionBudget.of(self.postgres_connections)
 
     @property
     def uses_postgres(self) -> bool:

@@ -13,9 +13,10 @@ import statistics
 import time
 import uuid
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import AsyncExitStack, aclosing, asynccontextmanager
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
@@ -270,8 +271,9 @@ class ConversationService:
         """Handles one customer message, yielding this turn's events as they happen, tokens included.
 
         An empty message is ignored; one over the size limit yields an error and stores nothing. The
-        front end names the message; a name already recorded is the same message sent again (ignored)
-        or, from another thread or with other words, not the client's to reuse: it gets a fresh one.
+        front end names the message; a name already recorded from another thread or with other words is
+        not the client's to reuse: it gets a fresh one. The same message sent again (the customer's retry
+        after a failure) is ignored once the conversation holds it, and finishes a turn that was cut short.
         """
         text = self.prepare_customer_text(text)[0].strip()  # whatever the transport: no card number, nothing unstorable
         if not text:
@@ -279,9 +281,7 @@ class ConversationService:
         if problem := self.check_customer_text(text):
             yield ErrorEvent(thread_id=thread_id, message=problem)
             return
-        if message_id and (recorded := await self.transcript.find(message_id)):
-            if recorded == (thread_id, text):
-                return
+        if message_id and (recorded := await self.transcript.find(message_id)) and recorded != (thread_id, text):
             message_id = None
         message: ChatMessage = {
             "id": message_id or str(uuid.uuid4()),
@@ -295,7 +295,16 @@ class ConversationService:
             snapshot = await self.graph.aget_state(self._config(thread_id))
             if not snapshot.values:
                 CONVERSATIONS.inc()
-            handling = self._customer_to_agent if "human" in snapshot.next else self._assistant_turn
+            held = any(said["id"] == message["id"] for said in snapshot.values.get("messages", []))
+            if held and (not snapshot.next or "human" in snapshot.next):
+                return
+            handling: Callable[[str, ChatMessage], AsyncGenerator[Event, None]]
+            if held:  # stored, then the run failed before its end: finish it
+                handling = partial(self._assistant_turn, cut_short=True)
+            elif "human" in snapshot.next:
+                handling = self._customer_to_agent
+            else:
+                handling = self._assistant_turn
             # The turn runs in a task of its own and stops through its stop signal, which the answer
             # node watches beside the LLM stream: so stopping works wherever our consumer is suspended.
             stop = self.context.stop_requests[thread_id] = asyncio.Event()
@@ -339,16 +348,17 @@ class ConversationService:
         return True
 
     async def _assistant_turn(
-        self, thread_id: str, message: ChatMessage, *, left_queue: bool = False
+        self, thread_id: str, message: ChatMessage, *, left_queue: bool = False, cut_short: bool = False
     ) -> AsyncGenerator[Event, None]:
-        """The assistant's turn; `left_queue`: with this message the customer just left the queue."""
+        """The assistant's turn; `left_queue`: with this message the customer just left the queue;
+        `cut_short`: the thread holds the message already, its run stopped early and goes on."""
         answering = answer_id(message["id"])
         # Given a list of stream modes, astream is an async generator of (mode, payload) pairs; langgraph
         # types it as an AsyncIterator of dict | Any.
         run = cast(
             AsyncGenerator[tuple[str, Any], None],
             self.graph.astream(
-                {"messages": [message], "left_queue": left_queue},
+                None if cut_short else {"messages": [message], "left_queue": left_queue},
                 self._config(thread_id),
                 context=self.context,
                 stream_mode=["messages", "updates"],

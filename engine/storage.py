@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
+from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -12,19 +13,29 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from .config import Settings
 
 
-# Postgres connections one process may open, at most (README, "Scaling out"): work 15, thread locks
-# 30, checkpoints 10, and Chainlit's chat history 15 plus 5. Past that, runs wait for a connection
-# in the pool rather than fail with "too many clients" (max_connections is 100 by default).
+def pool_options(size: int, settings: Settings) -> dict[str, Any]:
+    """SQLAlchemy pool settings for `size` connections, each checked before use (a connection Postgres
+    ended in a failover or restart is replaced, not handed to a write that would fail)."""
+    return {
+        "pool_size": size,
+        "max_overflow": 0,
+        "pool_timeout": settings.database_wait_seconds,
+        "pool_pre_ping": True,
+    }
+
+
 def make_sql_engine(settings: Settings) -> AsyncEngine:
     if settings.uses_postgres:
-        return create_async_engine(
-            settings.sqlalchemy_url, pool_size=5, max_overflow=10, pool_timeout=60, pool_pre_ping=True
-        )
+        return create_async_engine(settings.sqlalchemy_url, **pool_options(settings.connection_budget.work, settings))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # One connection: our writes queue in the pool instead of colliding on SQLite's file lock, whose
     # busy-wait backs off in sleeps of up to 100 ms (that was the tail of every latency figure).
     engine = create_async_engine(
-        settings.sqlalchemy_url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60
+        settings.sqlalchemy_url,
+        connect_args={"timeout": 30},
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=60,
     )
 
     from sqlalchemy import event
@@ -42,9 +53,11 @@ def make_sql_engine(settings: Settings) -> AsyncEngine:
 
 def make_lock_engine(settings: Settings) -> AsyncEngine:
     """Connections that only hold per-thread advisory locks, one per run in progress."""
-    return create_async_engine(
-        settings.sqlalchemy_url, pool_size=10, max_overflow=20, pool_timeout=120, pool_pre_ping=True
-    )
+    # A run waits here behind the runs in progress, each bounded by the LLM's timeout: that is a queue, not
+    # an outage (a server that refuses connections fails the wait at once).
+    options = pool_options(settings.connection_budget.locks, settings)
+    options["pool_timeout"] = settings.llm_timeout_seconds + settings.database_wait_seconds
+    return create_async_engine(settings.sqlalchemy_url, **options)
 
 
 async def open_checkpointer(settings: Settings, stack: AsyncExitStack) -> BaseCheckpointSaver[str]:
@@ -59,7 +72,8 @@ async def open_checkpointer(settings: Settings, stack: AsyncExitStack) -> BaseCh
         pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
             settings.psycopg_url,
             min_size=1,
-            max_size=10,
+            max_size=settings.connection_budget.checkpoints,
+            timeout=settings.database_wait_seconds,
             open=False,
             # A connection Postgres ended (a failover, a restart) is replaced before use, not handed to a
             # reply that would then fail; the check is one round trip on an idle connection.

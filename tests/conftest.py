@@ -168,11 +168,24 @@ def model_report() -> list[str]:
     return MODEL_REPORTS
 
 
+FAULT_REPORTS: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def fault_report() -> list[str]:
+    """Lines a fault-injection test adds here are printed at the end of the run: its counts per message."""
+    return FAULT_REPORTS
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if MODEL_REPORTS:
-        terminalreporter.section("learned models on held-out data (never trained or tuned on)")
-        for line in MODEL_REPORTS:
-            terminalreporter.write_line(line)
+    for title, lines in (
+        ("learned models on held-out data (never trained or tuned on)", MODEL_REPORTS),
+        ("injected faults: what happened to every message sent", FAULT_REPORTS),
+    ):
+        if lines:
+            terminalreporter.section(title)
+            for line in lines:
+                terminalreporter.write_line(line)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
