@@ -76,16 +76,19 @@ class Composer:
         in_english = f"{replies['in_english']}\n\n" if replies["in_english"] else ""
         # Answered first although it reads as needing a person (see engine/policy.py): one is offered.
         offer = f"\n\n{replies['offer_person']}" if kind in _PERSON_MAY_BE_NEEDED else ""
-        return (
-            f"{in_english}{lead} From **{best.title}**{section}:\n\n{self.quote(best)}\n\nSource: {best.title}{offer}"
-        )
+        introduction = next((p for p in retrieval.passages[1:2] if p.article == best.article and not p.section), None)
+        quoted = self.quote(best, introduction)
+        return f"{in_english}{lead} From **{best.title}**{section}:\n\n{quoted}\n\nSource: {best.title}{offer}"
 
-    def quote(self, passage: Passage) -> str:
-        """The section whole (steps, tables, values), with the one before it when it points "above"."""
+    def quote(self, passage: Passage, introduction: Passage | None = None) -> str:
+        """The section whole (steps, tables, values), with the one before it when it points "above",
+        after the article's introduction when that ranked right behind it."""
         body = passage.text.strip()
         before = self.knowledge.before(passage) if _POINTS_ABOVE.search(body) else None
         if before is not None:
             body = f"{before.text.strip()}\n\n{body}"
+        if introduction is not None and introduction != before:
+            body = f"{introduction.text.strip()}\n\n{body}"
         if len(body) > QUOTE_LIMIT:
             body = body[:QUOTE_LIMIT].rsplit("\n\n", 1)[0] + "\n\n…"
         return body

@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     # A message written while waiting for a person leaves the queue when the classifier reads it as a
     # withdrawal at least this probably ("never mind, found it"; "ok thanks, I'll wait" stays).
     withdraw_probability: float = Field(default=0.6, alias="WITHDRAW_PROBABILITY")
-    confidence_threshold: float = Field(default=0.4, alias="CONFIDENCE_THRESHOLD")
+    confidence_threshold: float = Field(default=0.5, alias="CONFIDENCE_THRESHOLD")
     repeat_similarity: float = Field(default=0.6, alias="REPEAT_SIMILARITY")
     # A turn that reads as an account action or as (not extreme) frustration is answered first, with a
     # person offered, when the articles answer it at least this confidently.

@@ -190,7 +190,21 @@ class KnowledgeBase:
         ranked, fit = found
         calibrator = self._models.calibrator
         confidence = calibrator.probability(fit) if calibrator else 0.0
-        return Retrieval([self.passages[index] for index in ranked[:limit]], round(confidence, 3))
+        return Retrieval([self.passages[index] for index in self._sections_first(ranked)[:limit]], round(confidence, 3))
+
+    def _sections_first(self, ranked: list[int]) -> list[int]:
+        """An article's introduction says what it is about, its first section how: when the introduction
+        ranks first (a question as general as the article, "forgot password"), that section leads, the
+        introduction right after it."""
+        introduction = self.passages[ranked[0]]
+        if introduction.section:
+            return ranked
+        first = next(
+            (index for index in self._article_passages[introduction.article] if self.passages[index].section), None
+        )
+        if first is None:
+            return ranked
+        return [first, ranked[0], *[index for index in ranked[1:] if index != first]]
 
     def before(self, passage: Passage) -> Passage | None:
         """The passage just before this one in its article, if any (a section may point "above")."""
@@ -276,7 +290,7 @@ class KnowledgeBase:
         The fit features (coverage, both similarities, the similarity margin over the runner-up, the
         share of the question's weight in words the knowledge base never uses, the ranker's score and
         its margin, the rarest word the passage misses, the section classifier's probability for it
-        and its highest) feed the calibrated confidence.
+        and its highest, and for another language those again) feed the calibrated confidence.
         """
         found = self.candidates(question, language, by_section)
         if found is None:
@@ -290,6 +304,9 @@ class KnowledgeBase:
         unknown = sum(self._unknown_idf for term in terms if not self._known(term))
         weight_total = sum(self._idf.get(term, self._unknown_idf) for term in terms)
         missed = self._missed(terms, best)
+        # Another language's question shares fewer words with the English articles: the calibration
+        # learns how much less that says, apart from what it says of an English question.
+        other_language = 0.0 if language == "en" else 1.0
         fit = [
             found.coverage[best],
             float(found.dense[best]),
@@ -302,6 +319,9 @@ class KnowledgeBase:
             min(len(missed), 4) / 4,
             found.by_section[best],
             float(found.by_section.max()),
+            other_language,
+            other_language * found.coverage[best],
+            other_language * found.by_section[best],
         ]
         return ranked, fit
 
