@@ -13,6 +13,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -139,8 +140,9 @@ class PortalServer:
 
     async def start(self, service: ConversationService) -> None:
         self._service = service
-        # local_only: socket.io's own manager already carries our emits to the other processes.
-        self._unsubscribe = service.bus.subscribe(PORTAL_TOPIC, self._relay, local_only=True)
+        # Every process reads every event from the bus and sends it to its own agents' sockets: events
+        # published while Redis was away arrive when it is back (socket.io's manager would drop them).
+        self._unsubscribe = service.bus.subscribe(PORTAL_TOPIC, self._relay)
         if self.settings.demo_agents and not await service.tickets.agents():
             for name, password, skills, supervisor, languages in DEMO_AGENTS:
                 await service.tickets.add_agent(name, password, skills, is_supervisor=supervisor, languages=languages)
@@ -339,9 +341,7 @@ class PortalServer:
 
         return handle
 
-    async def _act(
-        self, sid: str, session: dict[str, Any], event: str, action: Action, request: Any
-    ) -> dict[str, Any]:
+    async def _act(self, sid: str, session: dict[str, Any], event: str, action: Action, request: Any) -> dict[str, Any]:
         # Re-read the agent each time, so a change of rights applies at once, to rooms too.
         agent = await self.service.tickets.agent(session.get("agent", ""))
         if agent is None:
@@ -455,27 +455,28 @@ class PortalServer:
     # ----- engine events to agents ------------------------------------------------------------
 
     async def _relay(self, event: Event) -> None:
-        """Sends an engine event to the agents who should see it, and no one else."""
+        """Sends an engine event to this process's agents who should see it, and no one else."""
+        emit = partial(self.sio.emit, ignore_queue=True)  # the other processes read the event themselves
         ticket: TicketView | None
         if event.type in ("escalation_request", "ticket_updated"):
             ticket = event.ticket
             skill_rooms, private_rooms = _ticket_rooms(ticket, getattr(event, "released_by", None))
             if ticket.status == WAITING:
-                await self.sio.emit(event.type, _ticket_json(ticket), to=skill_rooms + private_rooms)
+                await emit(event.type, _ticket_json(ticket), to=skill_rooms + private_rooms)
                 return
             # The skill queues only learn that the ticket left them (and who took it); what is in it
             # stays with its holder, the agent who passed it on, and the supervisors. Sent first, so
             # the full view arrives last.
             departed = {key: getattr(ticket, key) for key in ("id", "status", "assigned_agent", "skills")}
-            await self.sio.emit(event.type, departed, to=skill_rooms)
-            await self.sio.emit(event.type, _ticket_json(ticket), to=private_rooms)
+            await emit(event.type, departed, to=skill_rooms)
+            await emit(event.type, _ticket_json(ticket), to=private_rooms)
             return
         if event.type == "customer_presence":
             ticket = await self.service.tickets.get(event.ticket_id)
             if ticket:  # a waiting customer who left matters to the whole queue
                 skill_rooms, private_rooms = _ticket_rooms(ticket)
                 listeners = (skill_rooms if ticket.status == WAITING else []) + private_rooms
-                await self.sio.emit(event.type, event.model_dump(mode="json"), to=listeners)
+                await emit(event.type, event.model_dump(mode="json"), to=listeners)
             return
         if event.type == "typing":
             ticket = await self.service.tickets.open_for_thread(event.thread_id)
@@ -490,4 +491,4 @@ class PortalServer:
         if event.type == "copilot_suggestion":
             rooms.discard("supervisors")
         if rooms:  # never emit with no room: python-socketio would broadcast to every client
-            await self.sio.emit(event.type, payload, to=sorted(rooms))
+            await emit(event.type, payload, to=sorted(rooms))

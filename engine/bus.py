@@ -32,30 +32,20 @@ class EventBus:
 
     def __init__(self) -> None:
         self._handlers: dict[str, list[Handler]] = defaultdict(list)
-        self._local_handlers: dict[str, list[Handler]] = defaultdict(list)
 
-    def subscribe(self, topic: str, handler: Handler, *, local_only: bool = False) -> Callable[[], None]:
-        """Register a handler; returns the function that unsubscribes it.
-
-        `local_only` handlers see only events published in this process: the portal uses it
-        because its socket.io manager already fans events out to the other processes.
-        """
-        registry = self._local_handlers if local_only else self._handlers
-        registry[topic].append(handler)
+    def subscribe(self, topic: str, handler: Handler) -> Callable[[], None]:
+        """Register a handler; returns the function that unsubscribes it."""
+        self._handlers[topic].append(handler)
 
         def unsubscribe() -> None:
-            if handler in registry[topic]:
-                registry[topic].remove(handler)
-            if not registry[topic]:
-                registry.pop(topic, None)
+            if handler in self._handlers[topic]:
+                self._handlers[topic].remove(handler)
+            if not self._handlers[topic]:
+                self._handlers.pop(topic, None)
 
         return unsubscribe
 
     async def publish(self, topic: str, event: Event) -> None:
-        await self._deliver(self._local_handlers, topic, event)
-        await self._publish_shared(topic, event)
-
-    async def _publish_shared(self, topic: str, event: Event) -> None:
         await self._deliver(self._handlers, topic, event)
 
     @staticmethod
@@ -77,7 +67,7 @@ class EventBus:
 
 
 class RedisEventBus(EventBus):
-    """Shared subscribers hear events from every process through one Redis stream.
+    """Subscribers hear events from every process through one Redis stream.
 
     A stream rather than pub/sub because pub/sub drops whatever is published while a subscriber is
     away: each process reads on from the last id it saw, so a Redis blip or a slow reconnect delays
@@ -114,7 +104,7 @@ class RedisEventBus(EventBus):
     async def ping(self) -> None:
         await self._redis.ping()
 
-    async def _publish_shared(self, topic: str, event: Event) -> None:
+    async def publish(self, topic: str, event: Event) -> None:
         entry = (topic, event.model_dump_json())
         if not self._outbox:
             try:

@@ -8,14 +8,18 @@ end of the run beside the models' figures.
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 
 from tests.clients import ChainlitCustomer, PortalAgent, RunningApp, escalate
-from tests.conftest import app_env, free_port
+from tests.conftest import app_env, free_port, need
+from tests.helpers import PrivateRedis
 
 
 @dataclass
@@ -40,18 +44,22 @@ class TwoProcesses:
     customer_side: RunningApp
     agent_side: RunningApp
     database: str
+    redis: PrivateRedis  # the test's own, to stop and start (the shared one serves other tests)
 
 
 @pytest.fixture
-async def two_processes(tmp_path, postgres_url, redis_url) -> AsyncIterator[TwoProcesses]:
-    env = {"DATABASE_URL": postgres_url, "REDIS_URL": redis_url}
+async def two_processes(tmp_path: Path, postgres_url: str, redis_url: str) -> AsyncIterator[TwoProcesses]:
+    need(shutil.which("redis-server") is not None, "redis-server is not installed")
+    redis = await PrivateRedis(free_port(), tmp_path).start()
+    env = {"DATABASE_URL": postgres_url, "REDIS_URL": redis.url}
     customer_side = await RunningApp(free_port(), app_env(tmp_path / "a", **env)).start()
     agent_side = await RunningApp(free_port(), app_env(tmp_path / "b", **env)).start()
     try:
-        yield TwoProcesses(customer_side, agent_side, postgres_url.rsplit("/", 1)[1])
+        yield TwoProcesses(customer_side, agent_side, postgres_url.rsplit("/", 1)[1], redis)
     finally:
         await customer_side.stop()
         await agent_side.stop()
+        await redis.stop()
 
 
 async def _refuse_connections(admin_url: str, database: str, refuse: bool) -> None:
@@ -146,5 +154,65 @@ async def test_with_postgres_refusing_connections_nothing_is_lost_and_both_sides
         await customer.message_from("Faye Fault", "all good now")
     finally:
         await _refuse_connections(postgres_admin_url, apps.database, refuse=False)
+        await customer.close()
+        await agent.close()
+
+
+async def test_with_redis_stopped_mid_conversation_what_was_acknowledged_arrives_once_when_it_is_back(
+    two_processes: TwoProcesses, postgres_admin_url: str, fault_report: list[str]
+):
+    """Redis (the bus between the processes, and socket.io's) is stopped while customer and agent keep
+    writing: both are acknowledged (the messages are stored), and everything reaches the other side,
+    once, when Redis is back; both processes keep answering meanwhile."""
+    apps = two_processes
+    await apps.agent_side.add_agent("Rhea Redis", ["General"])
+    agent = await PortalAgent(apps.agent_side, "Rhea Redis").connect()
+    customer = await ChainlitCustomer(apps.customer_side).connect()
+    from_customer, from_agent = Counts(), Counts()
+    customer_texts = [f"message {n} while redis is out" for n in range(3)]
+    agent_texts = [f"reply {n} while redis is out" for n in range(3)]
+    try:
+        ticket = await escalate(customer, agent)
+        assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+        await customer.text_shown("Rhea Redis joined the conversation")
+
+        await apps.redis.stop()
+        for text in customer_texts:
+            before = len(customer.log.named("new_message"))
+            await customer.say(text)
+            from_customer.sent += 1
+            await asyncio.sleep(0.3)  # a failure notice would come now
+            notices = [
+                m for m in customer.log.named("new_message")[before:] if "did not reach us" in (m["output"] or "")
+            ]
+            from_customer.acknowledged += not notices
+        for text in agent_texts:
+            ack = await agent.call("reply", {"ticket_id": ticket["id"], "text": text})
+            from_agent.sent += 1
+            from_agent.acknowledged += bool(ack["ok"])
+        async with httpx.AsyncClient() as http:  # neither process hangs
+            for running in (apps.customer_side, apps.agent_side):
+                assert (await http.get(f"{running.base_url}/healthz", timeout=5)).status_code == 200
+                assert (await http.get(f"{running.base_url}/readyz", timeout=5)).status_code == 503
+
+        await apps.redis.start()
+        for text in agent_texts:
+            await customer.message_from("Rhea Redis", text, timeout=30)
+        for text in customer_texts:
+            await agent.log.wait_for("customer_message", lambda e, text=text: e["content"] == text, timeout=30)
+        await asyncio.sleep(0.5)  # a duplicate would arrive in this time
+        heard = [e["content"] for e in agent.log.named("customer_message")]
+        shown = [m["output"] for m in customer.log.named("new_message") if m.get("name") == "Rhea Redis"]
+        from_customer.delivered = sum(heard.count(text) == 1 for text in customer_texts)
+        from_agent.delivered = sum(sum(text in output for output in shown) == 1 for text in agent_texts)
+        from_customer.stored, _ = await _stored_once(
+            postgres_admin_url, apps.database, customer.thread_id, customer_texts
+        )
+        from_agent.stored, _ = await _stored_once(postgres_admin_url, apps.database, customer.thread_id, agent_texts)
+        fault_report.append(from_customer.line("Redis stopped and restarted", "customer -> agent"))
+        fault_report.append(from_agent.line("Redis stopped and restarted", "agent -> customer"))
+        assert from_customer == Counts(sent=3, acknowledged=3, delivered=3, stored=3)
+        assert from_agent == Counts(sent=3, acknowledged=3, delivered=3, stored=3)
+    finally:
         await customer.close()
         await agent.close()

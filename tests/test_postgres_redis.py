@@ -6,7 +6,7 @@ import asyncio
 import shutil
 
 from engine.bus import RedisEventBus
-from engine.events import PORTAL_TOPIC, StatusChange, thread_topic
+from engine.events import StatusChange, thread_topic
 from engine.service import ActionRefused, ConversationService
 from tests.conftest import free_port, need, settings_for
 from tests.helpers import PrivateRedis, Recorder, race_one_agent_for_tickets, say
@@ -77,23 +77,6 @@ async def test_the_redis_bus_delivers_across_processes_in_order(redis_url):
     finally:
         await publisher.close()
         await listener.close()
-
-
-async def test_local_only_subscribers_hear_only_their_own_process(redis_url):
-    first, second = RedisEventBus(redis_url), RedisEventBus(redis_url)
-    await first.start()
-    await second.start()
-    try:
-        local, shared = Recorder(), Recorder()
-        second.subscribe(PORTAL_TOPIC, local, local_only=True)
-        second.subscribe(PORTAL_TOPIC, shared)
-        await first.publish(PORTAL_TOPIC, StatusChange(thread_id="x", mode="ai", text="from first"))
-        await second.publish(PORTAL_TOPIC, StatusChange(thread_id="x", mode="ai", text="from second"))
-        await shared.wait_for("status_change", count=2)
-        assert [event.text for event in local.events] == ["from second"]
-    finally:
-        await first.close()
-        await second.close()
 
 
 async def test_an_agent_reply_in_one_process_reaches_the_customer_process(tmp_path, postgres_url, redis_url):
