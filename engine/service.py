@@ -168,7 +168,23 @@ class ConversationService:
         if service._lock_engine is not None:
             stack.push_async_callback(service._lock_engine.dispose)
         await service.tickets.create_tables()
+        await service.repair_interrupted_escalations()
         return service
+
+    async def repair_interrupted_escalations(self) -> int:
+        """Completes the runs a crash cut short after their ticket was written and before the thread
+        paused for a person, and announces those tickets; returns how many. Run at start, so a ticket is
+        never left in the queue with a conversation no agent can join."""
+        repaired = 0
+        for ticket in await self.tickets.open_tickets((WAITING,)):
+            async with self._thread_lock(ticket.thread_id):
+                if await self._paused_for_human(ticket.thread_id) or not await self._finish_interrupted_run(
+                    ticket.thread_id
+                ):
+                    continue
+            await self.bus.publish(PORTAL_TOPIC, EscalationRequest(thread_id=ticket.thread_id, ticket=ticket))
+            repaired += 1
+        return repaired
 
     async def close(self) -> None:
         for task in list(self._background):

@@ -10,7 +10,8 @@ import pytest
 
 from engine.brief import write_brief
 from engine.business_hours import BusinessHours
-from engine.events import PORTAL_TOPIC, thread_topic
+from engine.events import PORTAL_TOPIC, TicketView, thread_topic
+from engine.graph import now_iso
 from engine.service import ActionRefused, ConversationService
 from tests.conftest import settings_for
 from tests.helpers import Recorder, kinds, race_one_agent_for_tickets, say
@@ -376,25 +377,35 @@ async def test_a_waiting_customers_place_never_rises_when_a_more_urgent_customer
     assert [e.position for e in angry if e.type == "queue_position"] == [2]
 
 
-async def test_a_run_cut_short_after_its_ticket_opened_is_completed_when_an_agent_claims(service):
-    dana = await service.tickets.add_agent("Dana", "pw", ["General"])
-    text = "I want to talk to a human"
-    message = {
-        "id": str(uuid.uuid4()),
-        "role": "customer",
-        "author": "Customer",
-        "content": text,
-        "at": "2026-12-01T09:00:00+00:00",
-    }
-    config = {"configurable": {"thread_id": "t-crash"}}
-    # The state a process leaves when it dies inside the escalate node: the ticket row is written, the
-    # checkpoint still says "escalate next".
+async def _crash_inside_escalate(service: ConversationService, thread_id: str, text: str) -> TicketView:
+    """The state a process leaves when it dies inside the escalate node: the ticket row is written, the
+    checkpoint still says "escalate next"."""
+    message = {"id": str(uuid.uuid4()), "role": "customer", "author": "Customer", "content": text, "at": now_iso()}
+    config = {"configurable": {"thread_id": thread_id}}
     async for _ in service.graph.astream(
         {"messages": [message]}, config, context=service.context, interrupt_before=["escalate"]
     ):
         pass
     brief = write_brief([text], [0.0], "handoff_request", service.settings.skills, [])
-    opened = await service.tickets.open_ticket("t-crash", brief, 0.0, 0.0)
+    return await service.tickets.open_ticket(thread_id, brief, 0.0, 0.0)
+
+
+async def test_a_restart_completes_the_runs_a_crash_cut_short_so_their_tickets_can_be_claimed(tmp_path):
+    crashed = await ConversationService.open(settings_for(tmp_path))
+    opened = await _crash_inside_escalate(crashed, "t-restart", "I want to talk to a human")
+    await crashed.close()
+    restarted = await ConversationService.open(settings_for(tmp_path))
+    try:
+        assert (await restarted.state("t-restart"))["mode"] == "waiting"
+        assert [t.id for t in await restarted.tickets.open_tickets() if t.thread_id == "t-restart"] == [opened.id]
+        assert await restarted.repair_interrupted_escalations() == 0  # nothing left to repair, nothing doubled
+    finally:
+        await restarted.close()
+
+
+async def test_a_run_cut_short_after_its_ticket_opened_is_completed_when_an_agent_claims(service):
+    dana = await service.tickets.add_agent("Dana", "pw", ["General"])
+    opened = await _crash_inside_escalate(service, "t-crash", "I want to talk to a human")
     claimed = await service.claim(opened.id, dana)
     assert claimed.id == opened.id and claimed.status == "assigned"
     assert (await service.state("t-crash"))["mode"] == "human"
