@@ -88,6 +88,12 @@ class RunningApp:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 await self.process.wait()
 
+    async def kill(self) -> None:
+        """SIGKILL, as a crash or an OOM kill ends a process: nothing is flushed or closed."""
+        if self.process and self.process.returncode is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            await self.process.wait()
+
     async def add_agent(
         self, name: str, skills: list[str], supervisor: bool = False, max_chats: int = 3
     ) -> AgentProfile:

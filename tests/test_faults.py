@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -213,6 +214,138 @@ async def test_with_redis_stopped_mid_conversation_what_was_acknowledged_arrives
         fault_report.append(from_agent.line("Redis stopped and restarted", "agent -> customer"))
         assert from_customer == Counts(sent=3, acknowledged=3, delivered=3, stored=3)
         assert from_agent == Counts(sent=3, acknowledged=3, delivered=3, stored=3)
+    finally:
+        await customer.close()
+        await agent.close()
+
+
+async def _open_tickets(admin_url: str, database: str, thread_id: str) -> list[str]:
+    connection = await asyncpg.connect(admin_url.rsplit("/", 1)[0] + f"/{database}")
+    try:
+        rows = await connection.fetch(
+            "SELECT id FROM ee_tickets WHERE thread_id = $1 AND status IN ('waiting', 'assigned')", thread_id
+        )
+    finally:
+        await connection.close()
+    return [row["id"] for row in rows]
+
+
+def _shown(customer: ChainlitCustomer, text: str) -> bool:
+    return any(text in (m.get("output") or "") for name, m in customer.log.events if name.endswith("_message"))
+
+
+async def test_the_customer_process_killed_at_any_moment_of_a_handoff_leaves_no_ticket_unusable(
+    two_processes: TwoProcesses, postgres_admin_url: str, fault_report: list[str]
+):
+    """SIGKILL of the customer's process at moments from "just sent" to "long done": afterwards each
+    conversation has one open ticket at most; if the customer was told they are being connected, the
+    ticket is there; every ticket is claimable and the agent's reply reaches the customer."""
+    apps = two_processes
+    await apps.agent_side.add_agent("Kit Kill", ["General"], max_chats=20)
+    agent = await PortalAgent(apps.agent_side, "Kit Kill").connect()
+    outcomes: Counter[str] = Counter()
+    try:
+        for delay in (0.0, 0.02, 0.05, 0.1, 0.2, 0.4, 1.0):
+            customer = await ChainlitCustomer(apps.customer_side).connect()
+            await customer.say("hello")
+            await customer.answer()
+            thread_id, cookies = customer.thread_id, customer.cookies
+            assert thread_id
+            await customer.say("I want to talk to a person")
+            await asyncio.sleep(delay)
+            told = _shown(customer, "Connecting you to an agent")
+            await apps.customer_side.kill()
+            await customer.sio.eio.disconnect(abort=True)
+            await apps.customer_side.start()
+            back = await ChainlitCustomer(apps.customer_side, cookies).connect(thread_id)
+            try:
+                tickets = await _open_tickets(postgres_admin_url, apps.database, thread_id)
+                if not tickets:
+                    assert not told, f"told they were being connected, yet no ticket (killed after {delay}s)"
+                    await back.say("I want to talk to a person")  # what a customer does when nothing happened
+                    await back.text_shown("Connecting you to an agent")
+                    tickets = await _open_tickets(postgres_admin_url, apps.database, thread_id)
+                    outcomes["no ticket yet, the customer asked again"] += 1
+                else:
+                    outcomes["ticket written before the kill"] += 1
+                assert len(tickets) == 1, tickets
+                claimed = await agent.call("claim", {"ticket_id": tickets[0]})
+                assert claimed["ok"], (delay, claimed)
+                await back.text_shown("Kit Kill joined the conversation")
+                assert (await agent.call("reply", {"ticket_id": tickets[0], "text": f"here after {delay}"}))["ok"]
+                await back.message_from("Kit Kill", f"here after {delay}")
+                assert (await agent.call("resolve", {"ticket_id": tickets[0]}))["ok"]
+                outcomes["claimed, replied, resolved"] += 1
+            finally:
+                await back.close()
+        fault_report.append(
+            "customer's process killed (SIGKILL) 0-1 s after asking for a person, 7 times: "
+            + ", ".join(f"{what} {count}" for what, count in outcomes.items())
+        )
+        assert outcomes["claimed, replied, resolved"] == 7
+    finally:
+        await agent.close()
+
+
+async def test_a_process_killed_mid_reply_burst_loses_no_acknowledged_reply(
+    two_processes: TwoProcesses, postgres_admin_url: str, fault_report: list[str]
+):
+    """The agent sends a burst of replies. Killing the customer's process halfway: every reply is
+    acknowledged and the customer, back on the restarted process, has each once. Killing the agent's
+    process halfway: every reply that was acknowledged reaches the customer once."""
+    apps = two_processes
+    await apps.agent_side.add_agent("Bea Burst", ["General"])
+    agent = await PortalAgent(apps.agent_side, "Bea Burst").connect()
+    customer = await ChainlitCustomer(apps.customer_side).connect()
+    to_gone_customer, from_dying_agent = Counts(), Counts()
+    try:
+        ticket = await escalate(customer, agent)
+        assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+        await customer.text_shown("Bea Burst joined the conversation")
+        thread_id, cookies = customer.thread_id, customer.cookies
+        assert thread_id
+
+        first_burst = [f"first burst {n}" for n in range(10)]
+        for number, text in enumerate(first_burst):
+            if number == 5:
+                await apps.customer_side.kill()
+                await customer.sio.eio.disconnect(abort=True)
+            to_gone_customer.sent += 1
+            to_gone_customer.acknowledged += bool(
+                (await agent.call("reply", {"ticket_id": ticket["id"], "text": text}))["ok"]
+            )
+        await apps.customer_side.start()
+        back = await ChainlitCustomer(apps.customer_side, cookies).connect(thread_id)
+        steps = (await back.log.wait_for("resume_thread"))["steps"]
+        outputs = [step.get("output") or "" for step in steps]
+        to_gone_customer.delivered = sum(sum(text in output for output in outputs) == 1 for text in first_burst)
+        to_gone_customer.stored, _ = await _stored_once(postgres_admin_url, apps.database, thread_id, first_burst)
+        fault_report.append(to_gone_customer.line("customer's process killed mid reply burst", "agent -> customer"))
+        assert to_gone_customer == Counts(sent=10, acknowledged=10, delivered=10, stored=10)
+
+        second_burst = [f"second burst {n}" for n in range(10)]
+        calls = [
+            asyncio.create_task(agent.call("reply", {"ticket_id": ticket["id"], "text": text})) for text in second_burst
+        ]
+        while sum(call.done() for call in calls) < 3:  # killed with some acknowledged, the rest in flight
+            await asyncio.sleep(0.002)
+        await apps.agent_side.kill()
+        acks = await asyncio.gather(*calls, return_exceptions=True)
+        acknowledged = [
+            text for text, ack in zip(second_burst, acks, strict=True) if isinstance(ack, dict) and ack.get("ok")
+        ]
+        from_dying_agent.sent, from_dying_agent.acknowledged = len(second_burst), len(acknowledged)
+        for text in acknowledged:
+            await back.message_from("Bea Burst", text)
+        await asyncio.sleep(0.5)  # a duplicate would arrive in this time
+        shown = [m["output"] for m in back.log.named("new_message") if m.get("name") == "Bea Burst"]
+        from_dying_agent.delivered = sum(sum(text in output for output in shown) == 1 for text in acknowledged)
+        from_dying_agent.stored, _ = await _stored_once(postgres_admin_url, apps.database, thread_id, acknowledged)
+        fault_report.append(from_dying_agent.line("agent's process killed mid reply burst", "agent -> customer"))
+        assert from_dying_agent.acknowledged >= 3
+        assert from_dying_agent.delivered == from_dying_agent.acknowledged == from_dying_agent.stored
+        assert not [text for text in second_burst if sum(text in output for output in shown) > 1]  # none twice
+        await back.close()
     finally:
         await customer.close()
         await agent.close()
