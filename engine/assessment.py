@@ -46,6 +46,7 @@ def analyze_turn(
     *,
     previous_assistant_message: str | None,
     previous_question: str | None,
+    answer_stopped: bool = False,
     answered_questions: list[str],
     previous_frustration: float | None,
     previous_language: str | None,
@@ -83,6 +84,7 @@ def analyze_turn(
         repeated_question=repeats_answered_question(
             question, answered_questions, settings.repeat_similarity, knowledge.best_passage
         ),
+        answer_stopped=answer_stopped,
     )
     return TurnAnalysis(
         reading=reading,
@@ -122,6 +124,7 @@ def analyze_latest_turn(
         str(messages[-1]["content"]),
         previous_assistant_message=str(before["content"]) if before and before["role"] == "assistant" else None,
         previous_question=next((str(m["content"]) for m in reversed(earlier) if m["role"] == "customer"), None),
+        answer_stopped=bool(before and before["role"] == "assistant" and before.get("stopped")),
         answered_questions=[  # answered in full: a stopped answer answered nothing
             str(message["content"])
             for message, reply in pairwise(earlier)

@@ -43,6 +43,7 @@ class TurnAssessment:
     after_answer: bool  # the assistant answered the turn before this one
     retrieval_confidence: float
     repeated_question: bool  # the same question as one already answered, in mostly the same words
+    answer_stopped: bool = False  # the customer stopped the answer before this turn: "no, I meant…" redirects it
 
 
 def escalation_reason(turn: TurnAssessment, settings: Settings) -> EscalationReason | None:
@@ -73,7 +74,7 @@ def escalation_reason(turn: TurnAssessment, settings: Settings) -> EscalationRea
     )
     if frustrated and (turn.frustration >= settings.frustration_always_escalates or not answer_first):
         return "frustration"
-    if turn.repeated_question or (turn.after_answer and turn.intent == "not_resolved"):
+    if turn.repeated_question or (turn.after_answer and turn.intent == "not_resolved" and not turn.answer_stopped):
         return "repeated_question"
     if turn.intent == "account_action" and (
         turn.account_action >= settings.account_action_always_escalates or not answer_first

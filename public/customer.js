@@ -88,3 +88,34 @@
     }
   }, true);
 })();
+
+// Barge-in: Enter while an answer streams stops it (the stop button's own path, so the model's stream is
+// closed upstream and the partial answer kept) and then sends the new message as the next turn.
+(function () {
+  let waiting = false;
+
+  function sendWhenFree(started) {
+    const submit = document.querySelector("#chat-submit:not([disabled])");
+    if (submit) {
+      waiting = false;
+      submit.click();
+    } else if (Date.now() - started < 10000) {
+      setTimeout(() => sendWhenFree(started), 25);
+    } else {
+      waiting = false;
+    }
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" || event.shiftKey || !event.target || event.target.id !== "chat-input") return;
+    const stop = document.getElementById("stop-button");
+    const input = event.target;
+    if (!stop || !(input.value || "").trim()) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    if (waiting) return;
+    waiting = true;
+    stop.click();
+    sendWhenFree(Date.now());
+  }, true);
+})();

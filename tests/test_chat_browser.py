@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from tests.test_browser import ARTIFACTS, browser, open_chat
+import asyncio
+
+from tests.clients import RunningApp
+from tests.conftest import app_env, free_port
+from tests.test_browser import ARTIFACTS, ask, browser, open_chat
 
 __all__ = ["browser"]
 
@@ -24,3 +28,31 @@ async def test_a_message_over_the_limit_shows_a_counter_and_is_kept_in_the_box_n
     await page.locator("#chat-input").press("Enter")
     await page.get_by_text("Resetting Your Password").first.wait_for(timeout=30_000)
     assert await counter.is_hidden()
+
+
+async def test_a_message_sent_mid_stream_stops_the_answer_upstream_and_gets_its_own(browser, tmp_path, fake_llm):
+    """Barge-in: Enter while the answer streams stops it, as the stop button does, and sends the message."""
+    app = await RunningApp(free_port(), app_env(tmp_path, OPENAI_BASE_URL=fake_llm.url, OPENAI_API_KEY="test")).start()
+    try:
+        fake_llm.reset(reply=" ".join(f"word{i}" for i in range(600)), token_delay=0.02)
+        customer = await open_chat(browser, app)
+        await ask(customer, "How do I reset my password?")
+        await customer.get_by_text("word20", exact=False).first.wait_for(timeout=30_000)
+        stream = fake_llm.stream_asking("How do I reset my password?")
+        fake_llm.reply = "Your Hub order is tracked from the Orders page."  # for the next request; the first streams on
+        # Typed as a person types while the answer streams (Playwright's checks would wait for the page to settle).
+        await customer.evaluate("() => document.getElementById('chat-input').focus()")
+        await customer.keyboard.type("no wait, how do I track my Hub order?")
+        streamed_before = stream.tokens_sent
+        await customer.keyboard.press("Enter")
+
+        await asyncio.wait_for(stream.closed.wait(), 10)
+        assert stream.disconnected_at is not None, "the upstream stream ran on after the new message"
+        assert stream.tokens_sent - streamed_before < 25, "the stream ran on for half a second or more"
+        await customer.get_by_text("(stopped)").first.wait_for(timeout=15_000)
+        await customer.get_by_text("no wait, how do I track my Hub order?").first.wait_for(timeout=15_000)
+        await customer.get_by_text("Your Hub order is tracked from the Orders page.").first.wait_for(timeout=30_000)
+        assert await customer.locator("#chat-input").input_value() == ""
+        await customer.screenshot(path=ARTIFACTS / "customer-barge-in.png", full_page=True)
+    finally:
+        await app.stop()

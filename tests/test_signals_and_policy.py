@@ -87,6 +87,8 @@ def _turn(**changes):
         (_turn(repeated_question=True), "repeated_question"),
         (_turn(intent="not_resolved", after_answer=True), "repeated_question"),
         (_turn(intent="not_resolved", after_answer=False), None),  # "still nothing" means nothing on its own
+        # "no wait, I meant the Hub" after the customer stopped the answer redirects it; it is not a failed answer.
+        (_turn(intent="not_resolved", after_answer=True, answer_stopped=True), None),
         (_turn(intent="account_action", account_action=0.9), "account_action"),
         # A turn that may need a person, which the articles answer confidently, is answered first.
         (_turn(intent="account_action", account_action=0.5), None),
