@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 from tests.clients import RunningApp
 from tests.conftest import app_env, free_port
-from tests.test_browser import ARTIFACTS, ask, browser, open_chat
+from tests.test_browser import ARTIFACTS, ask, browser, open_chat, open_portal
 
 __all__ = ["browser"]
 
@@ -54,5 +55,48 @@ async def test_a_message_sent_mid_stream_stops_the_answer_upstream_and_gets_its_
         await customer.get_by_text("Your Hub order is tracked from the Orders page.").first.wait_for(timeout=30_000)
         assert await customer.locator("#chat-input").input_value() == ""
         await customer.screenshot(path=ARTIFACTS / "customer-barge-in.png", full_page=True)
+    finally:
+        await app.stop()
+
+
+async def _leave_a_message_and_get_the_reply_later(browser, app: RunningApp, told: str) -> None:
+    """The customer asks for a person, is told `told`, leaves a message with an email and closes the chat;
+    later an agent opens the portal, claims and replies, and the customer, back, reads the reply."""
+    customer = await open_chat(browser, app)
+    await ask(customer, "I need to talk to a person about my invoice")
+    await customer.get_by_text(told).first.wait_for(timeout=30_000)
+    await ask(customer, "it's about invoice NW-4471, you can write to me at rosa@example.com")
+    await customer.screenshot(path=ARTIFACTS / f"customer-left-a-message-{told.split()[0].lower()}.png", full_page=True)
+    url, context = customer.url, customer.context
+    await customer.close()  # the tab; the browser keeps who they are
+
+    await app.add_agent("Lou Later", ["General", "Billing"])
+    portal, _ = await open_portal(browser, app, "Lou Later")
+    card = portal.locator("#queue .ticket").filter(has_text="invoice")
+    await card.first.locator("button.claim").click()
+    await portal.locator("#facts", has_text="rosa@example.com").wait_for(timeout=15_000)  # the way to reach them
+    await portal.locator("#reply-text").fill("Hi Rosa, invoice NW-4471 is corrected.")
+    await portal.keyboard.press("Enter")
+
+    back = await context.new_page()
+    await back.goto(url)
+    await back.get_by_text("Hi Rosa, invoice NW-4471 is corrected.").first.wait_for(timeout=30_000)
+
+
+async def test_with_no_one_on_duty_the_customer_is_told_leaves_a_message_and_later_reads_the_reply(browser, tmp_path):
+    app = await RunningApp(free_port(), app_env(tmp_path, DEMO_AGENTS="false")).start()
+    try:
+        await _leave_a_message_and_get_the_reply_later(browser, app, "No one from our team who handles this is online")
+    finally:
+        await app.stop()
+
+
+async def test_outside_business_hours_the_customer_is_told_when_people_are_back_and_leaves_a_message(browser, tmp_path):
+    today = datetime.now(UTC).date()
+    holidays = f"{today},{today + timedelta(days=1)}"
+    env = app_env(tmp_path, DEMO_AGENTS="false", BUSINESS_HOURS="Mon-Sun 00:00-23:59 UTC", HOLIDAYS=holidays)
+    app = await RunningApp(free_port(), env).start()
+    try:
+        await _leave_a_message_and_get_the_reply_later(browser, app, "Our team is away right now")
     finally:
         await app.stop()
