@@ -47,6 +47,8 @@ from engine.logs import about_conversation, configure_logging
 from engine.metrics import CHAT_SOCKETS
 from engine.service import ActionRefused, ConversationService
 from ops.endpoints import operator_routes
+from ops.malformed_packets import quiet_malformed_frames
+from ops.request_limits import BodyLimit
 
 log = logging.getLogger("escalation_engine")
 SEND_AGAIN = "send_again"  # the button on the notice that a customer's message did not reach us
@@ -55,6 +57,7 @@ restore_stock_asyncio()
 dropped_placeholder_key = drop_placeholder_key()  # before the settings are read
 settings = get_settings()
 configure_logging(settings.log_format)
+quiet_malformed_frames()
 if dropped_placeholder_key:
     log.warning(
         "CI is set, so `chainlit run` replaced OPENAI_API_KEY with a placeholder; it is ignored. "
@@ -75,6 +78,7 @@ chainlit_app.router.routes[0:0] = [
 chainlit_app.add_middleware(ResumeLatestThread, settings=settings)
 chainlit_app.add_middleware(CustomerSignIn, id_header=settings.customer_id_header)
 chainlit_app.add_middleware(SameOriginPages)
+chainlit_app.add_middleware(BodyLimit)
 chainlit_app.add_middleware(KnownSessionsOnly)
 
 service: ConversationService | None = None

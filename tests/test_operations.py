@@ -211,3 +211,61 @@ def test_the_compose_file_is_valid_and_refuses_to_start_without_its_secrets():
 
     missing = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=60)
     assert missing.returncode != 0 and "POSTGRES_PASSWORD" in missing.stderr
+
+
+async def _raw_post(app: RunningApp, path: str, content_length: int) -> str:
+    """Sends only the headers of a POST declaring `content_length` bytes and returns the status line."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", app.port)
+    try:
+        writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n"
+            f"Content-Length: {content_length}\r\n\r\n".encode()
+        )
+        await writer.drain()
+        return (await asyncio.wait_for(reader.readline(), 10)).decode().strip()
+    finally:
+        writer.close()
+
+
+async def test_an_oversized_body_is_refused_with_413_before_it_is_sent_on_every_route(app):
+    """engine.io's long polling on both sockets, an upload and any other route: 300 MB declared, nothing
+    sent, the answer is there at once; a normal packet still goes through."""
+    async with httpx.AsyncClient(base_url=app.base_url, timeout=10) as http:
+        for socket_path in ("/ws/socket.io/", "/portal/socket.io/"):
+            opened = await http.get(socket_path, params={"EIO": "4", "transport": "polling"})
+            sid = json.loads(opened.text[1:])["sid"]
+            query = f"{socket_path}?EIO=4&transport=polling&sid={sid}"
+            assert (await _raw_post(app, query, 300_000_000)).startswith("HTTP/1.1 413")
+            fine = await http.post(socket_path, params={"EIO": "4", "transport": "polling", "sid": sid}, content="40")
+            assert fine.status_code == 200
+    for path in ("/project/file?session_id=x", "/auth/header", "/portal/login"):
+        assert (await _raw_post(app, path, 300_000_000)).startswith("HTTP/1.1 413"), path
+
+
+MALFORMED_FRAMES = [
+    *("4", "x", "42", "4[", "40{", "42[", "42[null]", "42[123,{}]", "2probe", "41", "43", "44{}", "45-", "46"),
+    *("\x00", "4\u00ed", "42" + "[" * 500, '42["message", ' + '{"a":' * 300 + "1" + "}" * 300 + "]"),
+]
+
+
+async def test_malformed_socket_frames_leave_no_traceback_and_the_app_serves_on(app):
+    """Before and after the handshake, on the chat's socket and the portal's: a frame engine.io or socket.io
+    cannot decode costs the sender their connection and the log one line a while, not a traceback each."""
+    import websockets
+
+    moment = time.time()
+    for path in ("/ws/socket.io/", "/portal/socket.io/"):
+        for handshake in (False, True):
+            for frame in MALFORMED_FRAMES:
+                url = f"ws://127.0.0.1:{app.port}{path}?EIO=4&transport=websocket"
+                async with websockets.connect(url) as socket:
+                    await socket.recv()  # engine.io's open packet
+                    if handshake:
+                        await socket.send("40")
+                    await socket.send(frame)
+                    await asyncio.sleep(0.02)
+    await asyncio.sleep(0.5)
+    logged = app.log_since(moment, lines=100_000)
+    assert "Traceback" not in logged, logged[-3000:]
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(f"{app.base_url}/healthz")).status_code == 200
