@@ -856,7 +856,7 @@ class ConversationService:
         else:
             place = await self._announce_queue(newsworthy=moved) or await self.queue_position(moved)
             team = "/".join(moved.skills)
-            passed = f"{agent.name} passed your conversation to our {team} team. Connecting you to an agent."
+            passed = f"{agent.name} passed your conversation to our {team} team."  # the queue line follows
             await self.bus.publish(topic, StatusChange(thread_id=ticket.thread_id, mode="waiting", text=passed))
             await self.bus.publish(topic, place)
             await self.bus.publish(PORTAL_TOPIC, EscalationRequest(thread_id=ticket.thread_id, ticket=moved))

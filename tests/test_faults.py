@@ -91,23 +91,58 @@ async def _stored_once(admin_url: str, database: str, thread_id: str, texts: lis
     return sum(in_transcript.count(text) == 1 for text in texts), sum(in_history.count(text) == 1 for text in texts)
 
 
+async def _held_conversation(apps: TwoProcesses, agent_name: str) -> tuple[PortalAgent, ChainlitCustomer, dict]:
+    """A customer on one process with an agent of the other who has claimed their ticket."""
+    await apps.agent_side.add_agent(agent_name, ["General"])
+    agent = await PortalAgent(apps.agent_side, agent_name).connect()
+    customer = await ChainlitCustomer(apps.customer_side).connect()
+    ticket = await escalate(customer, agent)
+    assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+    await customer.text_shown(f"{agent_name} joined the conversation")
+    return agent, customer, ticket
+
+
+async def _count_arrivals(
+    admin_url: str,
+    apps: TwoProcesses,
+    exchange: tuple[PortalAgent, ChainlitCustomer, str],
+    customer_texts: list[str],
+    agent_texts: list[str],
+    tallies: tuple[Counts, Counts],
+    fault: tuple[str, list[str]],
+) -> None:
+    """Waits for every text to reach the other side, counts each delivered once and stored once, and
+    adds the counts to the run's report under the fault's name."""
+    agent, customer, agent_name = exchange
+    from_customer, from_agent = tallies
+    for text in agent_texts:
+        await customer.message_from(agent_name, text, timeout=30)
+    for text in customer_texts:
+        await agent.log.wait_for("customer_message", lambda e, text=text: e["content"] == text, timeout=30)
+    await asyncio.sleep(0.5)  # a duplicate would arrive in this time
+    heard = [e["content"] for e in agent.log.named("customer_message")]
+    shown = [m["output"] for m in customer.log.named("new_message") if m.get("name") == agent_name]
+    from_customer.delivered = sum(heard.count(text) == 1 for text in customer_texts)
+    from_agent.delivered = sum(sum(text in output for output in shown) == 1 for text in agent_texts)
+    assert customer.thread_id
+    from_customer.stored, in_history = await _stored_once(admin_url, apps.database, customer.thread_id, customer_texts)
+    assert in_history == len(customer_texts)  # what the chat shows after a reload is what reached the agent
+    from_agent.stored, _ = await _stored_once(admin_url, apps.database, customer.thread_id, agent_texts)
+    name, report = fault
+    report += [from_customer.line(name, "customer -> agent"), from_agent.line(name, "agent -> customer")]
+
+
 async def test_with_postgres_refusing_connections_nothing_is_lost_and_both_sides_are_told_at_once(
     two_processes: TwoProcesses, postgres_admin_url: str, fault_report: list[str]
 ):
     """Out of connections mid-conversation: every customer message and agent reply is either delivered or
     refused with a clear error; resent after the fault, each arrives once and is stored once."""
     apps = two_processes
-    await apps.agent_side.add_agent("Faye Fault", ["General"])
-    agent = await PortalAgent(apps.agent_side, "Faye Fault").connect()
-    customer = await ChainlitCustomer(apps.customer_side).connect()
+    agent, customer, ticket = await _held_conversation(apps, "Faye Fault")
     from_customer, from_agent = Counts(), Counts()
     customer_texts = [f"message {n} while the database is out" for n in range(3)]
     agent_texts = [f"reply {n} while the database is out" for n in range(3)]
     try:
-        ticket = await escalate(customer, agent)
-        assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
-        await customer.text_shown("Faye Fault joined the conversation")
-
         await _refuse_connections(postgres_admin_url, apps.database, refuse=True)
         retries: list[dict] = []
         for text in customer_texts:
@@ -132,22 +167,15 @@ async def test_with_postgres_refusing_connections_nothing_is_lost_and_both_sides
         for text in agent_texts:
             assert (await agent.call("reply", {"ticket_id": ticket["id"], "text": text}))["ok"]
             from_agent.acknowledged += 1
-        for text in agent_texts:
-            await customer.message_from("Faye Fault", text)
-        for text in customer_texts:
-            await agent.log.wait_for("customer_message", lambda e, text=text: e["content"] == text)
-        await asyncio.sleep(0.5)  # a duplicate would arrive in this time
-        heard = [e["content"] for e in agent.log.named("customer_message")]
-        shown = [m["output"] for m in customer.log.named("new_message") if m.get("name") == "Faye Fault"]
-        from_customer.delivered = sum(heard.count(text) == 1 for text in customer_texts)
-        from_agent.delivered = sum(sum(text in output for output in shown) == 1 for text in agent_texts)
-        from_customer.stored, in_history = await _stored_once(
-            postgres_admin_url, apps.database, customer.thread_id, customer_texts
+        await _count_arrivals(
+            postgres_admin_url,
+            apps,
+            (agent, customer, "Faye Fault"),
+            customer_texts,
+            agent_texts,
+            (from_customer, from_agent),
+            ("Postgres refusing connections", fault_report),
         )
-        assert in_history == 3  # what the chat shows after a reload is what reached the agent
-        from_agent.stored, _ = await _stored_once(postgres_admin_url, apps.database, customer.thread_id, agent_texts)
-        fault_report.append(from_customer.line("Postgres refusing connections", "customer -> agent"))
-        fault_report.append(from_agent.line("Postgres refusing connections", "agent -> customer"))
         assert from_customer == Counts(sent=3, refused=3, delivered=3, stored=3)
         assert from_agent == Counts(sent=3, acknowledged=3, refused=3, delivered=3, stored=3)
         # The conversation is whole: the agent still holds it and it goes on.
@@ -166,17 +194,11 @@ async def test_with_redis_stopped_mid_conversation_what_was_acknowledged_arrives
     writing: both are acknowledged (the messages are stored), and everything reaches the other side,
     once, when Redis is back; both processes keep answering meanwhile."""
     apps = two_processes
-    await apps.agent_side.add_agent("Rhea Redis", ["General"])
-    agent = await PortalAgent(apps.agent_side, "Rhea Redis").connect()
-    customer = await ChainlitCustomer(apps.customer_side).connect()
+    agent, customer, ticket = await _held_conversation(apps, "Rhea Redis")
     from_customer, from_agent = Counts(), Counts()
     customer_texts = [f"message {n} while redis is out" for n in range(3)]
     agent_texts = [f"reply {n} while redis is out" for n in range(3)]
     try:
-        ticket = await escalate(customer, agent)
-        assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
-        await customer.text_shown("Rhea Redis joined the conversation")
-
         await apps.redis.stop()
         for text in customer_texts:
             before = len(customer.log.named("new_message"))
@@ -197,21 +219,15 @@ async def test_with_redis_stopped_mid_conversation_what_was_acknowledged_arrives
                 assert (await http.get(f"{running.base_url}/readyz", timeout=5)).status_code == 503
 
         await apps.redis.start()
-        for text in agent_texts:
-            await customer.message_from("Rhea Redis", text, timeout=30)
-        for text in customer_texts:
-            await agent.log.wait_for("customer_message", lambda e, text=text: e["content"] == text, timeout=30)
-        await asyncio.sleep(0.5)  # a duplicate would arrive in this time
-        heard = [e["content"] for e in agent.log.named("customer_message")]
-        shown = [m["output"] for m in customer.log.named("new_message") if m.get("name") == "Rhea Redis"]
-        from_customer.delivered = sum(heard.count(text) == 1 for text in customer_texts)
-        from_agent.delivered = sum(sum(text in output for output in shown) == 1 for text in agent_texts)
-        from_customer.stored, _ = await _stored_once(
-            postgres_admin_url, apps.database, customer.thread_id, customer_texts
+        await _count_arrivals(
+            postgres_admin_url,
+            apps,
+            (agent, customer, "Rhea Redis"),
+            customer_texts,
+            agent_texts,
+            (from_customer, from_agent),
+            ("Redis stopped and restarted", fault_report),
         )
-        from_agent.stored, _ = await _stored_once(postgres_admin_url, apps.database, customer.thread_id, agent_texts)
-        fault_report.append(from_customer.line("Redis stopped and restarted", "customer -> agent"))
-        fault_report.append(from_agent.line("Redis stopped and restarted", "agent -> customer"))
         assert from_customer == Counts(sent=3, acknowledged=3, delivered=3, stored=3)
         assert from_agent == Counts(sent=3, acknowledged=3, delivered=3, stored=3)
     finally:
@@ -294,14 +310,9 @@ async def test_a_process_killed_mid_reply_burst_loses_no_acknowledged_reply(
     acknowledged and the customer, back on the restarted process, has each once. Killing the agent's
     process halfway: every reply that was acknowledged reaches the customer once."""
     apps = two_processes
-    await apps.agent_side.add_agent("Bea Burst", ["General"])
-    agent = await PortalAgent(apps.agent_side, "Bea Burst").connect()
-    customer = await ChainlitCustomer(apps.customer_side).connect()
+    agent, customer, ticket = await _held_conversation(apps, "Bea Burst")
     to_gone_customer, from_dying_agent = Counts(), Counts()
     try:
-        ticket = await escalate(customer, agent)
-        assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
-        await customer.text_shown("Bea Burst joined the conversation")
         thread_id, cookies = customer.thread_id, customer.cookies
         assert thread_id
 

@@ -344,6 +344,8 @@ async def test_transfer_moves_the_ticket_to_the_other_skills_queue(app):
         await customer.log.wait_for(
             "new_message", lambda m: "Connecting you to an agent. You're" in (m.get("output") or "")
         )
+        shown = [m["output"] for m in customer.log.named("new_message") if m.get("name") == "Support"]
+        assert sum("Connecting you to an agent" in text for text in shown[-2:]) == 1  # said once, by the queue line
         assert (await jay.call("claim", {"ticket_id": ticket["id"]}))["ok"]
         await customer.message_from("Support", "Jay joined the conversation")
         edited = [m["output"] for m in customer.log.named("update_message") if m.get("name") == "Support"]
