@@ -33,6 +33,7 @@ from chat.render import (
     remove_stop_notice,
     render,
     show_in_other_tabs,
+    show_who_answers,
     still_open_text,
     support_message,
     thread_renderer,
@@ -150,8 +151,10 @@ async def reopen_chat(thread: ThreadDict) -> None:
     if ticket and ticket.assigned_agent:
         remember_agent(ticket.assigned_agent)
         await restore_status_line(thread, f"You're chatting with {ticket.assigned_agent}.")
+        await show_who_answers("person")
     elif ticket:
         await restore_status_line(thread, queue_text(await engine().queue_position(ticket)))
+        await show_who_answers("waiting")
 
 
 @cl.on_chat_end

@@ -8,7 +8,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TypedDict, Unpack
+from typing import Literal, TypedDict, Unpack
 
 import chainlit as cl
 from chainlit.chat_context import chat_context
@@ -92,6 +92,12 @@ def adopt_status_line(status: cl.Message) -> None:
     cl.user_session.set(_STATUS, status)
 
 
+async def show_who_answers(mode: Literal["assistant", "waiting", "person"]) -> None:
+    """Tells the page who answers now, for its footer (public/customer.js): the assistant, the queue for a
+    person, or a person. Chainlit posts a window message to the page itself when it is not embedded."""
+    await cl.send_window_message({"escalation_mode": mode})
+
+
 async def show_status(text: str, event_id: str | None = None) -> None:
     """One status line per conversation, updated in place as the handoff moves along."""
     status: cl.Message | None = cl.user_session.get(_STATUS)
@@ -152,6 +158,7 @@ async def render(event: Event) -> None:
         case "status_change":
             if event.mode != "waiting":
                 await _drop_leave_button()
+            await show_who_answers("waiting" if event.mode == "waiting" else "assistant")
             if event.mode in ("ai", "resolved"):
                 cl.user_session.set(_STATUS, None)  # the next handoff gets a fresh status line
                 await support_message(event.text, id=event.event_id).send()
@@ -177,6 +184,7 @@ async def render(event: Event) -> None:
                 await shown.update()
         case "agent_joined":
             await _drop_leave_button()
+            await show_who_answers("person")
             previous: str | None = cl.user_session.get(_AGENT)
             cl.user_session.set(_AGENT, event.agent_name)
             # Said where the customer is looking: a new line at the bottom, not an edit far above.
@@ -209,6 +217,7 @@ async def render(event: Event) -> None:
             await cl.context.emitter.send_toast(where, "success")
         case "resolved":
             await _clear_typing()
+            await show_who_answers("assistant")
             cl.user_session.set(_AGENT, None)
             ratings = [
                 cl.Action(

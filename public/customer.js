@@ -119,3 +119,23 @@
     sendWhenFree(Date.now());
   }, true);
 })();
+
+// The footer says who answers now (the app tells the page with each change): the assistant (Chainlit's
+// own wording), the queue for a person, or a person.
+(function () {
+  const FOOTERS = {
+    waiting: "You're in the queue for a person from our team. What you write here reaches them.",
+    person: "You're chatting with a person from our team.",
+  };
+  const style = document.createElement("style");
+  document.head.append(style);
+
+  window.addEventListener("message", (event) => {
+    if (event.source !== window || !event.data || typeof event.data.escalation_mode !== "string") return;
+    const footer = FOOTERS[event.data.escalation_mode];
+    document.body.dataset.escalationMode = event.data.escalation_mode;
+    style.textContent = footer
+      ? `.watermark > * { display: none !important; } .watermark::after { content: ${JSON.stringify(footer)}; font-size: 0.75rem; opacity: 0.8; }`
+      : "";
+  });
+})();

@@ -50,6 +50,15 @@ async def open_chat(browser, app, context=None):
     return page
 
 
+async def footer_text(page) -> str:
+    """What the chat's footer says now (the page's script puts it in the footer's ::after)."""
+    await page.locator(".watermark").first.wait_for(timeout=15_000)
+    return await page.evaluate(
+        "() => { const f = document.querySelector('.watermark'); const after = getComputedStyle(f, '::after').content;"
+        " return after && after !== 'none' ? after : f.innerText; }"
+    )
+
+
 async def ask(page, text: str) -> None:
     await page.locator("#chat-input").fill(text)
     # Chainlit takes no message while a turn runs or the socket reconnects; a person waits too.
@@ -91,6 +100,7 @@ async def test_the_customer_gets_a_streamed_answer_and_then_a_person(browser, ap
     await ask(customer, f"can I talk to someone real? {marker} <img src=x onerror=alert(1)>")
     await customer.get_by_text("Connecting you to an agent").first.wait_for(timeout=30_000)
     await customer.screenshot(path=ARTIFACTS / "customer-connecting.png", full_page=True)
+    assert "in the queue for a person" in await footer_text(customer)
 
     card = portal.locator("#queue .ticket").filter(has_text=marker)
     await card.first.wait_for(timeout=15_000)  # arrived live: the portal page was never reloaded
@@ -110,6 +120,7 @@ async def test_the_customer_gets_a_streamed_answer_and_then_a_person(browser, ap
     await portal.click("#reply-send")
     await customer.get_by_text("Paige here").first.wait_for(timeout=15_000)
     await customer.get_by_text("Paige joined the conversation").first.wait_for(timeout=15_000)
+    assert "chatting with a person" in await footer_text(customer)
     avatar = customer.locator('img[src*="/avatars/Paige"]')
     await avatar.first.wait_for(timeout=15_000)
     await customer.screenshot(path=ARTIFACTS / "customer-agent-reply.png", full_page=True)
