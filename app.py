@@ -196,7 +196,9 @@ async def send_again(action: cl.Action) -> None:
 async def _run_customer_turn(message: cl.Message, stored: str, said: list[cl.Message]) -> None:
     answer: cl.Message | None = None
     try:
-        async with aclosing(engine().customer_message(_thread_id(), stored, message.id)) as events:
+        user: cl.User | None = cl.user_session.get("user")
+        others = await customer_threads(user.identifier) if user else []
+        async with aclosing(engine().customer_message(_thread_id(), stored, message.id, others)) as events:
             async for event in events:
                 if event.type == "token_stream":
                     answer = answer or cl.Message(

@@ -69,3 +69,7 @@ CREATE TABLE IF NOT EXISTS feedbacks (
     "comment" TEXT,
     FOREIGN KEY ("threadId") REFERENCES threads("id") ON DELETE CASCADE
 );
+-- A customer's conversations, newest first (resuming the latest, an open ticket in another one), and a
+-- conversation's steps: read on every visit and every message.
+CREATE INDEX IF NOT EXISTS threads_by_customer ON threads ("userIdentifier", "createdAt");
+CREATE INDEX IF NOT EXISTS steps_by_thread ON steps ("threadId");

@@ -13,7 +13,7 @@ import statistics
 import time
 import uuid
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, aclosing, asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
@@ -282,7 +282,7 @@ class ConversationService:
         return None
 
     async def customer_message(
-        self, thread_id: str, text: str, message_id: str | None = None
+        self, thread_id: str, text: str, message_id: str | None = None, other_threads: Sequence[str] = ()
     ) -> AsyncGenerator[Event, None]:
         """Handles one customer message, yielding this turn's events as they happen, tokens included.
 
@@ -290,6 +290,8 @@ class ConversationService:
         front end names the message; a name already recorded from another thread or with other words is
         not the client's to reuse: it gets a fresh one. The same message sent again (the customer's retry
         after a failure) is ignored once the conversation holds it, and finishes a turn that was cut short.
+        `other_threads` are the customer's other conversations: asking for a person here while one of them
+        has an open ticket joins that ticket instead of opening a second one.
         """
         text = self.prepare_customer_text(text)[0].strip()  # whatever the transport: no card number, nothing unstorable
         if not text:
@@ -319,6 +321,8 @@ class ConversationService:
                 handling = partial(self._assistant_turn, cut_short=True)
             elif "human" in snapshot.next:
                 handling = self._customer_to_agent
+            elif elsewhere := await self.tickets.open_among([other for other in other_threads if other != thread_id]):
+                handling = partial(self._assistant_turn, open_elsewhere=elsewhere)
             else:
                 handling = self._assistant_turn
             # The turn runs in a task of its own and stops through its stop signal, which the answer
@@ -364,10 +368,18 @@ class ConversationService:
         return True
 
     async def _assistant_turn(
-        self, thread_id: str, message: ChatMessage, *, left_queue: bool = False, cut_short: bool = False
+        self,
+        thread_id: str,
+        message: ChatMessage,
+        *,
+        left_queue: bool = False,
+        cut_short: bool = False,
+        open_elsewhere: TicketView | None = None,
     ) -> AsyncGenerator[Event, None]:
         """The assistant's turn; `left_queue`: with this message the customer just left the queue;
-        `cut_short`: the thread holds the message already, its run stopped early and goes on."""
+        `cut_short`: the thread holds the message already, its run stopped early and goes on;
+        `open_elsewhere`: another conversation of the customer's has this open ticket, which a request
+        for a person joins (the run stops before opening a ticket of its own)."""
         answering = answer_id(message["id"])
         # Given a list of stream modes, astream is an async generator of (mode, payload) pairs; langgraph
         # types it as an AsyncIterator of dict | Any.
@@ -378,6 +390,7 @@ class ConversationService:
                 self._config(thread_id),
                 context=self.context,
                 stream_mode=["messages", "updates"],
+                interrupt_before=["escalate"] if open_elsewhere else None,
             ),
         )
         escalated: dict[str, Any] | None = None
@@ -400,11 +413,42 @@ class ConversationService:
                         )
                     elif node == "escalate":
                         escalated = update
+        if open_elsewhere and "escalate" in (await self.graph.aget_state(self._config(thread_id))).next:
+            yield await self._join_open_ticket(thread_id, message, open_elsewhere)
+            return
         # Announced once the run has ended paused for a person, with that checkpoint written: an agent
         # never sees a ticket whose conversation cannot yet be claimed.
         if escalated is not None:
             for event in await self._announce_escalation(thread_id, escalated):
                 yield event
+
+    async def _join_open_ticket(self, thread_id: str, message: ChatMessage, ticket: TicketView) -> AssistantAnswer:
+        """Passes the message to the customer's open ticket in their other conversation, ends this run
+        without a ticket of its own, and says where the conversation with a person goes on."""
+        async with self._thread_lock(ticket.thread_id):
+            current = await self.tickets.get(ticket.id)
+            if current is None or current.thread_id != ticket.thread_id:
+                raise ActionRefused(f"ticket {ticket.id} is gone")
+            passed_on: ChatMessage = {**message, "id": str(uuid.uuid4())}  # an id of that conversation's own
+            async for _ in self._customer_to_agent(ticket.thread_id, passed_on):
+                pass
+        who = current.assigned_agent or "our team"
+        reply: ChatMessage = {
+            "id": answer_id(message["id"]),
+            "role": "assistant",
+            "author": "Assistant",
+            "content": (
+                f"You already have a conversation open with {who}, so I've passed this message on there "
+                f"instead of starting a second one. [Continue that conversation](/thread/{ticket.thread_id})"
+            ),
+            "at": now_iso(),
+        }
+        # As if the answer node had said it: the run ends here, with no ticket of this conversation's own.
+        await self.graph.aupdate_state(
+            self._config(thread_id), {"messages": [reply], "escalation_reason": None}, as_node="answer"
+        )
+        await self.transcript.record(thread_id, [reply])
+        return AssistantAnswer(thread_id=thread_id, message_id=reply["id"], content=reply["content"], sources=[])
 
     async def _announce_escalation(self, thread_id: str, update: dict[str, Any]) -> list[Event]:
         """Tells the agents about the new ticket; returns what the customer is shown."""

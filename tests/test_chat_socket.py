@@ -462,7 +462,7 @@ async def test_a_customer_rates_only_messages_of_their_own_conversations_and_can
         await other.close()
 
 
-async def test_a_new_chat_while_a_person_is_with_the_customer_says_so_and_links_back_to_them(app):
+async def test_a_new_chat_while_a_person_is_with_the_customer_links_back_and_a_request_for_a_person_joins_them(app):
     await app.add_agent("Ossie", ["General"])
     agent = await PortalAgent(app, "Ossie").connect()
     customer = await ChainlitCustomer(app).connect()
@@ -473,6 +473,17 @@ async def test_a_new_chat_while_a_person_is_with_the_customer_says_so_and_links_
         try:
             notice = await fresh.message_from("Support", "still in a conversation with Ossie")
             assert f"/thread/{customer.thread_id}" in notice["output"]
+            # Asking for a person from there joins the open ticket: Ossie gets the message, no second ticket.
+            await fresh.say("I want to talk to a human about my refund")
+            joined = await fresh.answer("already have a conversation open with Ossie")
+            assert f"/thread/{customer.thread_id}" in joined["output"]
+            heard = await agent.log.wait_for(
+                "customer_message", lambda e: e["content"] == "I want to talk to a human about my refund"
+            )
+            assert heard["ticket_id"] == ticket["id"]
+            assert not [t for t in agent.log.named("escalation_request") if t["thread_id"] == fresh.thread_id]
+            assert (await agent.call("reply", {"ticket_id": ticket["id"], "text": "Got it, Ossie here."}))["ok"]
+            await customer.message_from("Ossie", "Got it, Ossie here.")  # in the conversation it went to
         finally:
             await fresh.close()
         stranger = await ChainlitCustomer(app).connect()  # someone else: nothing of theirs is open
