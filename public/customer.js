@@ -139,3 +139,29 @@
       : "";
   });
 })();
+
+// Nothing a customer cannot use: no Readme (it is the app's own), no account menu (the customer is known
+// by cookie or by the site, so Logout would do nothing), and no copy or rating buttons on Support's lines
+// (notices, not answers; their own buttons, such as leaving the queue or the stars, have labels and stay).
+(function () {
+  const style = document.createElement("style");
+  style.textContent = "#readme-button, #user-nav-button { display: none !important; }";
+  document.head.append(style);
+
+  let scheduled = false;
+  function tidy() {
+    scheduled = false;
+    document.querySelectorAll('[id^="step-"]').forEach((step) => {
+      if (!step.querySelector('img[src*="/avatars/support"]')) return;
+      step.querySelectorAll("button").forEach((button) => {
+        if (!button.textContent.trim()) button.style.display = "none";
+      });
+    });
+  }
+  new MutationObserver(() => {
+    if (!scheduled) {
+      scheduled = true;
+      requestAnimationFrame(tidy);
+    }
+  }).observe(document.body, { childList: true, subtree: true });
+})();

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -101,6 +102,14 @@ async def test_the_customer_gets_a_streamed_answer_and_then_a_person(browser, ap
     await customer.get_by_text("Connecting you to an agent").first.wait_for(timeout=30_000)
     await customer.screenshot(path=ARTIFACTS / "customer-connecting.png", full_page=True)
     assert "in the queue for a person" in await footer_text(customer)
+    assert (
+        await customer.locator("#readme-button").is_hidden() and await customer.locator("#user-nav-button").is_hidden()
+    )
+    support_line = customer.locator('[id^="step-"]').filter(has_text="Connecting you to an agent").last
+    assert await support_line.get_by_role("button", name="I no longer need a person").is_visible()
+    unlabeled = support_line.locator("button").filter(has_not_text=re.compile(r"\S"))
+    assert await unlabeled.count() >= 2  # Chainlit's copy and rating buttons are there, and hidden
+    assert [await button.is_visible() for button in await unlabeled.all()] == [False] * await unlabeled.count()
 
     card = portal.locator("#queue .ticket").filter(has_text=marker)
     await card.first.wait_for(timeout=15_000)  # arrived live: the portal page was never reloaded
