@@ -39,10 +39,13 @@ async def gather_limited(coroutines: list, limit: int = 20) -> list:
 # ----- baseline: the bare relay -----------------------------------------------------------------
 
 
-async def relay_latencies(samples: int) -> list[float]:
-    """Client A emits, a bare python-socketio server relays, client B receives: seconds per hop."""
+async def relay_latencies(samples: int, database: str | None = None) -> list[float]:
+    """Client A emits, a bare python-socketio server relays, client B receives: seconds per hop. With a
+    `database` (a Postgres URL or a SQLite path) the relay commits each message there before passing it on."""
     port = free_port()
-    server = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.relay", str(port), cwd=ROOT)
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.relay", str(port), *([database] if database else []), cwd=ROOT
+    )
     sender, receiver = socketio.AsyncClient(), socketio.AsyncClient()
     arrived: dict[str, float] = {}
     waiters: dict[str, asyncio.Event] = {}
