@@ -8,6 +8,7 @@ from contextlib import aclosing
 
 import chainlit as cl
 from chainlit.server import app as chainlit_app
+from chainlit.server import sio as chainlit_sio
 from chainlit.types import ThreadDict
 from chainlit.utils import utc_now
 from starlette.datastructures import Headers
@@ -50,6 +51,7 @@ from engine.service import ActionRefused, ConversationService
 from ops.endpoints import operator_routes
 from ops.malformed_packets import quiet_malformed_frames
 from ops.request_limits import BodyLimit
+from ops.socket_handshake import close_unconnected_sockets
 
 log = logging.getLogger("escalation_engine")
 SEND_AGAIN = "send_again"  # the button on the notice that a customer's message did not reach us
@@ -66,6 +68,8 @@ if dropped_placeholder_key:
     )
 ensure_auth_secret(settings.data_dir)
 portal = PortalServer(settings)
+for socket_server in (chainlit_sio, portal.sio):
+    close_unconnected_sockets(socket_server)
 CHAT_SOCKETS.set_function(connected_socket_count)
 
 # Routes must sit ahead of Chainlit's catch-all GET route, which is registered before this file loads.

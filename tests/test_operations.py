@@ -269,3 +269,23 @@ async def test_malformed_socket_frames_leave_no_traceback_and_the_app_serves_on(
     assert "Traceback" not in logged, logged[-3000:]
     async with httpx.AsyncClient() as http:
         assert (await http.get(f"{app.base_url}/healthz")).status_code == 200
+
+
+async def test_a_socket_that_never_completes_the_handshake_is_closed(app):
+    """engine.io alone keeps a connection that answers pings; without socket.io's CONNECT it is closed."""
+    import websockets
+    from websockets.exceptions import ConnectionClosed
+
+    for path in ("/ws/socket.io/", "/portal/socket.io/"):
+        async with websockets.connect(f"ws://127.0.0.1:{app.port}{path}?EIO=4&transport=websocket") as socket:
+            await socket.recv()  # engine.io's open packet
+            closed = False
+            async with asyncio.timeout(60):  # a connection kept past a ping or two was not going to close
+                while not closed:  # answer every ping, as a live client does, and never connect
+                    try:
+                        frame = await socket.recv()
+                    except ConnectionClosed:
+                        break
+                    if frame == "2":
+                        await socket.send("3")
+                    closed = frame == "1"  # engine.io's close packet: the server has let the connection go
