@@ -2,8 +2,8 @@
 
 engine.io answers an oversized long-polling POST only after reading it (its 400 never reached the
 client, which was still sending), and an upload would be read whole before Chainlit looks at it. Here a
-declared length over the limit is refused at once; a body sent without one (chunked) is read here, up to
-the limit, before the route sees it.
+declared length over the limit is refused (read and dropped first when it is not huge, never kept); a
+body sent without one (chunked) is read here, up to the limit, before the route sees it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 # The largest body any route of ours takes: the chat's engine.io packets (engine.io's own limit is 1 MB)
 # and the portal's; nothing is uploaded (Chainlit's file upload is off).
 MAX_BODY_BYTES = 1_000_000
+# A body declared over the limit but at most this big is read and dropped before the 413, a chunk at a
+# time: most clients send the whole body before they read an answer. A bigger one is refused unread.
+DRAINED_BYTES = 16_000_000
 
 
 class BodyLimit:
@@ -29,6 +32,8 @@ class BodyLimit:
         declared = headers.get(b"content-length", b"")
         if declared.isdigit():
             if int(declared) > self.limit:
+                if int(declared) <= DRAINED_BYTES:
+                    await _drain(receive)  # so a client that sends its whole body first reads the answer
                 await self._refuse(send)
                 return
         elif b"transfer-encoding" in headers:
@@ -69,6 +74,13 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+async def _drain(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
