@@ -56,6 +56,7 @@ from ops.socket_handshake import close_unconnected_sockets
 log = logging.getLogger("escalation_engine")
 SEND_AGAIN = "send_again"  # the button on the notice that a customer's message did not reach us
 UNDELIVERED = "undelivered"  # session key: message id -> (the message, its storable text) to send again
+TURN_ORDER = "turn_order"  # session key: the lock that keeps the chat's turns in the order they were sent
 restore_stock_asyncio()
 dropped_placeholder_key = drop_placeholder_key()  # before the settings are read
 settings = get_settings()
@@ -169,8 +170,24 @@ async def leave_chat() -> None:
         await engine().customer_presence(thread_id, online=False)
 
 
+def _in_turn_order() -> asyncio.Lock:
+    """The chat's turns in the order they were sent. Chainlit runs each message as a task of its own; a
+    message awaiting anything (the customer's other conversations, say) before the engine's thread lock
+    could be overtaken by the next one. Taken before the hook's first await: asyncio's lock is FIFO."""
+    lock: asyncio.Lock | None = cl.user_session.get(TURN_ORDER)
+    if lock is None:
+        lock = asyncio.Lock()
+        cl.user_session.set(TURN_ORDER, lock)
+    return lock
+
+
 @cl.on_message
 async def on_customer_message(message: cl.Message) -> None:
+    async with _in_turn_order():
+        await _take_customer_message(message)
+
+
+async def _take_customer_message(message: cl.Message) -> None:
     said = [message]  # what the customer's other tabs should show when the turn is over
     stored, notices = engine().prepare_customer_text(message.content)
     shown = without_images(stored)  # the engine keeps the customer's words; the chat shows images as links
@@ -192,9 +209,10 @@ async def send_again(action: cl.Action) -> None:
         await support_message("That message was sent already.").send()
         return
     message, stored = pending
-    await message.update()  # Chainlit's own copy of it may not have been stored either
-    with about_conversation(thread_id=_thread_id()):
-        await _run_customer_turn(message, stored, [message])
+    async with _in_turn_order():
+        await message.update()  # Chainlit's own copy of it may not have been stored either
+        with about_conversation(thread_id=_thread_id()):
+            await _run_customer_turn(message, stored, [message])
 
 
 async def _run_customer_turn(message: cl.Message, stored: str, said: list[cl.Message]) -> None:
