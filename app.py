@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import aclosing
+from functools import partial
 
 import chainlit as cl
 from chainlit.server import app as chainlit_app
@@ -219,7 +220,7 @@ async def _run_customer_turn(message: cl.Message, stored: str, said: list[cl.Mes
     answer: cl.Message | None = None
     try:
         user: cl.User | None = cl.user_session.get("user")
-        others = await customer_threads(user.identifier) if user else []
+        others = partial(customer_threads, user.identifier) if user else None
         async with aclosing(engine().customer_message(_thread_id(), stored, message.id, others)) as events:
             async for event in events:
                 if event.type == "token_stream":

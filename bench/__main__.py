@@ -151,10 +151,10 @@ async def bench_database(
         f"{bytes100:,} B",
         f"turn 10: {bytes10:,} B",
         ratio(bytes100, bytes10),
-        "≤ 2×",
+        "≤ 4 KB at turn 100, ≤ 2×",
     )
     # Pruned every 10 turns: the most stored between prunes, late in the conversation against the middle
-    # (by turn 41 the state's window of recent messages is full, so a checkpoint has its full size).
+    # (by turn 41 the state's sentiment window is full, so a checkpoint has its full size).
     stored_middle = max(stored for _, _, stored in (pruned[turn] for turn in range(41, 51)))
     stored_late = max(stored for _, _, stored in (pruned[turn] for turn in range(91, 101)))
     table.add(

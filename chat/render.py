@@ -173,6 +173,8 @@ async def render(event: Event) -> None:
                     await show_status(event.text, event.event_id)
         case "queue_position":
             status: cl.Message | None = cl.user_session.get(_STATUS)
+            if status is not None and status.actions and status.content == queue_text(event):
+                return  # said already (with several processes, every waiting customer hears of every change)
             if status is not None and status.actions:  # a queue line (it has the leave button): the place moved
                 # A new line at the bottom, where the customer is looking.
                 await _drop_leave_button()

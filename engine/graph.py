@@ -49,23 +49,11 @@ class ChatMessage(TypedDict):
     avatar_url: NotRequired[str]
 
 
-# The state keeps only the recent messages: all that prompts and loop detection look at. The whole
-# conversation is in engine/transcript.py, so a checkpoint does not grow with the conversation.
+# The state holds what routing needs, not the conversation: every message is in the transcript
+# (engine/transcript.py), where the analyze node reads the recent ones. So a checkpoint is small, and
+# the same size at turn 100 as at turn 10 (docs/design-decisions.md).
 MESSAGE_WINDOW = 20
-SENTIMENT_WINDOW = 50
-
-
-def merge_messages(existing: list[ChatMessage], new: list[ChatMessage]) -> list[ChatMessage]:
-    """Appends messages (one with a known id replaces the old one) and keeps the recent window."""
-    by_id = {message["id"]: index for index, message in enumerate(existing)}
-    merged = list(existing)
-    for message in new:
-        if message["id"] in by_id:
-            merged[by_id[message["id"]]] = message
-        else:
-            by_id[message["id"]] = len(merged)
-            merged.append(message)
-    return merged[-MESSAGE_WINDOW:]
+SENTIMENT_WINDOW = 20
 
 
 def recent_sentiments(existing: list[float], new: list[float]) -> list[float]:
@@ -74,16 +62,23 @@ def recent_sentiments(existing: list[float], new: list[float]) -> list[float]:
     return combined if len(combined) <= SENTIMENT_WINDOW else combined[:1] + combined[-(SENTIMENT_WINDOW - 1) :]
 
 
-class ConversationState(TypedDict, total=False):
-    messages: Annotated[list[ChatMessage], merge_messages]
-    sentiments: Annotated[list[float], recent_sentiments]  # one per customer turn, the trend's raw data
-    frustration: float
-    intent: str  # the turn classifier's label for the latest customer message
-    language: str  # ISO 639-1 code of the customer's language, as of their latest message
+class TurnJudgement(TypedDict):
+    """What the analyze node judged of the latest customer turn, as the later nodes and turns need it.
+    One channel, not one per field: a checkpoint carries a version for every channel."""
+
+    intent: str  # the turn classifier's label for the message
+    language: str  # ISO 639-1 code of the customer's language, as of this message
+    frustration: float  # carried on to the next turn's reading
     follows_article: str | None  # the article a follow-up turn was searched with (see engine/assessment.py)
-    retrieval_confidence: float  # the complexity index: low means the KB cannot answer
-    repeated_question: bool
-    sources: list[str]  # articles retrieved for the latest turn
+
+
+class ConversationState(TypedDict, total=False):
+    message: ChatMessage  # the customer's message this run takes (the run's input)
+    # The recent messages analyze read, for the node after it. That node clears it: a run writes its
+    # checkpoint at its end (engine/service.py), so a stored checkpoint keeps it only for a run that failed.
+    window: list[ChatMessage] | None
+    turn: TurnJudgement
+    sentiments: Annotated[list[float], recent_sentiments]  # one per customer turn, the trend's raw data
     mode: Mode
     escalation_reason: str | None
     model_handoff: dict[str, Any] | None  # the answer model's handoff_to_human call: its summary and skills
@@ -119,29 +114,32 @@ def now_iso() -> str:
 
 
 async def analyze(state: ConversationState, config: RunnableConfig, runtime: Runtime[EngineContext]) -> dict[str, Any]:
-    context, messages = runtime.context, state["messages"]
-    await context.transcript.record(config["configurable"]["thread_id"], messages[-1:])
+    context = runtime.context
+    messages = await context.transcript.record_turn(
+        config["configurable"]["thread_id"], state["message"], MESSAGE_WINDOW
+    )
+    earlier = state.get("turn")
     # Classifying and searching is CPU work (milliseconds, more for long messages): off the event loop.
     turn = await asyncio.to_thread(
         analyze_latest_turn,
         messages,
-        previous_frustration=state.get("frustration"),
-        previous_language=state.get("language"),
+        previous_frustration=earlier["frustration"] if earlier else None,
+        previous_language=earlier["language"] if earlier else None,
         understanding=context.understanding,
         knowledge=context.knowledge,
         settings=context.settings,
         left_queue=state.get("left_queue", False),
     )
     return {
+        "window": messages,
         "left_queue": False,
         "sentiments": [turn.sentiment],
-        "frustration": turn.assessment.frustration,
-        "intent": turn.assessment.intent,
-        "language": turn.language,
-        "follows_article": turn.follows_article,
-        "retrieval_confidence": turn.retrieval.confidence,
-        "repeated_question": turn.assessment.repeated_question,
-        "sources": turn.retrieval.articles,
+        "turn": TurnJudgement(
+            intent=turn.assessment.intent,
+            language=turn.language,
+            frustration=turn.assessment.frustration,
+            follows_article=turn.follows_article,
+        ),
         "mode": "ai",
         "escalation_reason": turn.reason,
         "model_handoff": None,
@@ -155,27 +153,25 @@ def route(state: ConversationState) -> Literal["answer", "escalate"]:
 async def answer(
     state: ConversationState, config: RunnableConfig, runtime: Runtime[EngineContext]
 ) -> Command[Literal["escalate", "__end__"]]:
-    context = runtime.context
-    question = state["messages"][-1]
-    follows = state.get("follows_article")
+    context, thread_id = runtime.context, config["configurable"]["thread_id"]
+    question, judged = state["message"], state["turn"]
+    follows, intent, language = judged["follows_article"], judged["intent"], judged["language"]
     search_text = follow_up_text(follows, question["content"]) if follows else question["content"]
-    retrieval = context.knowledge.search(search_text, language=state.get("language", "en"))
-    stop = context.stop_signal(config["configurable"]["thread_id"])
+    retrieval = context.knowledge.search(search_text, language=language)
+    stop = context.stop_signal(thread_id)
     try:
-        prompt = answer_prompt(
-            state["messages"], retrieval, state.get("intent", "question"), state.get("language", "en"), follows
-        )
+        prompt = answer_prompt(state.get("window") or [question], retrieval, intent, language, follows)
         stream = context.answer_model.astream(prompt, config)
         chunks = [chunk async for chunk in stream_until_stopped(stream, stop)]
     except LLM_ERRORS:
         LLM_FAILURES.labels(job="answer").inc()
-        return Command(goto="escalate", update={"escalation_reason": "assistant_unavailable"})
+        return Command(goto="escalate", update={"escalation_reason": "assistant_unavailable", "window": None})
     said = sum(chunks[1:], chunks[0]) if chunks else AIMessageChunk(content="")
     content = str(said.content).strip()
     # A model that hands a withdrawn customer straight back to the queue is not followed (see the answer rules).
-    withdrawn = state.get("intent") == WITHDRAW
+    withdrawn = intent == WITHDRAW
     handoff = None if stop.is_set() or withdrawn else handoff_call(said, context.settings.skills)
-    update: dict[str, Any] = {}
+    update: dict[str, Any] = {"window": None}
     if handoff:
         update = {
             "escalation_reason": handoff.reason,
@@ -189,18 +185,18 @@ async def answer(
             "content": content,
             "at": now_iso(),
         }
-        if state.get("intent") not in NOT_FROM_ARTICLES and retrieval.passages:
+        if intent not in NOT_FROM_ARTICLES and retrieval.passages:
             reply["sources"], reply["section"] = retrieval.articles[:1], retrieval.passages[0].section
         if stop.is_set():  # the customer stopped it: keep what was said, marked as stopped
             reply["stopped"] = True
-        await context.transcript.record(config["configurable"]["thread_id"], [reply])
-        update["messages"] = [reply]
+        await context.transcript.record(thread_id, [reply])
+        runtime.stream_writer(reply)  # to the service, which shows it; the transcript keeps it
     goto: Literal["escalate", "__end__"] = "escalate" if handoff else "__end__"
     return Command(goto=goto, update=update)
 
 
 async def escalate(state: ConversationState, config: RunnableConfig, runtime: Runtime[EngineContext]) -> dict[str, Any]:
-    context = runtime.context
+    context, judged = runtime.context, state["turn"]
     thread_id = config["configurable"]["thread_id"]
     messages = await context.transcript.read(thread_id)
     said = [m["content"] for m in messages if m["role"] == "customer"]
@@ -211,15 +207,16 @@ async def escalate(state: ConversationState, config: RunnableConfig, runtime: Ru
         reason=state["escalation_reason"] or "handoff_request",
         skills=context.settings.skills,
         articles=list(dict.fromkeys(s for m in messages for s in m.get("sources", []))),
-        language=state.get("language", "en"),
+        language=judged["language"],
         problem=await asyncio.to_thread(problem_statement, said, context.understanding),
         answered=answered_sections(messages),
-        frustrated=state.get("frustration", 0.0) >= context.settings.frustration_threshold,
+        frustrated=judged["frustration"] >= context.settings.frustration_threshold,
         model_summary=model_handoff.get("summary"),
         model_skills=model_handoff.get("skills"),
     )
-    ticket = await context.tickets.open_ticket(thread_id, brief, state["sentiments"][-1], state.get("frustration", 0.0))
+    ticket = await context.tickets.open_ticket(thread_id, brief, state["sentiments"][-1], judged["frustration"])
     return {
+        "window": None,
         "mode": "waiting",
         "brief": brief.model_dump(),
         "ticket_id": ticket.id,
@@ -243,10 +240,7 @@ def apply_action(state: ConversationState, action: dict[str, Any]) -> dict[str, 
     kind = action["kind"]
     update: dict[str, Any] = {"last_action": action}
     if kind == "customer_message":
-        update["messages"] = [action["message"]]
         update["sentiments"] = [action["sentiment"]]
-    elif kind == "agent_message":
-        update["messages"] = [action["message"]]
     elif kind == "agent_joined":
         update.update(mode="human", assigned_agent=action["agent"])
     elif kind == "transfer":

@@ -13,7 +13,7 @@ import statistics
 import time
 import uuid
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, aclosing, asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
@@ -221,12 +221,23 @@ class ConversationService:
     async def _finish_interrupted_run(self, thread_id: str) -> bool:
         """Completes a run that a crash cut short between opening the ticket and pausing the thread
         (the escalate node reuses the ticket it opened); True if the thread now waits for a person.
-        The caller holds the thread lock."""
-        snapshot = await self.graph.aget_state(self._config(thread_id))
+        The caller holds the thread lock.
+
+        A turn's checkpoint is written at its end, so such a crash mostly leaves no trace of the run
+        but its ticket: the thread is then set as the escalate node would have left it, from the ticket."""
+        config = self._config(thread_id)
+        snapshot = await self.graph.aget_state(config)
         if not snapshot.next:
-            return False
-        log.warning("completing the run of thread %s that stopped before %s", thread_id, ", ".join(snapshot.next))
-        async for _ in self.graph.astream(None, self._config(thread_id), context=self.context):
+            ticket = await self.tickets.open_for_thread(thread_id)
+            if ticket is None:
+                return False
+            brief = await self.tickets.brief(ticket.id)
+            escalated = {"mode": "waiting", "brief": brief, "ticket_id": ticket.id, "assigned_agent": None}
+            await self.graph.aupdate_state(
+                config, {**escalated, "escalation_reason": ticket.reason, "last_action": None}, as_node="escalate"
+            )
+        log.warning("completing the run of thread %s that stopped before pausing for a person", thread_id)
+        async for _ in self.graph.astream(None, config, context=self.context):
             pass
         return await self._paused_for_human(thread_id)
 
@@ -282,7 +293,11 @@ class ConversationService:
         return None
 
     async def customer_message(
-        self, thread_id: str, text: str, message_id: str | None = None, other_threads: Sequence[str] = ()
+        self,
+        thread_id: str,
+        text: str,
+        message_id: str | None = None,
+        other_threads: Callable[[], Awaitable[Sequence[str]]] | None = None,
     ) -> AsyncGenerator[Event, None]:
         """Handles one customer message, yielding this turn's events as they happen, tokens included.
 
@@ -290,8 +305,9 @@ class ConversationService:
         front end names the message; a name already recorded from another thread or with other words is
         not the client's to reuse: it gets a fresh one. The same message sent again (the customer's retry
         after a failure) is ignored once the conversation holds it, and finishes a turn that was cut short.
-        `other_threads` are the customer's other conversations: asking for a person here while one of them
-        has an open ticket joins that ticket instead of opening a second one.
+        `other_threads` finds the customer's other conversations (asked only for a turn the assistant
+        takes): asking for a person here while one of them has an open ticket joins that ticket instead
+        of opening a second one.
         """
         text = self.prepare_customer_text(text)[0].strip()  # whatever the transport: no card number, nothing unstorable
         if not text:
@@ -299,8 +315,9 @@ class ConversationService:
         if problem := self.check_customer_text(text):
             yield ErrorEvent(thread_id=thread_id, message=problem)
             return
-        if message_id and (recorded := await self.transcript.find(message_id)) and recorded != (thread_id, text):
-            message_id = None
+        recorded = await self.transcript.find(message_id) if message_id else None
+        if recorded is not None and recorded != (thread_id, text):
+            message_id, recorded = None, None
         message: ChatMessage = {
             "id": message_id or str(uuid.uuid4()),
             "role": "customer",
@@ -313,15 +330,18 @@ class ConversationService:
             snapshot = await self.graph.aget_state(self._config(thread_id))
             if not snapshot.values:
                 CONVERSATIONS.inc()
-            held = any(said["id"] == message["id"] for said in snapshot.values.get("messages", []))
-            if held and (not snapshot.next or "human" in snapshot.next):
-                return
             handling: Callable[[str, ChatMessage], AsyncGenerator[Event, None]]
-            if held:  # stored, then the run failed before its end: finish it
-                handling = partial(self._assistant_turn, cut_short=True)
-            elif "human" in snapshot.next:
+            if "human" in snapshot.next:
+                if recorded:  # the person has it already
+                    return
                 handling = self._customer_to_agent
-            elif elsewhere := await self.tickets.open_among([other for other in other_threads if other != thread_id]):
+            elif snapshot.values.get("message", {}).get("id") == message["id"]:  # this message's run is stored
+                if not snapshot.next:  # and answered
+                    return
+                handling = partial(self._assistant_turn, cut_short=True)  # it failed before its end: finish it
+            # A message recorded without a stored run was cut short by a crash (a turn's checkpoint is
+            # written at its end): it is taken again from the start, recording it again changes nothing.
+            elif other_threads and (elsewhere := await self._open_elsewhere(thread_id, other_threads)):
                 handling = partial(self._assistant_turn, open_elsewhere=elsewhere)
             else:
                 handling = self._assistant_turn
@@ -386,11 +406,14 @@ class ConversationService:
         run = cast(
             AsyncGenerator[tuple[str, Any], None],
             self.graph.astream(
-                None if cut_short else {"messages": [message], "left_queue": left_queue},
+                None if cut_short else {"message": message, "left_queue": left_queue},
                 self._config(thread_id),
                 context=self.context,
-                stream_mode=["messages", "updates"],
+                stream_mode=["messages", "custom", "updates"],
                 interrupt_before=["escalate"] if open_elsewhere else None,
+                # One checkpoint per turn, at its end (or its pause for a person), not one per step: the
+                # transcript holds the turn's messages first, and a turn a crash cuts short is taken again.
+                durability="exit",
             ),
         )
         escalated: dict[str, Any] | None = None
@@ -401,20 +424,23 @@ class ConversationService:
                     if metadata.get("langgraph_node") == "answer" and chunk.content:
                         yield TokenStream(thread_id=thread_id, message_id=answering, token=str(chunk.content))
                     continue
-                for node, update in payload.items():
-                    if node == "answer" and update and update.get("messages"):
-                        reply = update["messages"][0]
-                        yield AssistantAnswer(
-                            thread_id=thread_id,
-                            message_id=reply["id"],
-                            content=reply["content"],
-                            sources=reply.get("sources", []),
-                            stopped=reply.get("stopped", False),
-                        )
-                    elif node == "escalate":
-                        escalated = update
+                if mode == "custom":  # the answer node's reply
+                    yield AssistantAnswer(
+                        thread_id=thread_id,
+                        message_id=payload["id"],
+                        content=payload["content"],
+                        sources=payload.get("sources", []),
+                        stopped=payload.get("stopped", False),
+                    )
+                    continue
+                if "escalate" in payload:
+                    escalated = payload["escalate"]
         if open_elsewhere and "escalate" in (await self.graph.aget_state(self._config(thread_id))).next:
-            yield await self._join_open_ticket(thread_id, message, open_elsewhere)
+            if joined := await self._join_open_ticket(thread_id, message, open_elsewhere):
+                yield joined
+            else:  # that ticket closed meanwhile: this conversation gets a ticket of its own
+                async for event in self._assistant_turn(thread_id, message, cut_short=True):
+                    yield event
             return
         # Announced once the run has ended paused for a person, with that checkpoint written: an agent
         # never sees a ticket whose conversation cannot yet be claimed.
@@ -422,13 +448,16 @@ class ConversationService:
             for event in await self._announce_escalation(thread_id, escalated):
                 yield event
 
-    async def _join_open_ticket(self, thread_id: str, message: ChatMessage, ticket: TicketView) -> AssistantAnswer:
+    async def _join_open_ticket(
+        self, thread_id: str, message: ChatMessage, ticket: TicketView
+    ) -> AssistantAnswer | None:
         """Passes the message to the customer's open ticket in their other conversation, ends this run
-        without a ticket of its own, and says where the conversation with a person goes on."""
+        without a ticket of its own, and says where the conversation with a person goes on. None if
+        that ticket is no longer open."""
         async with self._thread_lock(ticket.thread_id):
-            current = await self.tickets.get(ticket.id)
-            if current is None or current.thread_id != ticket.thread_id:
-                raise ActionRefused(f"ticket {ticket.id} is gone")
+            current = await self.tickets.open_for_thread(ticket.thread_id)
+            if current is None:
+                return None
             passed_on: ChatMessage = {**message, "id": str(uuid.uuid4())}  # an id of that conversation's own
             async for _ in self._customer_to_agent(ticket.thread_id, passed_on):
                 pass
@@ -445,7 +474,7 @@ class ConversationService:
         }
         # As if the answer node had said it: the run ends here, with no ticket of this conversation's own.
         await self.graph.aupdate_state(
-            self._config(thread_id), {"messages": [reply], "escalation_reason": None}, as_node="answer"
+            self._config(thread_id), {"escalation_reason": None, "window": None}, as_node="answer"
         )
         await self.transcript.record(thread_id, [reply])
         return AssistantAnswer(thread_id=thread_id, message_id=reply["id"], content=reply["content"], sources=[])
@@ -622,6 +651,11 @@ class ConversationService:
             updated = await self.tickets.update_facts(ticket.id, facts)
             if updated:
                 await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=updated))
+
+    async def _open_elsewhere(
+        self, thread_id: str, other_threads: Callable[[], Awaitable[Sequence[str]]]
+    ) -> TicketView | None:
+        return await self.tickets.open_among([other for other in await other_threads() if other != thread_id])
 
     async def open_ticket_among(self, thread_ids: list[str]) -> TicketView | None:
         """The open ticket (waiting or with a person) of any of these conversations of one customer."""

@@ -230,6 +230,11 @@ class TicketStore:
             row = await session.get(TicketRow, ticket_id)
             return view(row) if row else None
 
+    async def brief(self, ticket_id: str) -> dict[str, Any]:
+        """The brief the ticket was opened with, as the escalate node wrote it."""
+        async with self._sessions() as session:
+            return dict(await session.scalar(select(TicketRow.brief).where(TicketRow.id == ticket_id)) or {})
+
     async def open_for_thread(self, thread_id: str) -> TicketView | None:
         async with self._sessions() as session:
             row = await session.scalar(

@@ -1,7 +1,7 @@
 """The full transcript of every conversation, append-only, outside the graph's checkpoints.
 
-The graph state keeps only a recent window of messages (what prompts and loop detection need), so
-a checkpoint costs the same at turn 100 as at turn 10; everything ever said lives here.
+The graph state keeps no messages: a node that needs the conversation reads its recent messages here
+(prompts, loop detection), so a checkpoint costs the same at turn 100 as at turn 10.
 """
 
 from __future__ import annotations
@@ -33,6 +33,30 @@ class TranscriptRow(Base):
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # sources, stopped, avatar_url
 
 
+def _row(thread_id: str, message: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "message_id": message["id"],
+        "thread_id": thread_id,
+        "role": message["role"],
+        "author": message["author"],
+        "content": message["content"],
+        "at": message["at"],
+        "extra": {key: value for key, value in message.items() if key not in _CORE_FIELDS},
+    }
+
+
+def _message(row: Any) -> dict[str, Any]:
+    """A stored row (an ORM row or a Core one, same column names) as the message it records."""
+    return {
+        "id": row.message_id,
+        "role": row.role,
+        "author": row.author,
+        "content": row.content,
+        "at": row.at,
+        **row.extra,
+    }
+
+
 class TranscriptStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -51,20 +75,19 @@ class TranscriptStore:
         One upsert statement, not the ORM: this runs on every turn, in the path of every reply."""
         if not messages:
             return
-        rows = [
-            {
-                "message_id": message["id"],
-                "thread_id": thread_id,
-                "role": message["role"],
-                "author": message["author"],
-                "content": message["content"],
-                "at": message["at"],
-                "extra": {key: value for key, value in message.items() if key not in _CORE_FIELDS},
-            }
-            for message in messages
-        ]
         async with self._engine.begin() as connection:
-            await connection.execute(self._upsert, rows)
+            await connection.execute(self._upsert, [_row(thread_id, message) for message in messages])
+
+    async def record_turn(self, thread_id: str, message: Mapping[str, Any], window: int) -> list[dict[str, Any]]:
+        """Records the customer's message and returns the thread's latest `window` messages, oldest
+        first, ending with it: one connection, in the path of every turn."""
+        async with self._engine.begin() as connection:
+            await connection.execute(self._upsert, [_row(thread_id, message)])
+            latest_first = TranscriptRow.seq.desc()
+            rows = await connection.execute(
+                select(TranscriptRow).where(TranscriptRow.thread_id == thread_id).order_by(latest_first).limit(window)
+            )
+            return [_message(row) for row in reversed(rows.all())]
 
     async def find(self, message_id: str) -> tuple[str, str] | None:
         """The thread and text of a recorded message, or None."""
@@ -82,14 +105,4 @@ class TranscriptStore:
             rows = await session.scalars(
                 select(TranscriptRow).where(TranscriptRow.thread_id == thread_id).order_by(TranscriptRow.seq)
             )
-            return [
-                {
-                    "id": row.message_id,
-                    "role": row.role,
-                    "author": row.author,
-                    "content": row.content,
-                    "at": row.at,
-                    **row.extra,
-                }
-                for row in rows
-            ]
+            return [_message(row) for row in rows]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime, timedelta
 
-from tests.clients import RunningApp
+from tests.clients import PortalAgent, RunningApp
 from tests.conftest import app_env, free_port
 from tests.test_browser import ARTIFACTS, ask, browser, open_chat, open_portal
 
@@ -99,4 +100,130 @@ async def test_outside_business_hours_the_customer_is_told_when_people_are_back_
     try:
         await _leave_a_message_and_get_the_reply_later(browser, app, "Our team is away right now")
     finally:
+        await app.stop()
+
+
+QUEUE_PLACE = re.compile(r"You're (next in line|number (\d+) in the queue)")
+
+
+async def _places_shown(page) -> list[int]:
+    """Every place in the queue the chat has shown, top to bottom (each change is a line of its own)."""
+    texts = await page.get_by_text(QUEUE_PLACE).all_inner_texts()
+    return [
+        1 if match[1] == "next in line" else int(match[2]) for text in texts for match in [QUEUE_PLACE.search(text)]
+    ]
+
+
+async def _new_customer(browser, app: RunningApp):
+    """A customer of their own (a browser context of their own: their own cookie, so their own identity)."""
+    return await open_chat(browser, app, await browser.new_context(viewport={"width": 1100, "height": 800}))
+
+
+async def test_the_place_in_the_queue_never_rises_while_others_join_and_moves_down_on_a_new_line(browser, tmp_path):
+    app = await RunningApp(free_port(), app_env(tmp_path, DEMO_AGENTS="false")).start()
+    await app.add_agent("Quinn", ["General", "Account", "Billing", "Technical", "Shipping"])
+    agent = await PortalAgent(app, "Quinn").connect()  # on duty, so the customers are given places
+    try:
+        asks = [
+            "I'd like to talk to a person please",
+            "can I speak with someone from your team?",
+            "third time asking today and I'm really annoyed now, get me a human immediately",  # urgent
+            "please put me through to an agent",
+        ]
+        customers = []
+        for text in asks:
+            customer = await _new_customer(browser, app)
+            await ask(customer, text)
+            await customer.get_by_text(QUEUE_PLACE).first.wait_for(timeout=30_000)
+            customers.append(customer)
+        first_places = [(await _places_shown(customer))[0] for customer in customers]
+        assert first_places[0] == 1 and first_places[1:] == sorted(first_places[1:]), first_places
+
+        first_ticket = await agent.log.wait_for("escalation_request")  # the first customer's
+        assert (await agent.call("claim", {"ticket_id": first_ticket["id"]}))["ok"]
+        await customers[0].get_by_text("Quinn joined the conversation").first.wait_for(timeout=15_000)
+        for customer, first in zip(customers[1:], first_places[1:], strict=True):
+            if first > 1:  # behind the claimed ticket: a new, lower place, in a new line at the bottom
+                await customer.get_by_text(QUEUE_PLACE).nth(1).wait_for(timeout=15_000)
+        await asyncio.sleep(1)  # time for any late (wrong) update to arrive
+        shown = [await _places_shown(customer) for customer in customers]
+        await customers[-1].screenshot(path=ARTIFACTS / "customer-queue-place-moved-down.png", full_page=True)
+        for places in shown:
+            assert places == sorted(places, reverse=True), f"a place rose: {shown}"
+        assert all(places[-1] < places[0] for places in shown[1:] if places[0] > 1), shown
+        assert [len(places) for places in shown[1:]] == [1 + (places[0] > 1) for places in shown[1:]], shown
+    finally:
+        await agent.close()
+        await app.stop()
+
+
+async def test_the_customer_leaves_the_queue_by_the_button_or_by_saying_so_and_agents_see_the_ticket_go(
+    browser, tmp_path
+):
+    app = await RunningApp(free_port(), app_env(tmp_path, DEMO_AGENTS="false")).start()
+    await app.add_agent("Wren", ["General", "Account", "Billing", "Technical", "Shipping"])
+    try:
+        portal, _ = await open_portal(browser, app, "Wren")
+        by_button = await _new_customer(browser, app)
+        await ask(by_button, "I want to talk to a person about my account")
+        await by_button.get_by_text(QUEUE_PLACE).first.wait_for(timeout=30_000)
+        card = portal.locator("#queue .ticket").filter(has_text="about my account")
+        await card.wait_for(timeout=15_000)
+        await by_button.get_by_role("button", name="I no longer need a person").click()
+        await by_button.get_by_text("You've left the queue").first.wait_for(timeout=15_000)
+        await card.wait_for(state="detached", timeout=15_000)
+        assert await by_button.get_by_role("button", name="I no longer need a person").count() == 0
+
+        by_saying = await _new_customer(browser, app)
+        await ask(by_saying, "can I speak to someone about my Hub delivery")
+        await by_saying.get_by_text(QUEUE_PLACE).first.wait_for(timeout=30_000)
+        card = portal.locator("#queue .ticket").filter(has_text="Hub delivery")
+        await card.wait_for(timeout=15_000)
+        await ask(by_saying, "actually forget it, I'll sort it myself. where do I find my tracking number?")
+        await by_saying.get_by_text("You've left the queue").first.wait_for(timeout=15_000)
+        await by_saying.get_by_text("Tracking Your Northwind Hub Order").first.wait_for(timeout=30_000)
+        await card.wait_for(state="detached", timeout=15_000)
+        await by_saying.screenshot(path=ARTIFACTS / "customer-left-the-queue.png", full_page=True)
+    finally:
+        await app.stop()
+
+
+async def test_new_chat_while_an_agent_holds_the_conversation_keeps_it_reachable_and_joins_it(browser, tmp_path):
+    app = await RunningApp(free_port(), app_env(tmp_path, DEMO_AGENTS="false")).start()
+    await app.add_agent("Odile", ["General", "Account", "Billing", "Technical", "Shipping"])
+    agent = await PortalAgent(app, "Odile").connect()
+    try:
+        customer = await _new_customer(browser, app)
+        await ask(customer, "I need a person to look at my refund")
+        ticket = await agent.log.wait_for("escalation_request")
+        assert (await agent.call("claim", {"ticket_id": ticket["id"]}))["ok"]
+        await customer.get_by_text("Odile joined the conversation").first.wait_for(timeout=15_000)
+
+        await customer.locator("#new-chat-button").last.click()  # the header's (the hidden sidebar has one too)
+        dialog = customer.locator("#new-chat-dialog")
+        await dialog.wait_for(timeout=15_000)
+        assert "that stays open" in await dialog.inner_text()  # not "your history will be cleared"
+        await customer.click("#confirm")
+        await customer.get_by_text("You're still in a conversation with Odile").first.wait_for(timeout=30_000)
+        await ask(customer, "I want to talk to a human about my refund, it's been two weeks")
+        await customer.get_by_text("already have a conversation open with Odile").first.wait_for(timeout=30_000)
+        heard = await agent.log.wait_for("customer_message", lambda e: "two weeks" in e["content"])
+        assert heard["ticket_id"] == ticket["id"]  # the open ticket got it: no second ticket
+        assert len(agent.log.named("escalation_request")) == 1
+        await customer.screenshot(path=ARTIFACTS / "customer-new-chat-with-an-open-ticket.png", full_page=True)
+
+        link = customer.get_by_role("link", name="Continue that conversation").last
+        if await link.get_attribute("target") == "_blank":  # Chainlit opens a message's links in a new tab
+            async with customer.context.expect_page() as opened:
+                await link.click()
+            earlier = await opened.value
+        else:
+            await link.click()
+            earlier = customer
+        await earlier.wait_for_url(f"**/thread/{ticket['thread_id']}", timeout=15_000)
+        await earlier.get_by_text("You're chatting with Odile").first.wait_for(timeout=30_000)  # it goes on there
+        assert (await agent.call("reply", {"ticket_id": ticket["id"], "text": "Refund is on its way."}))["ok"]
+        await earlier.get_by_text("Refund is on its way.").first.wait_for(timeout=15_000)
+    finally:
+        await agent.close()
         await app.stop()

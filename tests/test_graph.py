@@ -123,6 +123,17 @@ async def test_a_message_id_the_front_end_reuses_never_overwrites_what_was_said(
     assert said_in_b == ["where is my order?"]
 
 
+async def test_a_message_whose_turn_a_crash_cut_short_is_answered_once_when_sent_again(service):
+    """A turn writes its checkpoint at its end: a process that died mid-turn left the message in the
+    transcript and nothing in the checkpoint. The customer's resend (same id) is taken from the start."""
+    said = {"id": "resent-id", "role": "customer", "author": "Customer", "content": "How do I reset my password?"}
+    await service.transcript.record("t-resent", [{**said, "at": now_iso()}])
+    events = [event async for event in service.customer_message("t-resent", said["content"], said["id"])]
+    assert kinds(events)[-1] == "assistant_answer" and "Resetting Your Password" in events[-1].content
+    assert [event async for event in service.customer_message("t-resent", said["content"], said["id"])] == []
+    assert [m["role"] for m in await service.history("t-resent")] == ["customer", "assistant"]
+
+
 async def test_agent_claims_replies_and_the_paused_thread_records_each_action(service):
     customer = Recorder()
     service.bus.subscribe(thread_topic("t-loop"), customer)
@@ -140,7 +151,7 @@ async def test_agent_claims_replies_and_the_paused_thread_records_each_action(se
     assert kinds(events) == ["customer_message"]  # delivered to the agent, not answered by the AI
     state = await service.state("t-loop")
     assert state["mode"] == "human" and state["assigned_agent"] == "Dana"
-    assert [m["role"] for m in state["messages"]] == ["customer", "agent", "customer"]
+    assert [m["role"] for m in await service.history("t-loop")] == ["customer", "agent", "customer"]
 
 
 async def test_hand_back_returns_the_customer_to_the_assistant_with_the_whole_history(service):
@@ -154,7 +165,7 @@ async def test_hand_back_returns_the_customer_to_the_assistant_with_the_whole_hi
     assert kinds(events) == ["assistant_answer"]
     state = await service.state("t-back")
     assert state["mode"] == "ai"
-    assert [m["role"] for m in state["messages"]] == ["customer", "agent", "customer", "assistant"]
+    assert [m["role"] for m in await service.history("t-back")] == ["customer", "agent", "customer", "assistant"]
     assert (await service.tickets.get(ticket.id)).status == "handed_back"
 
 
@@ -301,7 +312,7 @@ async def test_a_long_conversation_keeps_every_message_while_the_checkpointed_st
     history = await service.history("t-long")
     state = await service.state("t-long")
     assert len(history) == 27 and history[0]["content"] == "How do I reset my password?"
-    assert len(state["messages"]) == 20  # only the recent window is checkpointed
+    assert "messages" not in state and state["message"]["content"] == "now I want a human"  # no window either
     assert "How do I reset my password?" in ticket.summary  # the brief still sees the whole conversation
 
 
@@ -310,7 +321,7 @@ async def test_a_question_in_another_language_gets_the_article_and_a_line_in_tha
     answer = events[-1]
     assert answer.type == "assistant_answer" and answer.sources == ["Resetting Your Password"]
     assert answer.content.startswith("Nuestros artículos de ayuda están en inglés")
-    assert (await service.state("t-es"))["language"] == "es"
+    assert (await service.state("t-es"))["turn"]["language"] == "es"
 
 
 async def test_a_short_follow_up_is_answered_from_the_question_it_follows(service):
@@ -377,22 +388,29 @@ async def test_a_waiting_customers_place_never_rises_when_a_more_urgent_customer
     assert [e.position for e in angry if e.type == "queue_position"] == [2]
 
 
-async def _crash_inside_escalate(service: ConversationService, thread_id: str, text: str) -> TicketView:
-    """The state a process leaves when it dies inside the escalate node: the ticket row is written, the
-    checkpoint still says "escalate next"."""
+async def _crash_inside_escalate(
+    service: ConversationService, thread_id: str, text: str, checkpointed: bool
+) -> TicketView:
+    """The state a process leaves when it dies inside the escalate node: the ticket row is written and
+    the checkpoint still says "escalate next" or, as a turn's checkpoint is written at its end, the
+    turn left no checkpoint at all (only its message in the transcript)."""
     message = {"id": str(uuid.uuid4()), "role": "customer", "author": "Customer", "content": text, "at": now_iso()}
     config = {"configurable": {"thread_id": thread_id}}
-    async for _ in service.graph.astream(
-        {"messages": [message]}, config, context=service.context, interrupt_before=["escalate"]
-    ):
-        pass
+    if checkpointed:
+        async for _ in service.graph.astream(
+            {"message": message}, config, context=service.context, interrupt_before=["escalate"]
+        ):
+            pass
+    else:
+        await service.transcript.record(thread_id, [message])
     brief = write_brief([text], [0.0], "handoff_request", service.settings.skills, [])
     return await service.tickets.open_ticket(thread_id, brief, 0.0, 0.0)
 
 
-async def test_a_restart_completes_the_runs_a_crash_cut_short_so_their_tickets_can_be_claimed(tmp_path):
+@pytest.mark.parametrize("checkpointed", [True, False], ids=["checkpoint-before-escalate", "no-checkpoint"])
+async def test_a_restart_completes_the_runs_a_crash_cut_short_so_their_tickets_can_be_claimed(tmp_path, checkpointed):
     crashed = await ConversationService.open(settings_for(tmp_path))
-    opened = await _crash_inside_escalate(crashed, "t-restart", "I want to talk to a human")
+    opened = await _crash_inside_escalate(crashed, "t-restart", "I want to talk to a human", checkpointed)
     await crashed.close()
     restarted = await ConversationService.open(settings_for(tmp_path))
     try:
@@ -403,15 +421,18 @@ async def test_a_restart_completes_the_runs_a_crash_cut_short_so_their_tickets_c
         await restarted.close()
 
 
-async def test_a_run_cut_short_after_its_ticket_opened_is_completed_when_an_agent_claims(service):
+@pytest.mark.parametrize("checkpointed", [True, False], ids=["checkpoint-before-escalate", "no-checkpoint"])
+async def test_a_run_cut_short_after_its_ticket_opened_is_completed_when_an_agent_claims(service, checkpointed):
     dana = await service.tickets.add_agent("Dana", "pw", ["General"])
-    opened = await _crash_inside_escalate(service, "t-crash", "I want to talk to a human")
+    thread_id = f"t-crash-{checkpointed}"
+    opened = await _crash_inside_escalate(service, thread_id, "I want to talk to a human", checkpointed)
     claimed = await service.claim(opened.id, dana)
     assert claimed.id == opened.id and claimed.status == "assigned"
-    assert (await service.state("t-crash"))["mode"] == "human"
-    assert [t.id for t in await service.tickets.open_tickets() if t.thread_id == "t-crash"] == [opened.id]
+    assert (await service.state(thread_id))["mode"] == "human"
+    assert (await service.state(thread_id))["brief"]["reason"] == "handoff_request"
+    assert [t.id for t in await service.tickets.open_tickets() if t.thread_id == thread_id] == [opened.id]
     await service.reply(opened.id, dana, "Hi, Dana here.")
-    assert [m["role"] for m in await service.history("t-crash")] == ["customer", "agent"]
+    assert [m["role"] for m in await service.history(thread_id)] == ["customer", "agent"]
 
 
 async def test_the_wait_is_estimated_from_the_agents_on_duty_for_the_tickets_skills(service):

@@ -27,7 +27,7 @@ async def test_a_handoff_paused_before_a_restart_resumes_in_a_fresh_process(tmp_
         events = await say(after, "pg-restart", "great, thanks")
         assert [e.type for e in events] == ["customer_message"]
         state = await after.state("pg-restart")
-        assert [m["role"] for m in state["messages"]] == ["customer", "agent", "customer"]
+        assert [m["role"] for m in await after.history("pg-restart")] == ["customer", "agent", "customer"]
         assert state["brief"]["customer_facts"]["order_number"] == "NW-77001"
     finally:
         await after.close()
