@@ -143,9 +143,13 @@
 // Nothing a customer cannot use: no Readme (it is the app's own), no account menu (the customer is known
 // by cookie or by the site, so Logout would do nothing), and no copy or rating buttons on Support's lines
 // (notices, not answers; their own buttons, such as leaving the queue or the stars, have labels and stay).
+// Toasts open below the header instead of over it, and the rating's stars are drawn as stars, in colour.
 (function () {
   const style = document.createElement("style");
-  style.textContent = "#readme-button, #user-nav-button { display: none !important; }";
+  style.textContent =
+    "#readme-button, #user-nav-button { display: none !important; }" +
+    " [data-sonner-toaster] { top: 72px !important; }" +
+    " button[data-ee-stars] { color: #b45309 !important; font-weight: 600; }";
   document.head.append(style);
 
   let scheduled = false;
@@ -154,7 +158,9 @@
     document.querySelectorAll('[id^="step-"]').forEach((step) => {
       if (!step.querySelector('img[src*="/avatars/support"]')) return;
       step.querySelectorAll("button").forEach((button) => {
-        if (!button.textContent.trim()) button.style.display = "none";
+        const label = button.textContent.trim();
+        if (!label) button.style.display = "none";
+        else if (label.startsWith("★")) button.dataset.eeStars = "";  // not a class: React rewrites those
       });
     });
   }

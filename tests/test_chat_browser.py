@@ -224,6 +224,20 @@ async def test_new_chat_while_an_agent_holds_the_conversation_keeps_it_reachable
         await earlier.get_by_text("You're chatting with Odile").first.wait_for(timeout=30_000)  # it goes on there
         assert (await agent.call("reply", {"ticket_id": ticket["id"], "text": "Refund is on its way."}))["ok"]
         await earlier.get_by_text("Refund is on its way.").first.wait_for(timeout=15_000)
+        await ask(earlier, "thank you!")
+        toast = earlier.locator("[data-sonner-toast]").filter(has_text="Delivered to Odile")
+        await toast.wait_for(timeout=15_000)
+        await earlier.wait_for_timeout(800)  # the toast slides in
+        header = await earlier.locator("#header").bounding_box()
+        shown = await toast.bounding_box()
+        assert header and shown and shown["y"] >= header["y"] + header["height"], (header, shown)  # not over it
+        assert (await agent.call("resolve", {"ticket_id": ticket["id"]}))["ok"]
+        await earlier.get_by_text("How did we do?").first.wait_for(timeout=15_000)
+        stars = earlier.locator("button[data-ee-stars]")
+        await stars.first.wait_for(timeout=15_000)
+        assert await stars.count() == 5
+        await earlier.wait_for_timeout(500)  # the buttons' colour transition
+        assert await stars.first.evaluate("(b) => getComputedStyle(b).color") == "rgb(180, 83, 9)"  # not grey text
     finally:
         await agent.close()
         await app.stop()
