@@ -13,6 +13,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import socketio
 
 from engine.config import Settings
@@ -216,7 +217,7 @@ async def capacity(app: RunningApp, table: Table, database: str) -> None:
                 chatting += await figures.gather_limited(
                     [figures.idle_customer(app) for _ in range(want_chatting - len(chatting))], limit=20
                 )
-            except socketio.exceptions.ConnectionError as refused:
+            except (socketio.exceptions.ConnectionError, httpx.HTTPError) as refused:  # its sign-in timed out too
                 table.add(
                     f"[{database}] capacity: {level} conversations",
                     f"could not connect them all: {refused}",

@@ -72,6 +72,9 @@ class TurnJudgement(TypedDict):
     follows_article: str | None  # the article a follow-up turn was searched with (see engine/assessment.py)
 
 
+NOT_JUDGED = TurnJudgement(intent="question", language="en", frustration=0.0, follows_article=None)
+
+
 class ConversationState(TypedDict, total=False):
     message: ChatMessage  # the customer's message this run takes (the run's input)
     # The recent messages analyze read, for the node after it. That node clears it: a run writes its
@@ -173,7 +176,7 @@ async def answer(
     handoff = None if stop.is_set() or withdrawn else handoff_call(said, context.settings.skills)
     update: dict[str, Any] = {"window": None}
     if handoff:
-        update = {
+        update |= {
             "escalation_reason": handoff.reason,
             "model_handoff": {"summary": handoff.summary, "skills": handoff.skills},
         }
@@ -196,7 +199,7 @@ async def answer(
 
 
 async def escalate(state: ConversationState, config: RunnableConfig, runtime: Runtime[EngineContext]) -> dict[str, Any]:
-    context, judged = runtime.context, state["turn"]
+    context, judged = runtime.context, state.get("turn", NOT_JUDGED)  # a checkpoint from before `turn` has none
     thread_id = config["configurable"]["thread_id"]
     messages = await context.transcript.read(thread_id)
     said = [m["content"] for m in messages if m["role"] == "customer"]

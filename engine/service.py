@@ -177,11 +177,15 @@ class ConversationService:
         never left in the queue with a conversation no agent can join."""
         repaired = 0
         for ticket in await self.tickets.open_tickets((WAITING,)):
-            async with self._thread_lock(ticket.thread_id):
-                if await self._paused_for_human(ticket.thread_id) or not await self._finish_interrupted_run(
-                    ticket.thread_id
-                ):
-                    continue
+            try:
+                async with self._thread_lock(ticket.thread_id):
+                    if await self._paused_for_human(ticket.thread_id) or not await self._finish_interrupted_run(
+                        ticket.thread_id
+                    ):
+                        continue
+            except Exception:  # one conversation that cannot be repaired must not keep the service from starting
+                log.exception("could not repair the conversation of ticket %s", ticket.id)
+                continue
             await self.bus.publish(PORTAL_TOPIC, EscalationRequest(thread_id=ticket.thread_id, ticket=ticket))
             repaired += 1
         return repaired
@@ -229,7 +233,10 @@ class ConversationService:
         snapshot = await self.graph.aget_state(config)
         if not snapshot.next:
             ticket = await self.tickets.open_for_thread(thread_id)
-            if ticket is None:
+            # Only a ticket opened after the thread's latest checkpoint: one from before it was left
+            # open by a crash after the thread moved on (a withdrawal), not by the run that opened it.
+            checkpointed = datetime.fromisoformat(snapshot.created_at) if snapshot.created_at else None
+            if ticket is None or (checkpointed is not None and checkpointed > ticket.waiting_since):
                 return False
             brief = await self.tickets.brief(ticket.id)
             escalated = {"mode": "waiting", "brief": brief, "ticket_id": ticket.id, "assigned_agent": None}
@@ -339,6 +346,8 @@ class ConversationService:
                 if not snapshot.next:  # and answered
                     return
                 handling = partial(self._assistant_turn, cut_short=True)  # it failed before its end: finish it
+            elif recorded and await self.transcript.find(answer_id(message["id"])):
+                return  # answered, in a turn since followed by others (the chat failed after the answer)
             # A message recorded without a stored run was cut short by a crash (a turn's checkpoint is
             # written at its end): it is taken again from the start, recording it again changes nothing.
             elif other_threads and (elsewhere := await self._open_elsewhere(thread_id, other_threads)):

@@ -79,13 +79,17 @@ class TranscriptStore:
             await connection.execute(self._upsert, [_row(thread_id, message) for message in messages])
 
     async def record_turn(self, thread_id: str, message: Mapping[str, Any], window: int) -> list[dict[str, Any]]:
-        """Records the customer's message and returns the thread's latest `window` messages, oldest
-        first, ending with it: one connection, in the path of every turn."""
+        """Records the customer's message and returns the `window` messages of the thread up to it,
+        oldest first, ending with it (a message recorded earlier keeps its place: what came after it is
+        not its context). One connection, in the path of every turn."""
         async with self._engine.begin() as connection:
             await connection.execute(self._upsert, [_row(thread_id, message)])
-            latest_first = TranscriptRow.seq.desc()
+            its_place = select(TranscriptRow.seq).where(TranscriptRow.message_id == message["id"]).scalar_subquery()
             rows = await connection.execute(
-                select(TranscriptRow).where(TranscriptRow.thread_id == thread_id).order_by(latest_first).limit(window)
+                select(TranscriptRow)
+                .where(TranscriptRow.thread_id == thread_id, TranscriptRow.seq <= its_place)
+                .order_by(TranscriptRow.seq.desc())
+                .limit(window)
             )
             return [_message(row) for row in reversed(rows.all())]
 

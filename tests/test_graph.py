@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from langgraph.types import Command
 
 from engine.brief import write_brief
 from engine.business_hours import BusinessHours
@@ -132,6 +133,33 @@ async def test_a_message_whose_turn_a_crash_cut_short_is_answered_once_when_sent
     assert kinds(events)[-1] == "assistant_answer" and "Resetting Your Password" in events[-1].content
     assert [event async for event in service.customer_message("t-resent", said["content"], said["id"])] == []
     assert [m["role"] for m in await service.history("t-resent")] == ["customer", "assistant"]
+
+
+async def test_a_message_sent_again_after_later_turns_is_answered_only_if_it_never_was(service):
+    def customer(message_id: str, text: str) -> dict:
+        return {"id": message_id, "role": "customer", "author": "Customer", "content": text, "at": now_iso()}
+
+    async def send(message_id: str, text: str) -> list:
+        return [event async for event in service.customer_message("t-later", text, message_id)]
+
+    await send("answered-id", "How do I turn on two-factor authentication?")
+    await service.transcript.record("t-later", [customer("crashed-id", "How do I reset my password?")])  # no run
+    await send("later-id", "and how do I create an API key?")
+    assert await send("answered-id", "How do I turn on two-factor authentication?") == []  # answered already
+    again = await send("crashed-id", "How do I reset my password?")
+    assert "Resetting Your Password" in again[-1].content  # judged as that message, not the latest one
+    history = await service.history("t-later")
+    assert [m["role"] for m in history].count("assistant") == 3 and len(history) == 6  # one answer each
+
+
+async def test_a_crash_between_leaving_the_queue_and_closing_the_ticket_does_not_put_the_customer_back(service):
+    ticket = await escalated_ticket(service, "t-left")
+    config = {"configurable": {"thread_id": "t-left"}}
+    async for _ in service.graph.astream(Command(resume={"kind": "withdraw"}), config, context=service.context):
+        pass  # the withdrawal reached the thread; the process died before the ticket was closed
+    assert await service.repair_interrupted_escalations() == 0
+    assert (await service.state("t-left"))["mode"] == "ai"
+    assert (await service.tickets.get(ticket.id)).status == "waiting"  # stale, as before: not claimable
 
 
 async def test_agent_claims_replies_and_the_paused_thread_records_each_action(service):
