@@ -171,3 +171,81 @@
     }
   }).observe(document.body, { childList: true, subtree: true });
 })();
+
+// A time under every message: the stored one for what the page loads from a conversation's history
+// (Chainlit's thread API, which only the conversation's customer may read), the moment it arrived for
+// the rest. A message the page shows before that answer comes waits for it, so no time is guessed.
+(function () {
+  const style = document.createElement("style");
+  style.textContent =
+    ".ee-time { display: block; font-size: 11px; line-height: 14px; opacity: 0.6; margin-top: -4px; }" +
+    ' [data-step-type="user_message"] > .ee-time { text-align: right; padding-right: 8px; }' +
+    ' [data-step-type="assistant_message"] > .ee-time { padding-left: 48px; }';
+  document.head.append(style);
+
+  const arrived = new Map();  // step id -> when this page first showed it
+  const stored = new Map();  // step id -> its createdAt in the conversation's history
+  const asked = new Set();  // thread ids whose history's times were asked for
+  const settled = new Set();  // ... and answered (or failed)
+  let scheduled = false;
+
+  function threadShown() {
+    const match = location.pathname.match(/^\/thread\/([0-9a-f-]{36})$/);
+    return match ? match[1] : null;
+  }
+
+  function historyTimes(threadId) {
+    if (asked.has(threadId)) return;
+    asked.add(threadId);
+    fetch(`/project/thread/${threadId}`, { credentials: "same-origin" })
+      .then((response) => (response.ok ? response.json() : { steps: [] }))
+      .then((thread) => (thread.steps || []).forEach((step) => {
+        if (step.id && step.createdAt) stored.set(step.id, new Date(step.createdAt));
+      }))
+      .catch(() => {})
+      .finally(() => {
+        settled.add(threadId);
+        schedule();
+      });
+  }
+
+  function label(when) {
+    const sameDay = when.toDateString() === new Date().toDateString();
+    const time = when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return sameDay ? time : `${when.toLocaleDateString([], { day: "numeric", month: "short" })}, ${time}`;
+  }
+
+  function stamp() {
+    scheduled = false;
+    const threadId = threadShown();
+    if (threadId) historyTimes(threadId);
+    const pending = threadId && !settled.has(threadId);
+    document.querySelectorAll('[data-step-type="user_message"], [data-step-type="assistant_message"]').forEach((step) => {
+      const body = step.querySelector('[id^="step-"]');
+      if (!body) return;
+      const id = body.id.slice("step-".length);
+      if (!arrived.has(id)) arrived.set(id, new Date());
+      if (pending && !stored.has(id)) return;
+      const when = stored.get(id) || arrived.get(id);
+      let time = step.querySelector(":scope > time.ee-time");
+      if (!time) {
+        time = document.createElement("time");
+        time.className = "ee-time";
+        step.append(time);
+      }
+      if (time.dateTime !== when.toISOString()) {
+        time.dateTime = when.toISOString();
+        time.title = when.toLocaleString();
+        time.textContent = label(when);
+      }
+    });
+  }
+
+  function schedule() {
+    if (!scheduled) {
+      scheduled = true;
+      requestAnimationFrame(stamp);
+    }
+  }
+  new MutationObserver(schedule).observe(document.body, { childList: true, subtree: true });
+})();

@@ -241,3 +241,36 @@ async def test_new_chat_while_an_agent_holds_the_conversation_keeps_it_reachable
     finally:
         await agent.close()
         await app.stop()
+
+
+async def _times_shown(page) -> dict[str, str]:
+    return await page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('[data-step-type] > time.ee-time')].map((time) =>
+            [time.parentElement.querySelector('[id^="step-"]').id, time.dateTime + ' ' + time.textContent]))"""
+    )
+
+
+async def test_every_message_shows_its_time_and_a_reload_shows_the_stored_one_not_the_reload_s(browser, app):
+    page = await open_chat(browser, app)
+    await ask(page, "How do I reset my password?")
+    await page.get_by_text("Source: Resetting Your Password").first.wait_for(timeout=30_000)
+    await page.wait_for_function("() => document.querySelectorAll('time.ee-time').length >= 3", timeout=15_000)
+    before = await _times_shown(page)
+    now = datetime.now(UTC)
+    for shown in before.values():
+        stamp, text = shown.split(" ", 1)
+        assert abs(datetime.fromisoformat(stamp) - now) < timedelta(minutes=1)
+        assert re.fullmatch(r"\d{1,2}:\d{2}( [AP]M)?", text), text  # today's: the time alone
+    await page.screenshot(path=ARTIFACTS / "customer-times.png", full_page=True)
+
+    await asyncio.sleep(3)  # a reload that showed its own moment would be 3 s off
+    await page.reload()
+    await page.get_by_text("Source: Resetting Your Password").first.wait_for(timeout=30_000)
+    await page.wait_for_function(
+        f"() => document.querySelectorAll('time.ee-time').length >= {len(before)}", timeout=15_000
+    )
+    after = await _times_shown(page)
+    assert set(before) <= set(after)
+    for step, shown in before.items():
+        was, now_shown = datetime.fromisoformat(shown.split(" ")[0]), datetime.fromisoformat(after[step].split(" ")[0])
+        assert abs(now_shown - was) < timedelta(seconds=1.5), (step, shown, after[step])
