@@ -392,7 +392,10 @@ def _fingerprint(paths: list[Path]) -> str:
     """A hash of what the retrieval models learn from, and of the code and versions that shape them."""
     digest = hashlib.sha256(f"{sklearn.__version__}:{np.__version__}:{WEIGHTS.stat().st_size}".encode())
     here = Path(__file__).resolve().parent
-    code = [here / "knowledge.py", here / "ranking.py", here / "answer_cues.json", here / "text.py", here / "facts.py"]
+    code = [
+        here / name
+        for name in ("knowledge.py", "ranking.py", "answer_cues.json", "text.py", "lexicon.json", "facts.py")
+    ]
     code += [here / "understanding" / name for name in ("sections.py", "classifier.py", "glossary.py", "glossary.json")]
     for path in [*code, *paths]:
         digest.update(path.name.encode() + b"\x1f" + path.read_bytes() + b"\x1e")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 # What no database column can hold: NUL and the other C0 controls (tabs and line breaks stay), and
@@ -16,19 +18,8 @@ def storable(text: str) -> str:
     return _LONE_SURROGATE.sub("\ufffd", _UNSTORABLE_CONTROLS.sub("", text))
 
 
-STOPWORDS = frozenset(
-    """a about above after again all am an and any are as at be because been before being below
-    between both but by can could did do does doing don't down during each few for from further had
-    has have having he her here hers him his how i i'm i've if in into is it it's its itself just
-    me more most my myself no nor not now of off on once only or other our ours out over own same
-    she should so some such than that the their theirs them then there these they this those
-    through to too under until up very was we were what when where which while who whom why will
-    with would you your yours yourself hi hello hey please thanks thank ok okay get got also still
-    im ive dont cant want need like know tell let us one long take work make way much many thing
-    things stuff lot really guys u ur pls plz ppl anything something someone somebody possible
-    able go going happen happens happened use using used since ago yet already what's where's how's
-    who's when's why's there's that's let's i'd i'll you're we're they're""".split()  # noqa: SIM905 - a word list reads better as prose than as a list of quoted words
-)
+_LEXICON = json.loads((Path(__file__).parent / "lexicon.json").read_text(encoding="utf-8"))
+STOPWORDS = frozenset(_LEXICON["stopwords"])
 
 
 def words(text: str) -> list[str]:
@@ -57,59 +48,10 @@ def content_terms(text: str) -> list[str]:
     return [stem(word) for word in words(text) if word not in STOPWORDS and len(word) > 1]
 
 
-# Customers rarely use the articles' words. Each entry maps a stem customers use to stems the
-# articles use; both count as covering the question. Kept small and general to support desks.
-_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "money": ("refund",),
-    "reimburs": ("refund",),
-    "charg": ("billing", "payment", "invoic"),
-    "bill": ("billing", "invoic"),
-    "receipt": ("invoic",),
-    "card": ("payment",),
-    "reject": ("declin", "fail"),
-    "bounc": ("declin", "fail"),
-    "price": ("pricing", "plan", "cost"),
-    "cost": ("pricing", "price"),
-    "expensiv": ("pricing", "plan"),
-    "cheaper": ("downgrad", "plan"),
-    "package": ("shipping", "order", "track"),
-    "parcel": ("shipping", "order", "track"),
-    "deliver": ("shipping", "deliver"),
-    "arriv": ("shipping", "deliver"),
-    "login": ("log", "sign", "password"),
-    "locked": ("password", "reset"),
-    "forgot": ("reset", "password"),
-    "2fa": ("two", "factor", "authenticat"),
-    "mfa": ("two", "factor", "authenticat"),
-    "authenticator": ("two", "factor"),
-    "code": ("authenticat", "verificat"),
-    "quit": ("cancel",),
-    "unsubscrib": ("cancel",),
-    "clos": ("cancel", "delet"),
-    "broken": ("defect", "warranty", "return"),
-    "faulty": ("defect", "warranty"),
-    "throttl": ("rate", "limit"),
-    "429": ("rate", "limit"),
-    "quota": ("limit",),
-    "space": ("storag",),
-    "upload": ("fil", "storag"),
-    "down": ("outag", "status"),
-    "outag": ("status",),
-    "gdpr": ("export", "delet", "data"),
-    "coworker": ("team", "member", "user", "seat"),
-    "colleague": ("team", "member", "user", "seat"),
-    "employee": ("team", "member", "user", "seat"),
-    "staff": ("team", "member", "user"),
-    "teammate": ("team", "member", "invit"),
-    "yearly": ("annual",),
-    "annually": ("annual",),
-    "user": ("member", "seat", "invit"),
-    "admin": ("role", "owner"),
-    "device": ("hub",),
-    "abroad": ("international", "country"),
-    "international": ("country", "region"),
+# Customers rarely use the articles' words: a stem they use -> the stems the articles use (lexicon.json).
+_STEMMED_SYNONYMS = {
+    stem(word): tuple(stem(target) for target in targets) for word, targets in _LEXICON["synonyms"].items()
 }
-_STEMMED_SYNONYMS = {stem(word): tuple(stem(target) for target in targets) for word, targets in _SYNONYMS.items()}
 
 
 def expand(term: str) -> tuple[str, ...]:
