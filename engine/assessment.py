@@ -82,7 +82,7 @@ def analyze_turn(
         after_answer=after_answer,
         retrieval_confidence=retrieval.confidence,
         repeated_question=repeats_answered_question(
-            question, answered_questions, settings.repeat_similarity, knowledge.best_passage
+            question, answered_questions, _repeat_similarity(reading, settings), knowledge.best_passage
         ),
         answer_stopped=answer_stopped,
     )
@@ -95,6 +95,13 @@ def analyze_turn(
         assessment=assessment,
         reason=escalation_reason(assessment, settings),
     )
+
+
+def _repeat_similarity(reading: TurnReading, settings: Settings) -> float:
+    """How much of an answered question a turn must repeat to count as asked again. One the classifier
+    reads as a new question ("and if it's the monthly plan?") must repeat all of its words: a
+    follow-up shares most words with the question it follows, and asks something else."""
+    return 1.0 if reading.label == "question" else settings.repeat_similarity
 
 
 def policy_intent(reading: TurnReading, left_queue: bool = False) -> str:

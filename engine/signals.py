@@ -27,10 +27,15 @@ def sentiment(text: str) -> float:
 
 
 def _question_terms(text: str) -> tuple[set[str], set[str]]:
-    """What a message asks about (its stems and the help articles' words for them: "2FA" is
-    "two-factor"), and the order or account numbers it asks it for."""
-    terms = {variant for term in content_terms(without_identifiers(text)) for variant in expand(term)}
-    return terms, set(identifiers(text))
+    """What a message asks about (its stems), and the order or account numbers it asks it for."""
+    return set(content_terms(without_identifiers(text))), set(identifiers(text))
+
+
+def _shared(first_terms: set[str], second_terms: set[str]) -> int:
+    """How many of the first message's stems the second says too, in its words or the help articles'
+    ("2FA" is "two-factor"); each stem counts once, however many words the articles have for it."""
+    said = {variant for term in second_terms for variant in expand(term)}
+    return sum(any(variant in said for variant in expand(term)) for term in first_terms)
 
 
 def _about_different_numbers(first_ids: set[str], second_ids: set[str]) -> bool:
@@ -46,10 +51,11 @@ def _overlap(first_terms: set[str], second_terms: set[str]) -> float:
     """
     if first_terms and first_terms == second_terms:
         return 1.0
-    shared = first_terms & second_terms
-    if len(shared) < 2:
+    shorter, longer = sorted((first_terms, second_terms), key=len)
+    shared = _shared(shorter, longer)
+    if shared < 2:
         return 0.0
-    return len(shared) / min(len(first_terms), len(second_terms))
+    return shared / len(shorter)
 
 
 def repeats_answered_question(
@@ -79,7 +85,8 @@ def repeats_answered_question(
         earlier_passage = passage_of(earlier)
         if passage is None or earlier_passage is None:
             continue
-        all_shared = len(terms & earlier_terms) / len(terms | earlier_terms)
+        shared = _shared(terms, earlier_terms)
+        all_shared = shared / (len(terms) + len(earlier_terms) - shared)
         same_article = passage.split("#")[0] == earlier_passage.split("#")[0]
         if passage == earlier_passage or (same_article and all_shared >= threshold):
             return True

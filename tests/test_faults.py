@@ -187,6 +187,67 @@ async def test_with_postgres_refusing_connections_nothing_is_lost_and_both_sides
         await agent.close()
 
 
+async def _end_backends(admin_url: str, database: str) -> int:
+    """What a failover or a restart does to every pool: each of its open connections ended."""
+    admin = await asyncpg.connect(admin_url)
+    try:
+        ended: int = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = $1 AND pid <> pg_backend_pid()",
+            database,
+        )
+        return ended
+    finally:
+        await admin.close()
+
+
+async def test_with_postgres_backends_ended_mid_burst_every_message_is_acknowledged_or_refused_and_none_is_lost(
+    two_processes: TwoProcesses, postgres_admin_url: str, fault_report: list[str]
+):
+    """Both sides send a burst, and halfway every backend of the database is ended (a failover): each
+    message is acknowledged, or refused plainly and sent again; each arrives once and is stored once."""
+    apps = two_processes
+    agent, customer, ticket = await _held_conversation(apps, "Tess Terminate")
+    from_customer, from_agent = Counts(), Counts()
+    customer_texts = [f"message {n} across the failover" for n in range(6)]
+    agent_texts = [f"reply {n} across the failover" for n in range(6)]
+    try:
+        retries: list[dict] = []
+        for number, (said, replied) in enumerate(zip(customer_texts, agent_texts, strict=True)):
+            if number == 3:
+                assert await _end_backends(postgres_admin_url, apps.database) > 0
+            await customer.say(said)
+            from_customer.sent += 1
+            ack = await agent.call("reply", {"ticket_id": ticket["id"], "text": replied})
+            from_agent.sent += 1
+            if not ack["ok"]:
+                assert ack["error"], ack
+                from_agent.refused += 1
+                ack = await agent.call("reply", {"ticket_id": ticket["id"], "text": replied})
+            assert ack["ok"], ack
+            from_agent.acknowledged += 1
+        await asyncio.sleep(1)  # a customer message that failed shows its button by now
+        for button in [a for a in customer.log.named("action") if a["name"] == "send_again"]:
+            from_customer.refused += 1
+            retries.append(button)
+            await customer.click(button)
+        from_customer.acknowledged = from_customer.sent - from_customer.refused
+        await _count_arrivals(
+            postgres_admin_url,
+            apps,
+            (agent, customer, "Tess Terminate"),
+            customer_texts,
+            agent_texts,
+            (from_customer, from_agent),
+            ("Postgres backends ended mid-burst", fault_report),
+        )
+        assert from_customer.delivered == from_customer.stored == len(customer_texts)
+        assert from_agent.delivered == from_agent.stored == from_agent.acknowledged == len(agent_texts)
+    finally:
+        await customer.close()
+        await agent.close()
+
+
 async def test_with_redis_stopped_mid_conversation_what_was_acknowledged_arrives_once_when_it_is_back(
     two_processes: TwoProcesses, postgres_admin_url: str, fault_report: list[str]
 ):
