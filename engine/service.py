@@ -22,6 +22,7 @@ from typing import Any, cast
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 from sqlalchemy import text as sql_text
+from sqlalchemy.exc import DBAPIError
 
 from .assignment import pick_agent
 from .brief import MODEL_SUMMARY
@@ -211,9 +212,18 @@ class ConversationService:
                 return
             # A transaction-scoped lock is released by the rollback even when the run is cancelled. Its
             # connection comes from a pool of its own: the run needs the work pool for itself.
-            async with self._lock_engine.connect() as connection, connection.begin():
+            async with self._lock_engine.connect() as connection:
+                transaction = await connection.begin()
                 await connection.execute(sql_text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": thread_id})
-                yield
+                try:
+                    yield
+                finally:
+                    try:
+                        await asyncio.shield(transaction.rollback())
+                    except DBAPIError:
+                        # Postgres ended the lock's connection (a failover, a restart): the lock went with
+                        # it, and the run's own work, stored through other connections, stands.
+                        log.warning("the lock of thread %s was lost with its connection", thread_id)
 
     def _config(self, thread_id: str) -> RunnableConfig:
         return {"configurable": {"thread_id": thread_id}}
