@@ -12,7 +12,7 @@ from itertools import pairwise
 from typing import Any
 
 from .config import Settings
-from .facts import without_identifiers
+from .facts import identifiers, without_identifiers
 from .knowledge import KnowledgeBase, Retrieval
 from .policy import WITHDRAW, EscalationReason, TurnAssessment, escalation_reason
 from .signals import repeats_answered_question, sentiment
@@ -85,6 +85,7 @@ def analyze_turn(
             question, answered_questions, _repeat_similarity(reading, settings), knowledge.best_passage
         ),
         answer_stopped=answer_stopped,
+        names_account_item=bool(identifiers(question)),
     )
     return TurnAnalysis(
         reading=reading,

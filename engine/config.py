@@ -81,7 +81,8 @@ class Settings(BaseSettings):
     # person offered, when the articles answer it at least this confidently.
     answer_first_confidence: float = Field(default=0.75, alias="ANSWER_FIRST_CONFIDENCE")
     frustration_always_escalates: float = Field(default=0.8, alias="FRUSTRATION_ALWAYS_ESCALATES")
-    account_action_always_escalates: float = Field(default=0.7, alias="ACCOUNT_ACTION_ALWAYS_ESCALATES")
+    account_action_always_escalates: float = Field(default=0.9, alias="ACCOUNT_ACTION_ALWAYS_ESCALATES")
+    account_action_named_item_escalates: float = Field(default=0.7, alias="ACCOUNT_ACTION_NAMED_ITEM_ESCALATES")
 
     # A conversation's superseded checkpoints are deleted every this many turns, and when it closes (0: kept).
     checkpoint_prune_turns: int = Field(default=10, ge=0, alias="CHECKPOINT_PRUNE_TURNS")

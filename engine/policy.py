@@ -44,6 +44,7 @@ class TurnAssessment:
     retrieval_confidence: float
     repeated_question: bool  # the same question as one already answered, in mostly the same words
     answer_stopped: bool = False  # the customer stopped the answer before this turn: "no, I meant…" redirects it
+    names_account_item: bool = False  # the turn gives an order, invoice, account or serial number
 
 
 def escalation_reason(turn: TurnAssessment, settings: Settings) -> EscalationReason | None:
@@ -76,9 +77,14 @@ def escalation_reason(turn: TurnAssessment, settings: Settings) -> EscalationRea
         return "frustration"
     if turn.repeated_question or (turn.after_answer and turn.intent == "not_resolved" and not turn.answer_stopped):
         return "repeated_question"
-    if turn.intent == "account_action" and (
-        turn.account_action >= settings.account_action_always_escalates or not answer_first
-    ):
+    # An article may answer an account request ("can you ship my hub to a PO box?"), with a person
+    # offered; one about a numbered order or invoice wants someone who can look it up sooner.
+    always_escalates = (
+        settings.account_action_named_item_escalates
+        if turn.names_account_item
+        else settings.account_action_always_escalates
+    )
+    if turn.intent == "account_action" and (turn.account_action >= always_escalates or not answer_first):
         return "account_action"
     if turn.intent in NOT_FROM_ARTICLES:
         return None

@@ -93,6 +93,9 @@ def _turn(**changes):
         # A turn that may need a person, which the articles answer confidently, is answered first.
         (_turn(intent="account_action", account_action=0.5), None),
         (_turn(intent="account_action", account_action=0.5, retrieval_confidence=0.5), "account_action"),
+        # "can you ship my hub to a PO box?" has an answer; "order NW-5531 is stuck, can you chase it?" wants a look.
+        (_turn(intent="account_action", account_action=0.8), None),
+        (_turn(intent="account_action", account_action=0.8, names_account_item=True), "account_action"),
         (_turn(frustration=0.5), None),
         (_turn(frustration=0.5, retrieval_confidence=0.5), "frustration"),
         (_turn(frustration=0.5, after_answer=True), "frustration"),  # the answer before did not calm them
