@@ -6,23 +6,43 @@ for them. `mask_card_numbers` takes them out of any text quoted to an agent.
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
-# "order number: NW-1", "acct # 55-9102", "invoice INV/2025/0193": a label (kept in group 1, if any), then the id.
-_LABEL = r"(\s*(?:number|no\.?|nr\.?|num|id|ref(?:erence)?|#)\s*[:#=]?|\s*[:#=]|\s+(?:is|was)\b)?"
+_FACT_LABELS = json.loads((Path(__file__).parent / "fact_labels.json").read_text(encoding="utf-8"))
+
+
+def _alternatives(words: list[str]) -> str:
+    return "|".join(re.escape(word) for word in sorted(words, key=len, reverse=True))
+
+
+# "order number: NW-1", "acct # 55-9102", "invoice INV/2025/0193", "número de pedido 5531": a number
+# word (kept in group 1, if any) before the label or after it, then the id.
+_NUMBER_WORD = rf"(?:{_alternatives(_FACT_LABELS['number_words'])})"
+_BEFORE = rf"(?:(?<!\w){_NUMBER_WORD}\s*(?:(?:{_alternatives(_FACT_LABELS['before_label'])})\s*)?)"
+_LABEL = rf"(\s*{_NUMBER_WORD}\s*[:#=]?|\s*[:#=]|\s+(?:is|was)\b)?"
 _ID = (
     rf"{_LABEL}\s*(?:is\s+|was\s+)?([A-Z]{{0,5}}[-_/]?\d[\w/-]*)\b"
     r"(?!\s*(?:dollars|euros|pounds|bucks|usd|eur|gbp|%|items?))"
 )
+
+
+def _id_pattern(fact: str) -> re.Pattern[str]:
+    return re.compile(rf"(?:{_BEFORE}|\b)(?:{_alternatives(_FACT_LABELS[fact])}){_ID}", re.IGNORECASE)
+
+
 _ID_PATTERNS: dict[str, re.Pattern[str]] = {
-    "order_number": re.compile(rf"\border{_ID}", re.IGNORECASE),
-    "account_number": re.compile(rf"\b(?:account|acct|customer){_ID}", re.IGNORECASE),
-    "invoice_number": re.compile(rf"\binvoice{_ID}", re.IGNORECASE),
+    "order_number": _id_pattern("order_number"),
+    "account_number": _id_pattern("account_number"),
+    "invoice_number": _id_pattern("invoice_number"),
     "workspace_id": re.compile(
         r"\bworkspace(\s*(?:id|name|#)\s*[:#=]?|\s*[:#=])?\s*([a-z0-9][\w-]*(?:\d|-)[\w-]*)", re.IGNORECASE
     ),
     "serial_number": re.compile(
-        r"\bserial(\s*(?:number|no\.?|num|#)\s*[:#]?|\s*[:#])?\s*(?:is\s+)?([A-Z0-9][A-Z0-9-]{4,})", re.IGNORECASE
+        rf"(?:{_BEFORE}|\b)(?:{_alternatives(_FACT_LABELS['serial_number'])})"
+        r"(\s*(?:number|no\.?|num|nummer|#)\s*[:#]?|\s*[:#])?\s*(?:is\s+)?([A-Z0-9][A-Z0-9-]{4,})",
+        re.IGNORECASE,
     ),
 }
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")

@@ -188,6 +188,15 @@ def test_customer_facts_are_extracted_from_what_they_wrote():
             "Invoice 2024/INV/00871, serial HUB-X2-00917",
             {"invoice_number": "2024/INV/00871", "serial_number": "HUB-X2-00917"},
         ),
+        # Other languages label their numbers in their own words, before or after the number word.
+        ("meu pedido NWH-481920 tá parado há 9 dias", {"order_number": "NWH-481920"}),
+        ("número de pedido 5531, factura F-2291", {"order_number": "5531", "invoice_number": "F-2291"}),
+        ("n° de commande 5531", {"order_number": "5531"}),
+        (
+            "Rechnungsnummer RE-2291, Seriennummer NH-30A7781",
+            {"invoice_number": "RE-2291", "serial_number": "NH-30A7781"},
+        ),
+        ("ho pagato la fattura 3 volte", {}),  # a short number with no number word is not an id
     ],
 )
 def test_customer_facts_in_other_words(said, expected):
