@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import cast
 
 from .events import Event, event_adapter
+from .outbox import DurableOutbox
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +72,13 @@ class RedisEventBus(EventBus):
 
     A stream rather than pub/sub because pub/sub drops whatever is published while a subscriber is
     away: each process reads on from the last id it saw, so a Redis blip or a slow reconnect delays
-    events but loses none. Publishing while Redis is down queues the event in the process and sends
-    it, in order, when Redis is back. Every retry waits: a dead Redis never spins a loop.
+    events but loses none. Publishing while Redis is down holds the event in Postgres when there is
+    one (`outbox`; a process that dies meanwhile loses nothing, and any process sends it on), else in
+    the process, and sends it, in order, when Redis is back. Every retry waits: a dead Redis never
+    spins a loop.
     """
 
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, outbox: DurableOutbox | None = None) -> None:
         super().__init__()
         import redis.asyncio as redis
         from redis.asyncio.retry import Retry
@@ -89,7 +92,9 @@ class RedisEventBus(EventBus):
             retry=Retry(NoBackoff(), 0),
         )
         self._last_id = "0-0"
-        self._outbox: deque[tuple[str, str]] = deque(maxlen=_OUTBOX_LIMIT)
+        self._durable = outbox
+        self._held_durably = False  # events may wait in the durable outbox (this process's or another's)
+        self._outbox: deque[tuple[str, str]] = deque(maxlen=_OUTBOX_LIMIT)  # when Postgres would not take them
         self._listener: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
         self.connected = False
@@ -100,19 +105,36 @@ class RedisEventBus(EventBus):
         self._last_id = newest[0][0].decode() if newest else "0-0"
         self.connected = True
         self._listener = asyncio.create_task(self._listen(), name="redis-event-bus")
+        self._send_held()  # what a process that died during an outage left behind
 
     async def ping(self) -> None:
         await self._redis.ping()
 
     async def publish(self, topic: str, event: Event) -> None:
         entry = (topic, event.model_dump_json())
-        if not self._outbox:
+        if not (self._outbox or self._held_durably):
             try:
                 await self._append(*entry)
                 return
             except Exception:
                 log.warning("Redis did not take an event; holding events until it does", exc_info=True)
-        self._outbox.append(entry)  # behind anything already waiting, so order is kept
+        await self._hold(entry)
+        self._send_held()
+
+    async def _hold(self, entry: tuple[str, str]) -> None:
+        """Behind anything already waiting, so order is kept: in Postgres unless it fails too."""
+        if self._durable is not None and not self._outbox:
+            try:
+                await self._durable.put(*entry)
+                self._held_durably = True
+                return
+            except Exception:
+                log.warning("Postgres did not hold the event either; holding it in memory", exc_info=True)
+        self._outbox.append(entry)
+
+    def _send_held(self) -> None:
+        if self._durable is not None and not self._held_durably:
+            self._held_durably = True  # another process's, perhaps: draining an empty table costs one query
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="redis-event-outbox")
 
@@ -121,14 +143,19 @@ class RedisEventBus(EventBus):
 
     async def _flush(self) -> None:
         backoff = _BackOff()
-        while self._outbox:
+        while self._held_durably or self._outbox:
             try:
-                await self._append(*self._outbox[0])
+                if self._held_durably and self._durable is not None:
+                    self._held_durably = False  # set again by any event held meanwhile
+                    await self._durable.drain(self._append)
+                while self._outbox:
+                    await self._append(*self._outbox[0])
+                    self._outbox.popleft()
             except Exception:  # down, read-only after a failover, out of memory: wait and try again
+                self._held_durably = self._durable is not None
                 log.warning("Redis did not take an event; retrying", exc_info=True)
                 await backoff.wait()
                 continue
-            self._outbox.popleft()
             backoff.reset()
 
     async def _listen(self) -> None:
@@ -150,6 +177,7 @@ class RedisEventBus(EventBus):
                 continue
             if not self.connected:
                 log.info("the Redis event bus is back")
+                self._send_held()
             self.connected = True
             backoff.reset()
             for _stream, entries in batches:
@@ -175,6 +203,8 @@ class RedisEventBus(EventBus):
             task.cancel()
         if self._outbox:
             log.warning("closing the event bus with %d events Redis never took", len(self._outbox))
+        if self._held_durably:
+            log.info("closing the event bus with events held in Postgres; a process sends them when Redis is back")
         # Disconnecting the pool also wakes a read that redis-py is still waiting on.
         await asyncio.wait_for(self._redis.aclose(), _CLOSE_SECONDS)
         if tasks:
@@ -197,5 +227,5 @@ class _BackOff:
         self._delay = min(self._delay * 2, 2.0)
 
 
-def make_bus(redis_url: str) -> EventBus:
-    return RedisEventBus(redis_url) if redis_url else EventBus()
+def make_bus(redis_url: str, outbox: DurableOutbox | None = None) -> EventBus:
+    return RedisEventBus(redis_url, outbox) if redis_url else EventBus()

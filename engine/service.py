@@ -68,6 +68,7 @@ from .metrics import (
     exposition,
 )
 from .models import make_chat_model
+from .outbox import DurableOutbox
 from .prompts import copilot_prompt, summary_prompt
 from .queue import places
 from .readiness import failing_parts
@@ -161,7 +162,10 @@ class ConversationService:
         sql_engine = make_sql_engine(settings)
         stack.push_async_callback(sql_engine.dispose)
         checkpointer = await open_checkpointer(settings, stack)
-        bus = make_bus(settings.redis_url)
+        outbox = DurableOutbox(sql_engine) if settings.uses_postgres else None
+        if outbox is not None and settings.redis_url:
+            await outbox.create_table()
+        bus = make_bus(settings.redis_url, outbox)
         await bus.start()
         stack.push_async_callback(bus.close)
         service = cls(settings, checkpointer, sql_engine, bus, understanding)

@@ -296,6 +296,47 @@ async def test_with_redis_stopped_mid_conversation_what_was_acknowledged_arrives
         await agent.close()
 
 
+async def test_what_a_process_held_during_a_redis_outage_arrives_after_that_process_dies(
+    two_processes: TwoProcesses, postgres_admin_url: str, fault_report: list[str]
+):
+    """The customer writes while Redis is down, and their process is killed before Redis is back: the
+    events it held for the agent (in Postgres) are sent on by the other process, and the agent sees
+    each message once, live."""
+    apps = two_processes
+    agent, customer, _ticket = await _held_conversation(apps, "Otto Outbox")
+    from_customer = Counts()
+    texts = [f"message {n} before my process dies" for n in range(3)]
+    try:
+        await apps.redis.stop()
+        for text in texts:
+            before = len(customer.log.named("new_message"))
+            await customer.say(text)
+            from_customer.sent += 1
+            await asyncio.sleep(0.3)  # a failure notice would come now
+            notices = [
+                m for m in customer.log.named("new_message")[before:] if "did not reach us" in (m["output"] or "")
+            ]
+            from_customer.acknowledged += not notices
+        assert customer.thread_id
+        await asyncio.sleep(0.5)  # the last turn holds its event
+        await apps.customer_side.kill()
+        await apps.redis.start()
+        for text in texts:
+            await agent.log.wait_for("customer_message", lambda e, text=text: e["content"] == text, timeout=30)
+        await asyncio.sleep(0.5)  # a duplicate would arrive in this time
+        heard = [e["content"] for e in agent.log.named("customer_message")]
+        from_customer.delivered = sum(heard.count(text) == 1 for text in texts)
+        from_customer.stored, _ = await _stored_once(postgres_admin_url, apps.database, customer.thread_id, texts)
+        fault_report.append(
+            from_customer.line(
+                "Redis stopped, then the customer's process killed before it was back", "customer -> agent"
+            )
+        )
+        assert from_customer == Counts(sent=3, acknowledged=3, delivered=3, stored=3)
+    finally:
+        await agent.close()
+
+
 async def _open_tickets(admin_url: str, database: str, thread_id: str) -> list[str]:
     connection = await asyncpg.connect(admin_url.rsplit("/", 1)[0] + f"/{database}")
     try:
