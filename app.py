@@ -50,6 +50,7 @@ from engine.logs import about_conversation, configure_logging
 from engine.metrics import CHAT_SOCKETS
 from engine.service import ActionRefused, ConversationService
 from ops.endpoints import operator_routes
+from ops.header_timeout import time_out_slow_request_heads
 from ops.malformed_packets import quiet_malformed_frames
 from ops.request_limits import BodyLimit
 from ops.socket_handshake import close_unconnected_sockets
@@ -63,6 +64,7 @@ dropped_placeholder_key = drop_placeholder_key()  # before the settings are read
 settings = get_settings()
 configure_logging(settings.log_format)
 quiet_malformed_frames()
+time_out_slow_request_heads(settings.request_head_seconds)
 if dropped_placeholder_key:
     log.warning(
         "CI is set, so `chainlit run` replaced OPENAI_API_KEY with a placeholder; it is ignored. "

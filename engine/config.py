@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     # A conversation's superseded checkpoints are deleted every this many turns, and when it closes (0: kept).
     checkpoint_prune_turns: int = Field(default=10, ge=0, alias="CHECKPOINT_PRUNE_TURNS")
     max_message_chars: int = Field(default=4000, alias="MAX_MESSAGE_CHARS")
+    # An HTTP request's line and headers must arrive within this long of its first byte (or the connection).
+    request_head_seconds: float = Field(default=10.0, gt=0, alias="REQUEST_HEAD_SECONDS")
     average_handle_minutes: float = Field(default=4.0, alias="AVERAGE_HANDLE_MINUTES")
     # When people are at the desk (empty: always); outside them a handoff says when they are back.
     business_hours_text: str = Field(default="", alias="BUSINESS_HOURS")

@@ -289,3 +289,61 @@ async def test_a_socket_that_never_completes_the_handshake_is_closed(app):
                     if frame == "2":
                         await socket.send("3")
                     closed = frame == "1"  # engine.io's close packet: the server has let the connection go
+
+
+async def test_a_request_whose_headers_never_finish_is_cut_off_and_others_are_not(tmp_path):
+    """Slowloris: a connection that sends nothing, or a request head a byte at a time, is closed once
+    REQUEST_HEAD_SECONDS have passed; a whole request, a keep-alive one after it and a websocket are not."""
+    import websockets
+
+    running = await RunningApp(free_port(), app_env(tmp_path, REQUEST_HEAD_SECONDS="1")).start()
+    try:
+
+        async def closed_within(writer_does, seconds: float) -> bool:
+            reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+            try:
+                trickle = asyncio.create_task(writer_does(writer))
+                try:
+                    await asyncio.wait_for(reader.read(), seconds)  # all there is, until the server closes
+                    return True
+                except TimeoutError:
+                    return False
+                finally:
+                    trickle.cancel()
+            finally:
+                writer.close()
+
+        async def nothing(writer: asyncio.StreamWriter) -> None:
+            await asyncio.sleep(60)
+
+        async def a_byte_at_a_time(writer: asyncio.StreamWriter) -> None:
+            for byte in b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 100:
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(0.1)
+
+        async def one_request_then_half_of_one(writer: asyncio.StreamWriter) -> None:
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            await writer.drain()
+            await asyncio.sleep(0.3)
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127")
+            await writer.drain()
+            await asyncio.sleep(60)
+
+        assert await closed_within(nothing, 5)
+        assert await closed_within(a_byte_at_a_time, 5)
+        assert await closed_within(one_request_then_half_of_one, 5)
+
+        async with httpx.AsyncClient(base_url=running.base_url) as http:  # keep-alive, requests 2 s apart
+            for _ in range(2):
+                assert (await http.get("/healthz")).status_code == 200
+                await asyncio.sleep(2)
+        async with websockets.connect(
+            f"ws://127.0.0.1:{running.port}/portal/socket.io/?EIO=4&transport=websocket"
+        ) as socket:
+            await socket.recv()  # engine.io's open packet
+            await asyncio.sleep(2.5)  # past the head timeout: a websocket is not a request head
+            await socket.send("40")
+            assert (await asyncio.wait_for(socket.recv(), 5)).startswith("4")
+    finally:
+        await running.stop()
