@@ -337,6 +337,69 @@ async def test_what_a_process_held_during_a_redis_outage_arrives_after_that_proc
         await agent.close()
 
 
+NAMES = ("Ana", "Ben", "Cleo", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun", "Kai", "Lea")
+
+
+async def test_with_every_pooled_connection_taken_each_question_is_answered_or_refused_and_resent(
+    tmp_path: Path, postgres_url: str, postgres_admin_url: str, fake_llm, fault_report: list[str]
+):
+    """Twelve customers ask at once of a process with the smallest connection budget (four runs at a
+    time) and a slow model: each question waits for a connection or is refused plainly at once; sent
+    again after the burst, every question is answered once and stored once."""
+    fake_llm.reset(reply=" ".join(f"word{n}" for n in range(30)), token_delay=0.05)
+    env = app_env(
+        tmp_path,
+        DATABASE_URL=postgres_url,
+        POSTGRES_CONNECTIONS="10",
+        DATABASE_WAIT_SECONDS="1",
+        LLM_TIMEOUT_SECONDS="2",
+        OPENAI_BASE_URL=fake_llm.url,
+        OPENAI_API_KEY="test",
+    )
+    running = await RunningApp(free_port(), env).start()
+    customers = [await ChainlitCustomer(running).connect() for _ in NAMES]
+    counts = Counts()
+    try:
+        questions = [f"Hi, I'm {name}. How do I reset my password?" for name in NAMES]
+        await asyncio.gather(*(customer.say(text) for customer, text in zip(customers, questions, strict=True)))
+        counts.sent = len(questions)
+
+        async def answered_or_refused(customer: ChainlitCustomer) -> dict | None:
+            """The Send again button if the question was refused, None once it is answered."""
+            answer = asyncio.create_task(customer.answer("word29", timeout=60))
+            refusal = asyncio.create_task(customer.log.wait_for("action", lambda a: a["name"] == "send_again", 60))
+            done, pending = await asyncio.wait({answer, refusal}, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            return refusal.result() if refusal in done else None
+
+        outcomes = await asyncio.gather(*(answered_or_refused(customer) for customer in customers))
+        counts.refused = sum(button is not None for button in outcomes)
+        counts.acknowledged = counts.sent - counts.refused
+        for customer, button in zip(customers, outcomes, strict=True):
+            if button is not None:
+                await customer.click(button)
+                await customer.answer("word29", timeout=60)
+        await asyncio.sleep(0.5)  # a second answer would arrive in this time
+        database = postgres_url.rsplit("/", 1)[1]
+        for customer, text in zip(customers, questions, strict=True):
+            answers = [m for m in customer.log.named("new_message") if "word29" in (m.get("output") or "")]
+            counts.delivered += len(answers) == 1
+            assert customer.thread_id
+            stored, in_history = await _stored_once(postgres_admin_url, database, customer.thread_id, [text])
+            counts.stored += stored == in_history == 1
+        fault_report.append(
+            counts.line(
+                "every pooled connection taken (12 questions at once, 4 runs at a time)", "customer -> assistant"
+            )
+        )
+        assert counts.delivered == counts.stored == counts.sent
+    finally:
+        for customer in customers:
+            await customer.close()
+        await running.stop()
+
+
 async def _open_tickets(admin_url: str, database: str, thread_id: str) -> list[str]:
     connection = await asyncpg.connect(admin_url.rsplit("/", 1)[0] + f"/{database}")
     try:
