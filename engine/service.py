@@ -184,9 +184,10 @@ class ConversationService:
         for ticket in await self.tickets.open_tickets((WAITING,)):
             try:
                 async with self._thread_lock(ticket.thread_id):
-                    if await self._paused_for_human(ticket.thread_id) or not await self._finish_interrupted_run(
-                        ticket.thread_id
-                    ):
+                    if await self._paused_for_human(ticket.thread_id):
+                        continue
+                    if not await self._finish_interrupted_run(ticket.thread_id):
+                        await self._close_left_behind(ticket)
                         continue
             except Exception:  # one conversation that cannot be repaired must not keep the service from starting
                 log.exception("could not repair the conversation of ticket %s", ticket.id)
@@ -194,6 +195,17 @@ class ConversationService:
             await self.bus.publish(PORTAL_TOPIC, EscalationRequest(thread_id=ticket.thread_id, ticket=ticket))
             repaired += 1
         return repaired
+
+    async def _close_left_behind(self, ticket: TicketView) -> None:
+        """A waiting ticket whose conversation went back to the assistant after it was opened (a crash
+        between the withdrawal and closing the ticket) closes as withdrawn: no agent could join it."""
+        snapshot = await self.graph.aget_state(self._config(ticket.thread_id))
+        if snapshot.next or snapshot.values.get("mode") != "ai":
+            return
+        closed = await self.tickets.close(ticket.id, "customer", WITHDRAWN, only_from=(WAITING,))
+        if closed is not None:
+            log.warning("closed ticket %s as withdrawn: its conversation had left the queue", ticket.id)
+            await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=closed))
 
     async def close(self) -> None:
         for task in list(self._background):

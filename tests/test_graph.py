@@ -152,14 +152,17 @@ async def test_a_message_sent_again_after_later_turns_is_answered_only_if_it_nev
     assert [m["role"] for m in history].count("assistant") == 3 and len(history) == 6  # one answer each
 
 
-async def test_a_crash_between_leaving_the_queue_and_closing_the_ticket_does_not_put_the_customer_back(service):
+async def test_a_crash_between_leaving_the_queue_and_closing_the_ticket_closes_it_at_the_restart(service):
     ticket = await escalated_ticket(service, "t-left")
     config = {"configurable": {"thread_id": "t-left"}}
     async for _ in service.graph.astream(Command(resume={"kind": "withdraw"}), config, context=service.context):
         pass  # the withdrawal reached the thread; the process died before the ticket was closed
+    portal = Recorder()
+    service.bus.subscribe(PORTAL_TOPIC, portal)
     assert await service.repair_interrupted_escalations() == 0
     assert (await service.state("t-left"))["mode"] == "ai"
-    assert (await service.tickets.get(ticket.id)).status == "waiting"  # stale, as before: not claimable
+    assert (await service.tickets.get(ticket.id)).status == "withdrawn"  # not left in the queue, unclaimable
+    assert [e.ticket.status for e in portal.of("ticket_updated")] == ["withdrawn"]  # agents see it leave
 
 
 async def test_agent_claims_replies_and_the_paused_thread_records_each_action(service):
