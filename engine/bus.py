@@ -21,6 +21,7 @@ _OUTBOX_LIMIT = 100_000
 _READ_COUNT = 500
 _READ_BLOCK_MS = 1000
 _CLOSE_SECONDS = 2.0
+_HOLD_SECONDS = 2.0  # the most a publish waits on Postgres to hold an event while Redis is down
 
 # What the stream commands return on this bus's connection (RESP2, bytes not decoded). redis-py types them as
 # the union over every protocol and decoding option, so the replies are cast to these.
@@ -93,7 +94,10 @@ class RedisEventBus(EventBus):
         )
         self._last_id = "0-0"
         self._durable = outbox
-        self._held_durably = False  # events may wait in the durable outbox (this process's or another's)
+        # This process has put events in the durable outbox that may not be sent yet: later ones go there too.
+        self._holding_durably = False
+        self._durable_puts = 0
+        self._look_in_outbox = False  # another process may have left events there (it died during an outage)
         self._outbox: deque[tuple[str, str]] = deque(maxlen=_OUTBOX_LIMIT)  # when Postgres would not take them
         self._listener: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
@@ -105,14 +109,14 @@ class RedisEventBus(EventBus):
         self._last_id = newest[0][0].decode() if newest else "0-0"
         self.connected = True
         self._listener = asyncio.create_task(self._listen(), name="redis-event-bus")
-        self._send_held()  # what a process that died during an outage left behind
+        self._send_held(look_in_outbox=True)  # what a process that died during an outage left behind
 
     async def ping(self) -> None:
         await self._redis.ping()
 
     async def publish(self, topic: str, event: Event) -> None:
         entry = (topic, event.model_dump_json())
-        if not (self._outbox or self._held_durably):
+        if not (self._outbox or self._holding_durably):
             try:
                 await self._append(*entry)
                 return
@@ -122,19 +126,20 @@ class RedisEventBus(EventBus):
         self._send_held()
 
     async def _hold(self, entry: tuple[str, str]) -> None:
-        """Behind anything already waiting, so order is kept: in Postgres unless it fails too."""
+        """Behind anything already waiting, so order is kept: in Postgres unless it fails too, or does
+        not answer in time (a publish never waits long on the outbox)."""
         if self._durable is not None and not self._outbox:
             try:
-                await self._durable.put(*entry)
-                self._held_durably = True
+                await asyncio.wait_for(self._durable.put(*entry), _HOLD_SECONDS)
+                self._holding_durably = True
+                self._durable_puts += 1
                 return
             except Exception:
                 log.warning("Postgres did not hold the event either; holding it in memory", exc_info=True)
         self._outbox.append(entry)
 
-    def _send_held(self) -> None:
-        if self._durable is not None and not self._held_durably:
-            self._held_durably = True  # another process's, perhaps: draining an empty table costs one query
+    def _send_held(self, look_in_outbox: bool = False) -> None:
+        self._look_in_outbox = self._look_in_outbox or (look_in_outbox and self._durable is not None)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="redis-event-outbox")
 
@@ -142,21 +147,40 @@ class RedisEventBus(EventBus):
         await self._redis.xadd(_STREAM, {"topic": topic, "event": payload}, maxlen=_STREAM_LENGTH, approximate=True)
 
     async def _flush(self) -> None:
+        """Sends what is held, oldest first: the durable outbox, then what only memory holds."""
         backoff = _BackOff()
-        while self._held_durably or self._outbox:
+        while self._holding_durably or self._look_in_outbox or self._outbox:
+            if (self._holding_durably or self._look_in_outbox) and not await self._drain_durable():
+                if self._holding_durably:  # its events come before those in memory: wait for them
+                    await backoff.wait()
+                    continue
+                self._look_in_outbox = False  # someone else's, if any: whoever drains now sends them
             try:
-                if self._held_durably and self._durable is not None:
-                    self._held_durably = False  # set again by any event held meanwhile
-                    await self._durable.drain(self._append)
                 while self._outbox:
                     await self._append(*self._outbox[0])
                     self._outbox.popleft()
             except Exception:  # down, read-only after a failover, out of memory: wait and try again
-                self._held_durably = self._durable is not None
                 log.warning("Redis did not take an event; retrying", exc_info=True)
                 await backoff.wait()
                 continue
             backoff.reset()
+
+    async def _drain_durable(self) -> bool:
+        """True once the durable outbox was found empty by this process, with nothing put meanwhile."""
+        assert self._durable is not None
+        puts = self._durable_puts
+        try:
+            drained = await self._durable.drain(self._append)
+        except Exception:  # Redis or Postgres failed: the rows stay for the next try
+            log.warning("could not send the events held in Postgres yet", exc_info=True)
+            return False
+        if drained is None:  # another process is draining
+            return False
+        self._look_in_outbox = False
+        if self._durable_puts == puts:
+            self._holding_durably = False
+            return True
+        return False  # held during the drain: drain again
 
     async def _listen(self) -> None:
         """Delivers every event added to the stream after start, in order, for as long as the bus runs."""
@@ -177,7 +201,7 @@ class RedisEventBus(EventBus):
                 continue
             if not self.connected:
                 log.info("the Redis event bus is back")
-                self._send_held()
+                self._send_held(look_in_outbox=True)
             self.connected = True
             backoff.reset()
             for _stream, entries in batches:
@@ -203,7 +227,7 @@ class RedisEventBus(EventBus):
             task.cancel()
         if self._outbox:
             log.warning("closing the event bus with %d events Redis never took", len(self._outbox))
-        if self._held_durably:
+        if self._holding_durably:
             log.info("closing the event bus with events held in Postgres; a process sends them when Redis is back")
         # Disconnecting the pool also wakes a read that redis-py is still waiting on.
         await asyncio.wait_for(self._redis.aclose(), _CLOSE_SECONDS)

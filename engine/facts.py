@@ -18,18 +18,29 @@ def _alternatives(words: list[str]) -> str:
 
 
 # "order number: NW-1", "acct # 55-9102", "invoice INV/2025/0193", "número de pedido 5531": a number
-# word (kept in group 1, if any) before the label or after it, then the id.
+# word before the label (group "before") or after it (group "label"), then the id (group "value"),
+# which is not an amount, a count or a duration ("order 150 dollars", "my order was 2 days late").
 _NUMBER_WORD = rf"(?:{_alternatives(_FACT_LABELS['number_words'])})"
-_BEFORE = rf"(?:(?<!\w){_NUMBER_WORD}\s*(?:(?:{_alternatives(_FACT_LABELS['before_label'])})\s*)?)"
-_LABEL = rf"(\s*{_NUMBER_WORD}\s*[:#=]?|\s*[:#=]|\s+(?:is|was)\b)?"
+_BEFORE = rf"(?P<before>(?<!\w){_NUMBER_WORD}\s?(?:(?:{_alternatives(_FACT_LABELS['before_label'])})\s?)?)"
+_LABEL = rf"(?P<label>\s?{_NUMBER_WORD}\s?[:#=]?|\s?[:#=]|\s(?:is|was)\b)?"
 _ID = (
-    rf"{_LABEL}\s*(?:is\s+|was\s+)?([A-Z]{{0,5}}[-_/]?\d[\w/-]*)\b"
-    r"(?!\s*(?:dollars|euros|pounds|bucks|usd|eur|gbp|%|items?))"
+    rf"{_LABEL}\s?(?:is\s|was\s)?(?P<value>[A-Z]{{0,5}}[-_/]?\d[\w/-]*)\b"
+    rf"(?!\s?(?:{_alternatives(_FACT_LABELS['not_after'])})(?!\w))"
 )
+_YEAR = re.compile(r"^(?:19|20)\d\d$")
+_SPACES = re.compile(r"\s+")  # one space each before matching: the patterns never backtrack over runs
+
+
+def _labels(fact: str) -> str:
+    """The fact's labels; one that holds its own number word ("Bestellnummer") is kept in group "numbered"."""
+    return (
+        rf"(?:(?P<numbered>{_alternatives(_FACT_LABELS['numbered_labels'][fact])})"
+        rf"|{_alternatives(_FACT_LABELS[fact])})"
+    )
 
 
 def _id_pattern(fact: str) -> re.Pattern[str]:
-    return re.compile(rf"(?:{_BEFORE}|\b)(?:{_alternatives(_FACT_LABELS[fact])}){_ID}", re.IGNORECASE)
+    return re.compile(rf"(?:{_BEFORE}|\b){_labels(fact)}{_ID}", re.IGNORECASE)
 
 
 _ID_PATTERNS: dict[str, re.Pattern[str]] = {
@@ -37,11 +48,12 @@ _ID_PATTERNS: dict[str, re.Pattern[str]] = {
     "account_number": _id_pattern("account_number"),
     "invoice_number": _id_pattern("invoice_number"),
     "workspace_id": re.compile(
-        r"\bworkspace(\s*(?:id|name|#)\s*[:#=]?|\s*[:#=])?\s*([a-z0-9][\w-]*(?:\d|-)[\w-]*)", re.IGNORECASE
+        r"\bworkspace(?P<label>\s?(?:id|name|#)\s?[:#=]?|\s?[:#=])?\s?(?P<value>[a-z0-9][\w-]*(?:\d|-)[\w-]*)",
+        re.IGNORECASE,
     ),
     "serial_number": re.compile(
-        rf"(?:{_BEFORE}|\b)(?:{_alternatives(_FACT_LABELS['serial_number'])})"
-        r"(\s*(?:number|no\.?|num|nummer|#)\s*[:#]?|\s*[:#])?\s*(?:is\s+)?([A-Z0-9][A-Z0-9-]{4,})",
+        rf"(?:{_BEFORE}|\b){_labels('serial_number')}"
+        r"(?P<label>\s?(?:number|no\.?|num|nummer|#)\s?[:#]?|\s?[:#])?\s?(?:is\s)?(?P<value>[A-Z0-9][A-Z0-9-]{4,})",
         re.IGNORECASE,
     ),
 }
@@ -162,12 +174,16 @@ def _numbers(text: str) -> list[tuple[str, str]]:
     Without a label ("order 150 dollars", "account 2FA", "customer 360 view") a number needs four
     digits to count."""
     found = []
+    text = _SPACES.sub(" ", text)
     for fact, pattern in _ID_PATTERNS.items():
         for match in pattern.finditer(text):
-            label, value = match.group(1), match.group(2).strip("-/")
+            groups = match.groupdict()
+            label = groups["label"] or groups.get("before") or groups.get("numbered")
+            value = groups["value"].strip("-/")
             digits = sum(char.isdigit() for char in value)
             too_short = digits < (1 if label else 4) or len(value) < (1 if label else 4)
-            if fact != "workspace_id" and (too_short or _is_card_number(value) or _DATE.match(value)):
+            a_year = not label and _YEAR.match(value)
+            if fact != "workspace_id" and (too_short or a_year or _is_card_number(value) or _DATE.match(value)):
                 continue
             found.append((fact, value))
     return found
@@ -209,8 +225,9 @@ def without_identifiers(text: str) -> str:
     """The text with names, emails and numbers blanked: they say who is asking, not what about."""
     text = _CARD.sub(" ", _EMAIL.sub(" ", text))
     text = _PHONE.sub(" ", text)
+    text = _SPACES.sub(" ", text)
     for pattern in _ID_PATTERNS.values():
-        text = pattern.sub(lambda match: match.group(0).replace(match.group(2), " "), text)
+        text = pattern.sub(lambda match: match.group(0).replace(match.group("value"), " "), text)
     for pattern in _NAME_PATTERNS:
         text = pattern.sub(lambda match: match.group(0).replace(match.group(1), " "), text)
     return text

@@ -6,13 +6,14 @@ drainer at a time (an advisory lock), oldest first, so events keep the order the
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 _DRAIN_LOCK = "escalation:bus-outbox"
-_BATCH = 500
+_BATCH = 100  # rows sent per transaction: what a process killed mid-drain may send twice
 
 Send = Callable[[str, str], Awaitable[None]]
 
@@ -37,18 +38,20 @@ class DurableOutbox:
                 {"topic": topic, "payload": payload},
             )
 
-    async def drain(self, send: Send) -> int:
-        """Sends every held event, oldest first, deleting each once sent; returns how many. Returns 0 at
-        once while another process drains. Raises what `send` raises, keeping what it did not send."""
+    async def drain(self, send: Send) -> int | None:
+        """Sends every held event, oldest first, deleting each batch's sent rows in the transaction that
+        read them; returns how many, or None at once while another process drains. Raises what `send`
+        raises (a cancellation too), keeping what it did not send. A process killed mid-batch leaves
+        that batch's sent rows to be sent again: delivery is at least once."""
         sent = 0
         while True:
-            failure: Exception | None = None
+            failure: BaseException | None = None
             async with self._engine.begin() as connection:
                 locked = await connection.scalar(
                     text("SELECT pg_try_advisory_xact_lock(hashtext(:key))"), {"key": _DRAIN_LOCK}
                 )
                 if not locked:
-                    return sent
+                    return None
                 rows = (
                     await connection.execute(
                         text("SELECT id, topic, payload FROM ee_bus_outbox ORDER BY id LIMIT :batch"),
@@ -61,12 +64,13 @@ class DurableOutbox:
                 for row in rows:
                     try:
                         await send(row.topic, row.payload)
-                    except Exception as problem:
+                    except BaseException as problem:  # a cancellation too: what was sent is still deleted
                         failure = problem
                         break
                     done.append(row.id)
-                if done:  # committed with the transaction, failure or not: what was sent is not sent again
-                    await connection.execute(text("DELETE FROM ee_bus_outbox WHERE id = ANY(:ids)"), {"ids": done})
+                if done:
+                    deleting = connection.execute(text("DELETE FROM ee_bus_outbox WHERE id = ANY(:ids)"), {"ids": done})
+                    await asyncio.shield(deleting)
                     sent += len(done)
             if failure is not None:
                 raise failure

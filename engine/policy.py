@@ -80,7 +80,7 @@ def escalation_reason(turn: TurnAssessment, settings: Settings) -> EscalationRea
     # An article may answer an account request ("can you ship my hub to a PO box?"), with a person
     # offered; one about a numbered order or invoice wants someone who can look it up sooner.
     always_escalates = (
-        settings.account_action_named_item_escalates
+        min(settings.account_action_named_item_escalates, settings.account_action_always_escalates)
         if turn.names_account_item
         else settings.account_action_always_escalates
     )

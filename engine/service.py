@@ -206,6 +206,7 @@ class ConversationService:
         if closed is not None:
             log.warning("closed ticket %s as withdrawn: its conversation had left the queue", ticket.id)
             await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=closed))
+            await self._announce_queue()  # those behind move up
 
     async def close(self) -> None:
         for task in list(self._background):

@@ -174,7 +174,8 @@
 
 // A time under every message: the stored one for what the page loads from a conversation's history
 // (Chainlit's thread API, which only the conversation's customer may read), the moment it arrived for
-// the rest. A message the page shows before that answer comes waits for it, so no time is guessed.
+// the rest. A message the page shows before that answer comes waits for it, and one shown before an
+// answer that never came (the history could not be read) gets no time: no time is guessed.
 (function () {
   const style = document.createElement("style");
   style.textContent =
@@ -186,7 +187,7 @@
   const arrived = new Map();  // step id -> when this page first showed it
   const stored = new Map();  // step id -> its createdAt in the conversation's history
   const asked = new Set();  // thread ids whose history's times were asked for
-  const settled = new Set();  // ... and answered (or failed)
+  const settled = new Map();  // ... and answered: thread id -> [when, whether the history was read]
   let scheduled = false;
 
   function threadShown() {
@@ -197,14 +198,21 @@
   function historyTimes(threadId) {
     if (asked.has(threadId)) return;
     asked.add(threadId);
+    let read = false;
     fetch(`/project/thread/${threadId}`, { credentials: "same-origin" })
-      .then((response) => (response.ok ? response.json() : { steps: [] }))
-      .then((thread) => (thread.steps || []).forEach((step) => {
-        if (step.id && step.createdAt) stored.set(step.id, new Date(step.createdAt));
-      }))
+      .then((response) => {
+        if (!response.ok) throw new Error(`history: ${response.status}`);
+        return response.json();
+      })
+      .then((thread) => {
+        (thread.steps || []).forEach((step) => {
+          if (step.id && step.createdAt) stored.set(step.id, new Date(step.createdAt));
+        });
+        read = true;
+      })
       .catch(() => {})
       .finally(() => {
-        settled.add(threadId);
+        settled.set(threadId, [new Date(), read]);
         schedule();
       });
   }
@@ -219,13 +227,15 @@
     scheduled = false;
     const threadId = threadShown();
     if (threadId) historyTimes(threadId);
-    const pending = threadId && !settled.has(threadId);
+    const [settledAt, read] = (threadId && settled.get(threadId)) || [null, true];
+    const pending = threadId && !settledAt;
     document.querySelectorAll('[data-step-type="user_message"], [data-step-type="assistant_message"]').forEach((step) => {
       const body = step.querySelector('[id^="step-"]');
       if (!body) return;
       const id = body.id.slice("step-".length);
       if (!arrived.has(id)) arrived.set(id, new Date());
       if (pending && !stored.has(id)) return;
+      if (!read && !stored.has(id) && arrived.get(id) <= settledAt) return;  // history we could not read
       const when = stored.get(id) || arrived.get(id);
       let time = step.querySelector(":scope > time.ee-time");
       if (!time) {

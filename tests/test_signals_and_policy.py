@@ -197,6 +197,11 @@ def test_customer_facts_are_extracted_from_what_they_wrote():
             {"invoice_number": "RE-2291", "serial_number": "NH-30A7781"},
         ),
         ("ho pagato la fattura 3 volte", {}),  # a short number with no number word is not an id
+        ("Bestellnummer 42", {"order_number": "42"}),  # the label holds its own number word
+        # Amounts, counts, durations and years are not ids.
+        ("my order was 2 days late and my account is 3 years old", {}),
+        ("ma commande 2000 € et la cuenta 1500 pesos", {}),
+        ("Rechnung 2024 fehlt", {}),
     ],
 )
 def test_customer_facts_in_other_words(said, expected):
