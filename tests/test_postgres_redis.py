@@ -140,6 +140,53 @@ async def test_events_published_while_redis_is_down_arrive_once_and_in_order_whe
         await redis_server.stop()
 
 
+async def test_events_held_in_postgres_survive_their_publisher_and_keep_its_order(tmp_path, postgres_url):
+    """With Postgres, what a process publishes while Redis is down waits in a table: the process may
+    die before Redis is back, and another process sends its events on, in order; a process that lives
+    sends its later events after its held ones."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from engine.outbox import DurableOutbox
+
+    need(shutil.which("redis-server") is not None, "redis-server is not installed")
+    redis_server = await PrivateRedis(free_port(), tmp_path).start()
+    engine = create_async_engine(settings_for(tmp_path, DATABASE_URL=postgres_url).sqlalchemy_url)
+    outbox = DurableOutbox(engine)
+    await outbox.create_table()
+    listener, dying, living = (RedisEventBus(redis_server.url, outbox) for _ in range(3))
+    heard = Recorder()
+
+    async def publish(bus: RedisEventBus, text: str) -> None:
+        await asyncio.wait_for(
+            bus.publish(thread_topic("held"), StatusChange(thread_id="held", mode="ai", text=text)), 5
+        )
+
+    try:
+        for bus in (listener, dying, living):
+            await bus.start()
+        listener.subscribe(thread_topic("held"), heard)
+        await redis_server.stop()
+        for index in range(3):
+            await publish(dying, f"dying {index}")
+        await dying.close()  # as good as dead: its events are in Postgres, not in its memory
+        for index in range(3):
+            await publish(living, f"living {index}")
+        await redis_server.start()
+        await publish(living, "living 3")  # after its held ones, though Redis takes it now
+        await heard.wait_for("status_change", count=7, timeout=20)
+        texts = [event.text for event in heard.events]
+        assert sorted(texts) == sorted([*(f"dying {n}" for n in range(3)), *(f"living {n}" for n in range(4))])
+        assert [t for t in texts if t.startswith("dying")] == [f"dying {n}" for n in range(3)]
+        assert [t for t in texts if t.startswith("living")] == [f"living {n}" for n in range(4)]
+        await asyncio.sleep(0.5)
+        assert len(heard.events) == 7  # none twice
+    finally:
+        await listener.close()
+        await living.close()
+        await redis_server.stop()
+        await engine.dispose()
+
+
 async def test_nul_bytes_and_lone_surrogates_never_poison_a_conversation(tmp_path, postgres_url):
     service = await ConversationService.open(settings_for(tmp_path, DATABASE_URL=postgres_url))
     try:
