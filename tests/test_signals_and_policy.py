@@ -251,3 +251,17 @@ def test_the_policy_on_held_out_conversations_by_other_authors(name, model_repor
     for reason in ("frustration", "repeated_question", "account_action"):
         assert report.escalated(reason) >= 0.85, reason
     assert report.false_escalation_rate <= 0.15
+
+
+def test_requests_for_a_person_in_eight_more_languages_are_recognised(model_report):
+    """Polish, Swedish, Danish, Turkish, Russian, Japanese, Chinese, Arabic: a held-out set by an author
+    who saw neither the code nor the training turns. The articles are English and no glossary reads
+    these languages, so a how-to question in them goes to a person (not asserted; reported)."""
+    lines = (DATA / "heldout" / "conversations.more-languages.jsonl").read_text(encoding="utf-8").splitlines()
+    report = label_report(lines, SETTINGS)
+    model_report.append(
+        "escalation policy on 160 held-out conversations in eight more languages "
+        f"(tests/data/heldout/conversations.more-languages.jsonl):\n{report.render()}\n"
+    )
+    assert not report.errors
+    assert report.recall("handoff_request") >= 0.9
