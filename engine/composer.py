@@ -13,7 +13,7 @@ import numpy as np
 from .facts import customer_facts, without_identifiers
 from .knowledge import KnowledgeBase, Passage
 from .text import content_terms
-from .understanding.classifier import without_words
+from .understanding.classifier import without_request_for_person
 from .understanding.vectors import embed
 
 REPLIES: dict[str, dict[str, str]] = json.loads(
@@ -141,7 +141,7 @@ class Composer:
         opening = "" if agent_has_replied else f"Hi {name.split()[0]}, thanks" if name else "Thanks"
         opening = f"{opening} for your patience. " if opening else ""
         latest = customer_messages[-1] if customer_messages else ""
-        question = without_words(latest, self.handoff_words)
+        question = without_request_for_person(latest, self.handoff_words)
         if customer_facts([latest]) and not content_terms(_FACT_LABELS.sub(" ", without_identifiers(question))):
             return f"{opening}Thank you, I've noted that. Give me a moment to look into it."
         retrieval = self.knowledge.search(question)

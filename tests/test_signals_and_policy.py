@@ -15,6 +15,7 @@ from engine.knowledge import KnowledgeBase
 from engine.policy import TurnAssessment, escalation_reason
 from engine.signals import repeats_answered_question, sentiment_trend
 from engine.understanding import load_understanding
+from engine.understanding.classifier import without_request_for_person
 
 DATA = Path(__file__).parent / "data"
 SETTINGS = Settings()
@@ -265,3 +266,17 @@ def test_requests_for_a_person_in_eight_more_languages_are_recognised(model_repo
     )
     assert not report.errors
     assert report.recall("handoff_request") >= 0.9
+
+
+@pytest.mark.parametrize(
+    ("said", "about"),
+    [
+        ("I want to talk to a person. How long until I see the money back?", "How long until I see the money back?"),
+        ("Get me a human! My invoice INV-2291 is wrong.", "My invoice INV-2291 is wrong."),
+        ("agent please", ""),
+    ],
+)
+def test_what_a_request_for_a_person_is_about_leaves_out_the_sentence_that_only_asks(said, about):
+    """The copilot and the brief's problem search what is left: the filler of the request ("I want to
+    ... a person.") would sway the search toward the refund request steps."""
+    assert without_request_for_person(said, frozenset({"talk", "person", "human", "agent", "please", "get"})) == about

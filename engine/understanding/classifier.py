@@ -21,6 +21,7 @@ import scipy.sparse as sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from ..text import content_terms
 from .corpus import TURN_LABELS, LabeledTurn
 from .vectors import embed
 
@@ -79,9 +80,8 @@ class TurnClassifier:
         self._word_terms = TermWeights(self._words)
 
     def without_handoff_words(self, text: str) -> str:
-        """The message minus the words it uses to ask for a person: "I want a person, my reset link
-        fails" is about the reset link; "agent please" is about nothing."""
-        return without_words(text, self.handoff_words)
+        """The message minus how it asks for a person (see `without_request_for_person`)."""
+        return without_request_for_person(text, self.handoff_words)
 
     def _features(self, texts: list[str], after_answer: list[bool]) -> sparse.csr_matrix:
         plain = [normalized(text) for text in texts]
@@ -130,9 +130,21 @@ class TurnClassifier:
         return [self._reading(np.log(row)) for row in self._model.predict_proba(self._features(texts, after_answer))]
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?;\n])\s+")
+
+
 def without_words(text: str, dropped: frozenset[str]) -> str:
     """The text without the given words (compared normalized; the rest kept as written, numbers too)."""
     return " ".join(token for token in text.split() if "".join(_WORD.findall(normalized(token))) not in dropped)
+
+
+def without_request_for_person(text: str, handoff_words: frozenset[str]) -> str:
+    """The message minus how it asks for a person: a sentence that only asks for one goes whole, the
+    others lose their handoff words. "I want to talk to a person. How long does a refund take?" is
+    about the refund, "I want a person, my reset link fails" about the reset link, "agent please"
+    about nothing; what is left is searched as written, so no filler of the request sways the search."""
+    kept = [without_words(sentence, handoff_words) for sentence in _SENTENCE_END.split(text)]
+    return " ".join(sentence for sentence in kept if content_terms(sentence))
 
 
 def _handoff_words(turns: list[LabeledTurn]) -> frozenset[str]:
