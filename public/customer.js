@@ -1,3 +1,27 @@
+// A style sheet of the page's own, with these rules (more can be set later through the returned element).
+function addStyle(rules) {
+  const style = document.createElement("style");
+  style.textContent = rules;
+  document.head.append(style);
+  return style;
+}
+
+// Runs `update` once per animation frame after the chat's DOM changes (React re-renders often).
+function onEveryChange(update) {
+  let scheduled = false;
+  const schedule = () => {
+    if (!scheduled) {
+      scheduled = true;
+      requestAnimationFrame(() => {
+        scheduled = false;
+        update();
+      });
+    }
+  };
+  new MutationObserver(schedule).observe(document.body, { childList: true, subtree: true });
+  return schedule;
+}
+
 // Tells the agent when the customer is typing. Chainlit's composer has no typing event of its own,
 // so this watches its input box and reports the state (not the text) to the app, at most every 2 s.
 (function () {
@@ -127,8 +151,7 @@
     waiting: "You're in the queue for a person from our team. What you write here reaches them.",
     person: "You're chatting with a person from our team.",
   };
-  const style = document.createElement("style");
-  document.head.append(style);
+  const style = addStyle("");
 
   window.addEventListener("message", (event) => {
     if (event.source !== window || !event.data || typeof event.data.escalation_mode !== "string") return;
@@ -145,16 +168,13 @@
 // (notices, not answers; their own buttons, such as leaving the queue or the stars, have labels and stay).
 // Toasts open below the header instead of over it, and the rating's stars are drawn as stars, in colour.
 (function () {
-  const style = document.createElement("style");
-  style.textContent =
+  addStyle(
     "#readme-button, #user-nav-button { display: none !important; }" +
     " [data-sonner-toaster] { top: 72px !important; }" +
-    " button[data-ee-stars] { color: #b45309 !important; font-weight: 600; }";
-  document.head.append(style);
+    " button[data-ee-stars] { color: #b45309 !important; font-weight: 600; }",
+  );
 
-  let scheduled = false;
-  function tidy() {
-    scheduled = false;
+  onEveryChange(() => {
     document.querySelectorAll('[id^="step-"]').forEach((step) => {
       if (!step.querySelector('img[src*="/avatars/support"]')) return;
       step.querySelectorAll("button").forEach((button) => {
@@ -163,13 +183,7 @@
         else if (label.startsWith("★")) button.dataset.eeStars = "";  // not a class: React rewrites those
       });
     });
-  }
-  new MutationObserver(() => {
-    if (!scheduled) {
-      scheduled = true;
-      requestAnimationFrame(tidy);
-    }
-  }).observe(document.body, { childList: true, subtree: true });
+  });
 })();
 
 // A time under every message: the stored one for what the page loads from a conversation's history
@@ -177,18 +191,16 @@
 // the rest. A message the page shows before that answer comes waits for it, and one shown before an
 // answer that never came (the history could not be read) gets no time: no time is guessed.
 (function () {
-  const style = document.createElement("style");
-  style.textContent =
+  addStyle(
     ".ee-time { display: block; font-size: 11px; line-height: 14px; opacity: 0.6; margin-top: -4px; }" +
     ' [data-step-type="user_message"] > .ee-time { text-align: right; padding-right: 8px; }' +
-    ' [data-step-type="assistant_message"] > .ee-time { padding-left: 48px; }';
-  document.head.append(style);
+    ' [data-step-type="assistant_message"] > .ee-time { padding-left: 48px; }',
+  );
 
   const arrived = new Map();  // step id -> when this page first showed it
   const stored = new Map();  // step id -> its createdAt in the conversation's history
   const asked = new Set();  // thread ids whose history's times were asked for
   const settled = new Map();  // ... and answered: thread id -> [when, whether the history was read]
-  let scheduled = false;
 
   function threadShown() {
     const match = location.pathname.match(/^\/thread\/([0-9a-f-]{36})$/);
@@ -224,7 +236,6 @@
   }
 
   function stamp() {
-    scheduled = false;
     const threadId = threadShown();
     if (threadId) historyTimes(threadId);
     const [settledAt, read] = (threadId && settled.get(threadId)) || [null, true];
@@ -251,11 +262,5 @@
     });
   }
 
-  function schedule() {
-    if (!scheduled) {
-      scheduled = true;
-      requestAnimationFrame(stamp);
-    }
-  }
-  new MutationObserver(schedule).observe(document.body, { childList: true, subtree: true });
+  const schedule = onEveryChange(stamp);
 })();

@@ -104,3 +104,19 @@ class PrivateRedis:
         if self._process and self._process.returncode is None:
             self._process.kill()
             await self._process.wait()
+
+
+async def end_backends(admin_url: str, database: str) -> int:
+    """What a failover or a restart does to every pool: each open connection to the database ended."""
+    import asyncpg
+
+    admin = await asyncpg.connect(admin_url)
+    try:
+        ended: int = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = $1 AND pid <> pg_backend_pid()",
+            database,
+        )
+        return ended
+    finally:
+        await admin.close()

@@ -20,7 +20,7 @@ import pytest
 
 from tests.clients import ChainlitCustomer, PortalAgent, RunningApp, escalate
 from tests.conftest import app_env, free_port, need
-from tests.helpers import PrivateRedis
+from tests.helpers import PrivateRedis, end_backends
 
 
 @dataclass
@@ -89,6 +89,17 @@ async def _stored_once(admin_url: str, database: str, thread_id: str, texts: lis
     in_transcript = [row["content"] for row in transcript]
     in_history = [row["output"] for row in history]
     return sum(in_transcript.count(text) == 1 for text in texts), sum(in_history.count(text) == 1 for text in texts)
+
+
+async def _say_counting(customer: ChainlitCustomer, texts: list[str], counts: Counts) -> None:
+    """Says each text, counting it sent, and acknowledged unless a failure notice follows it."""
+    for text in texts:
+        before = len(customer.log.named("new_message"))
+        await customer.say(text)
+        counts.sent += 1
+        await asyncio.sleep(0.3)  # a failure notice would come now
+        notices = [m for m in customer.log.named("new_message")[before:] if "did not reach us" in (m["output"] or "")]
+        counts.acknowledged += not notices
 
 
 async def _held_conversation(apps: TwoProcesses, agent_name: str) -> tuple[PortalAgent, ChainlitCustomer, dict]:
@@ -187,20 +198,6 @@ async def test_with_postgres_refusing_connections_nothing_is_lost_and_both_sides
         await agent.close()
 
 
-async def _end_backends(admin_url: str, database: str) -> int:
-    """What a failover or a restart does to every pool: each of its open connections ended."""
-    admin = await asyncpg.connect(admin_url)
-    try:
-        ended: int = await admin.fetchval(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE datname = $1 AND pid <> pg_backend_pid()",
-            database,
-        )
-        return ended
-    finally:
-        await admin.close()
-
-
 async def test_with_postgres_backends_ended_mid_burst_every_message_is_acknowledged_or_refused_and_none_is_lost(
     two_processes: TwoProcesses, postgres_admin_url: str, fault_report: list[str]
 ):
@@ -215,7 +212,7 @@ async def test_with_postgres_backends_ended_mid_burst_every_message_is_acknowled
         retries: list[dict] = []
         for number, (said, replied) in enumerate(zip(customer_texts, agent_texts, strict=True)):
             if number == 3:
-                assert await _end_backends(postgres_admin_url, apps.database) > 0
+                assert await end_backends(postgres_admin_url, apps.database) > 0
             await customer.say(said)
             from_customer.sent += 1
             ack = await agent.call("reply", {"ticket_id": ticket["id"], "text": replied})
@@ -261,15 +258,7 @@ async def test_with_redis_stopped_mid_conversation_what_was_acknowledged_arrives
     agent_texts = [f"reply {n} while redis is out" for n in range(3)]
     try:
         await apps.redis.stop()
-        for text in customer_texts:
-            before = len(customer.log.named("new_message"))
-            await customer.say(text)
-            from_customer.sent += 1
-            await asyncio.sleep(0.3)  # a failure notice would come now
-            notices = [
-                m for m in customer.log.named("new_message")[before:] if "did not reach us" in (m["output"] or "")
-            ]
-            from_customer.acknowledged += not notices
+        await _say_counting(customer, customer_texts, from_customer)
         for text in agent_texts:
             ack = await agent.call("reply", {"ticket_id": ticket["id"], "text": text})
             from_agent.sent += 1
@@ -308,15 +297,7 @@ async def test_what_a_process_held_during_a_redis_outage_arrives_after_that_proc
     texts = [f"message {n} before my process dies" for n in range(3)]
     try:
         await apps.redis.stop()
-        for text in texts:
-            before = len(customer.log.named("new_message"))
-            await customer.say(text)
-            from_customer.sent += 1
-            await asyncio.sleep(0.3)  # a failure notice would come now
-            notices = [
-                m for m in customer.log.named("new_message")[before:] if "did not reach us" in (m["output"] or "")
-            ]
-            from_customer.acknowledged += not notices
+        await _say_counting(customer, texts, from_customer)
         assert customer.thread_id
         await asyncio.sleep(0.5)  # the last turn holds its event
         await apps.customer_side.kill()

@@ -9,7 +9,7 @@ from engine.bus import RedisEventBus
 from engine.events import StatusChange, thread_topic
 from engine.service import ActionRefused, ConversationService
 from tests.conftest import free_port, need, settings_for
-from tests.helpers import PrivateRedis, Recorder, kinds, race_one_agent_for_tickets, say
+from tests.helpers import PrivateRedis, Recorder, end_backends, kinds, race_one_agent_for_tickets, say
 
 
 async def test_a_handoff_paused_before_a_restart_resumes_in_a_fresh_process(tmp_path, postgres_url):
@@ -215,8 +215,6 @@ async def test_connections_postgres_ended_are_replaced_before_a_reply_or_a_messa
     tmp_path, postgres_url, postgres_admin_url
 ):
     """A failover or restart ends every backend: the next reply and customer message still go through."""
-    import asyncpg
-
     service = await ConversationService.open(settings_for(tmp_path, DATABASE_URL=postgres_url))
     try:
         agent = await service.tickets.add_agent("Stale", "pw", ["General"])
@@ -225,13 +223,7 @@ async def test_connections_postgres_ended_are_replaced_before_a_reply_or_a_messa
         assert ticket is not None
         await service.claim(ticket.id, agent)
         await service.reply(ticket.id, agent, "before")  # every pool now holds an open connection
-        admin = await asyncpg.connect(postgres_admin_url)
-        ended = await admin.fetchval(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1",
-            postgres_url.rsplit("/", 1)[1],
-        )
-        await admin.close()
-        assert ended > 0
+        assert await end_backends(postgres_admin_url, postgres_url.rsplit("/", 1)[1]) > 0
         sent = await service.reply(ticket.id, agent, "after the restart")
         (delivered,) = await say(service, "pg-stale", "still here")
         assert sent["content"] == "after the restart" and delivered.type == "customer_message"
@@ -245,21 +237,13 @@ async def test_a_turn_whose_lock_connection_postgres_ends_while_it_answers_still
 ):
     """The thread lock holds a connection for the whole turn; a failover ending it mid-answer loses the
     lock, not the turn: the answer is delivered and stored, and the next message goes through."""
-    import asyncpg
-
     settings = settings_for(tmp_path, DATABASE_URL=postgres_url, OFFLINE_TOKEN_DELAY_SECONDS=0.01)
     service = await ConversationService.open(settings)
     try:
         turn = asyncio.create_task(say(service, "pg-lock-lost", "How do I reset my password?"))
         await asyncio.sleep(0.4)  # streaming the answer: the lock's is the one connection in use
         assert not turn.done()
-        admin = await asyncpg.connect(postgres_admin_url)
-        ended = await admin.fetchval(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1",
-            postgres_url.rsplit("/", 1)[1],
-        )
-        await admin.close()
-        assert ended > 0
+        assert await end_backends(postgres_admin_url, postgres_url.rsplit("/", 1)[1]) > 0
         answered = await turn
         assert "assistant_answer" in kinds(answered)
         assert "assistant_answer" in kinds(await say(service, "pg-lock-lost", "How do I track my order?"))
