@@ -122,6 +122,10 @@ def test_thresholds_are_configuration():
     rising = _turn(frustration=0.3, previous_frustration=0.0, retrieval_confidence=0.5)
     assert escalation_reason(rising, Settings(FRUSTRATION_JUMP=0.25)) == "frustration"
     assert escalation_reason(rising, Settings(FRUSTRATION_JUMP=0.5)) is None
+    eager = Settings(ACCOUNT_ACTION_ALWAYS_ESCALATES=0.5)  # naming an order never makes a person less likely
+    named = _turn(intent="account_action", account_action=0.6, names_account_item=True)
+    assert escalation_reason(named, eager) == "account_action"
+    assert escalation_reason(_turn(intent="account_action", account_action=0.6), eager) == "account_action"
 
 
 def test_the_router_on_labeled_conversations():
