@@ -202,11 +202,8 @@ class ConversationService:
         snapshot = await self.graph.aget_state(self._config(ticket.thread_id))
         if snapshot.next or snapshot.values.get("mode") != "ai":
             return
-        closed = await self.tickets.close(ticket.id, "customer", WITHDRAWN, only_from=(WAITING,))
-        if closed is not None:
+        if await self._close_as_withdrawn(ticket):
             log.warning("closed ticket %s as withdrawn: its conversation had left the queue", ticket.id)
-            await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=closed))
-            await self._announce_queue()  # those behind move up
 
     async def close(self) -> None:
         for task in list(self._background):
@@ -751,12 +748,19 @@ class ConversationService:
         """Closes the waiting ticket as withdrawn and puts the assistant back; returns what the customer
         is told. The caller holds the thread lock, so no claim can run meanwhile."""
         await self._resume(ticket.thread_id, {"kind": "withdraw"})
-        withdrawn = await self.tickets.close(ticket.id, "customer", WITHDRAWN, only_from=(WAITING,))
-        assert withdrawn is not None, "no claim can run while the thread lock is held"
-        await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=withdrawn))
-        await self._announce_queue()  # those behind move up
+        closed = await self._close_as_withdrawn(ticket)
+        assert closed, "no claim can run while the thread lock is held"
         left = "You've left the queue, so no one will join. I'm here if you need anything else."
         return StatusChange(thread_id=ticket.thread_id, mode="ai", text=left)
+
+    async def _close_as_withdrawn(self, ticket: TicketView) -> bool:
+        """Closes the ticket as withdrawn if it still waits, tells the agents and moves the queue up."""
+        withdrawn = await self.tickets.close(ticket.id, "customer", WITHDRAWN, only_from=(WAITING,))
+        if withdrawn is None:
+            return False
+        await self.bus.publish(PORTAL_TOPIC, TicketUpdated(thread_id=ticket.thread_id, ticket=withdrawn))
+        await self._announce_queue()  # those behind move up
+        return True
 
     # ----- agents -----------------------------------------------------------------------------
 

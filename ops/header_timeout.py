@@ -18,11 +18,9 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 log = logging.getLogger(__name__)
 
-HEADER_SECONDS = 10.0
-
 
 class _HeadTimedH11Protocol(H11Protocol):
-    head_seconds = HEADER_SECONDS
+    head_seconds: float  # set by time_out_slow_request_heads before uvicorn uses the class
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -56,7 +54,7 @@ class _HeadTimedH11Protocol(H11Protocol):
             self.transport.close()
 
 
-def time_out_slow_request_heads(seconds: float = HEADER_SECONDS) -> None:
+def time_out_slow_request_heads(seconds: float) -> None:
     """Every HTTP connection uvicorn accepts from now on gets `seconds` for each request's head."""
     _HeadTimedH11Protocol.head_seconds = seconds
     uvicorn.protocols.http.auto.AutoHTTPProtocol = _HeadTimedH11Protocol
